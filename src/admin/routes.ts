@@ -1,0 +1,110 @@
+// Owner and operator read access: latest events, server status, health, readiness, metrics.
+import type { ClickHouse } from '../events/clickhouse.ts';
+import type { Batcher } from '../events/batcher.ts';
+import type { GeoLocator } from '../collect/geo.ts';
+import type { Route } from '../http/server.ts';
+import { json, problem, text } from '../http/reply.ts';
+import type { Metrics } from '../metrics.ts';
+import { adminOnly, hasAdminToken, isDirectLoopback, UNAUTHORIZED } from './auth.ts';
+
+export interface AdminDeps {
+  adminToken: string | undefined;
+  db: ClickHouse;
+  database: string;
+  batcher: Batcher;
+  geo: GeoLocator;
+  metrics: Metrics;
+  uwsBuild: string;
+  schemaVersion: number;
+  appVersion: string;
+}
+
+const EVENTS_DEFAULT_LIMIT = 50;
+const EVENTS_MAX_LIMIT = 1000;
+const READY_TIMEOUT_MS = 2000;
+
+export function adminRoutes(deps: AdminDeps): Route[] {
+  const ping = () => withTimeout(deps.db.query('SELECT 1 AS ok'), READY_TIMEOUT_MS);
+  return [
+    { method: 'get', path: '/healthz', handler: () => json(200, { status: 'ok' }) },
+    {
+      method: 'get',
+      path: '/readyz',
+      async handler() {
+        try {
+          await ping();
+          return json(200, { status: 'ready', clickhouse: 'reachable', pendingRows: deps.batcher.snapshot().pendingRows });
+        } catch (err) {
+          return problem(503, 'not-ready', 'ClickHouse is not reachable', errorText(err), { pendingRows: deps.batcher.snapshot().pendingRows });
+        }
+      },
+    },
+    {
+      method: 'get',
+      path: '/metrics',
+      async handler(req) {
+        if (!isDirectLoopback(req) && !hasAdminToken(req, deps.adminToken)) return UNAUTHORIZED;
+        return text(200, await deps.metrics.registry.metrics(), deps.metrics.registry.contentType);
+      },
+    },
+    {
+      method: 'get',
+      path: '/api/admin/events',
+      handler: adminOnly(deps.adminToken, async (req) => {
+        const limitParam = new URLSearchParams(req.query).get('limit');
+        const limit = limitParam === null ? EVENTS_DEFAULT_LIMIT : Number(limitParam);
+        if (!Number.isInteger(limit) || limit < 1 || limit > EVENTS_MAX_LIMIT) {
+          return problem(400, 'invalid-parameter', 'Invalid limit', `limit must be an integer from 1 to ${EVENTS_MAX_LIMIT}`);
+        }
+        const rows = await deps.db.query<Record<string, unknown>>(
+          'SELECT * FROM events ORDER BY received_at DESC, event_time DESC LIMIT {limit:UInt32}',
+          { limit },
+        );
+        return json(200, { events: rows.map(withIsoTimes) });
+      }),
+    },
+    {
+      method: 'get',
+      path: '/api/admin/status',
+      handler: adminOnly(deps.adminToken, async () => {
+        let clickhouse: Record<string, unknown> = { mode: deps.db.mode, database: deps.database, schemaVersion: deps.schemaVersion };
+        try {
+          const [row] = await withTimeout(deps.db.query<{ version: string }>('SELECT version() AS version'), READY_TIMEOUT_MS);
+          clickhouse = { ...clickhouse, reachable: true, version: row?.version };
+        } catch (err) {
+          clickhouse = { ...clickhouse, reachable: false, error: errorText(err) };
+        }
+        return json(200, {
+          version: deps.appVersion,
+          uptimeSeconds: Math.round(process.uptime()),
+          http: { uws: deps.uwsBuild },
+          clickhouse,
+          geoip: deps.geo.status(),
+          batch: deps.batcher.snapshot(),
+          eventLoopDelayMaxMs: Math.round(deps.metrics.loopDelay.max / 1e4) / 100,
+        });
+      }),
+    },
+  ];
+}
+
+/** ClickHouse prints DateTime64 as "2026-11-22 10:00:00.123" (UTC here); the API speaks ISO 8601. */
+function withIsoTimes(row: Record<string, unknown>): Record<string, unknown> {
+  for (const key of ['event_time', 'received_at']) {
+    const v = row[key];
+    if (typeof v === 'string') row[key] = v.replace(' ', 'T') + 'Z';
+  }
+  return row;
+}
+
+function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms);
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}
+
+function errorText(err: unknown): string {
+  return err instanceof Error ? err.message.split('\n', 1)[0]! : String(err);
+}

@@ -1,0 +1,202 @@
+// First stage of the event flow: the body of POST /collect parsed once into typed beacons with a
+// cap on every field. Everything downstream trusts these types and re-checks nothing.
+// A request with one bad event is rejected whole: nothing from it is stored.
+import { randomUUID } from 'node:crypto';
+
+export const MAX_BODY_BYTES = 256 * 1024;
+export const MAX_BATCH = 100;
+const MAX_URL = 4096;
+const MAX_ID = 128;
+const MAX_NAME = 128;
+const MAX_TYPE = 32;
+const MAX_LANG = 35;
+const MAX_CLICK_ID = 512;
+const MAX_UTM = 256;
+const MAX_PROPS = 32;
+const MAX_PROP_KEY = 64;
+const MAX_PROP_VALUE = 512;
+const MAX_SCREEN = 65535;
+
+export const CLICK_IDS = ['gclid', 'gbraid', 'wbraid', 'fbclid', 'msclkid'] as const;
+export const UTMS = ['utm_source', 'utm_medium', 'utm_campaign', 'utm_term', 'utm_content'] as const;
+export type ClickId = (typeof CLICK_IDS)[number];
+export type Utm = (typeof UTMS)[number];
+
+/** Campaign fields of one beacon: the page URL's own parameters win over the stored attribution. */
+export type Campaign = Record<ClickId | Utm, string>;
+
+export interface Beacon {
+  id: string;
+  type: string;
+  name: string;
+  url: string;
+  path: string;
+  hostname: string;
+  referrer: string;
+  referrerHost: string;
+  visitorId: string;
+  sessionId: string;
+  /** Client clock in ms since epoch, if sent. */
+  ts: number | undefined;
+  lang: string;
+  screenW: number;
+  screenH: number;
+  props: Record<string, string>;
+  campaign: Campaign;
+}
+
+export type ParseResult =
+  | { ok: true; beacons: Beacon[] }
+  | { ok: false; status: 400 | 415; slug: string; title: string; detail: string };
+
+const CONTENT_TYPES = new Set(['text/plain', 'application/json']);
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+const TYPE = /^[a-z][a-z0-9_]*$/;
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+
+class Invalid extends Error {}
+
+export function parseCollect(contentType: string, body: Buffer): ParseResult {
+  const mime = contentType.split(';', 1)[0]!.trim().toLowerCase();
+  if (!CONTENT_TYPES.has(mime)) {
+    return { ok: false, status: 415, slug: 'unsupported-media-type', title: 'Unsupported content type', detail: 'Send application/json or text/plain (navigator.sendBeacon).' };
+  }
+  let value: unknown;
+  try {
+    value = JSON.parse(utf8.decode(body));
+  } catch {
+    return { ok: false, status: 400, slug: 'invalid-json', title: 'Body is not valid JSON', detail: 'The body must be one event object or an array of them, in UTF-8 JSON.' };
+  }
+  try {
+    if (Array.isArray(value)) {
+      if (value.length === 0) throw new Invalid('the batch is empty');
+      if (value.length > MAX_BATCH) throw new Invalid(`a batch holds at most ${MAX_BATCH} events, got ${value.length}`);
+      return { ok: true, beacons: value.map((event, i) => parseBeacon(event, `[${i}]`)) };
+    }
+    return { ok: true, beacons: [parseBeacon(value, '')] };
+  } catch (err) {
+    if (!(err instanceof Invalid)) throw err;
+    return { ok: false, status: 400, slug: 'invalid-event', title: 'Invalid event', detail: err.message };
+  }
+}
+
+function parseBeacon(value: unknown, at: string): Beacon {
+  const event = record(value, at || 'event');
+  const field = (name: string) => (at ? `${at}.${name}` : name);
+
+  const id = optionalString(event.id, field('id'), 36);
+  if (id !== '' && !UUID.test(id)) throw new Invalid(`${field('id')} must be a UUID`);
+  const type = requiredString(event.type, field('type'), MAX_TYPE);
+  if (!TYPE.test(type)) throw new Invalid(`${field('type')} must be lower-case letters, digits and _`);
+
+  const url = optionalString(event.url, field('url'), MAX_URL);
+  const page = url === '' ? undefined : httpUrl(url, field('url'));
+  const referrer = optionalString(event.referrer, field('referrer'), MAX_URL);
+  const attribution = event.attribution === undefined || event.attribution === null ? {} : record(event.attribution, field('attribution'));
+
+  const campaign = {} as Campaign;
+  for (const key of CLICK_IDS) {
+    campaign[key] = page?.searchParams.get(key)?.slice(0, MAX_CLICK_ID) || optionalString(attribution[key], field(`attribution.${key}`), MAX_CLICK_ID);
+  }
+  for (const key of UTMS) {
+    campaign[key] = page?.searchParams.get(key)?.slice(0, MAX_UTM) || optionalString(attribution[key], field(`attribution.${key}`), MAX_UTM);
+  }
+
+  const screen = event.screen === undefined || event.screen === null ? {} : record(event.screen, field('screen'));
+  return {
+    id: id === '' ? randomUUID() : id.toLowerCase(),
+    type,
+    name: optionalString(event.name, field('name'), MAX_NAME),
+    url,
+    path: page?.pathname ?? '',
+    hostname: page?.hostname ?? '',
+    referrer,
+    referrerHost: hostOf(referrer),
+    visitorId: optionalString(event.visitorId, field('visitorId'), MAX_ID),
+    sessionId: optionalString(event.sessionId, field('sessionId'), MAX_ID),
+    ts: optionalTimestamp(event.ts, field('ts')),
+    lang: optionalString(event.lang, field('lang'), MAX_LANG),
+    screenW: optionalInt(screen.w, field('screen.w'), MAX_SCREEN),
+    screenH: optionalInt(screen.h, field('screen.h'), MAX_SCREEN),
+    props: parseProps(event.props, field('props')),
+    campaign,
+  };
+}
+
+function record(value: unknown, at: string): Record<string, unknown> {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new Invalid(`${at} must be an object`);
+  return value as Record<string, unknown>;
+}
+
+function requiredString(value: unknown, at: string, max: number): string {
+  const s = optionalString(value, at, max);
+  if (s === '') throw new Invalid(`${at} is required`);
+  return s;
+}
+
+function optionalString(value: unknown, at: string, max: number): string {
+  if (value === undefined || value === null) return '';
+  if (typeof value !== 'string') throw new Invalid(`${at} must be a string`);
+  if (value.length > max) throw new Invalid(`${at} is longer than ${max} characters`);
+  return value;
+}
+
+function optionalInt(value: unknown, at: string, max: number): number {
+  if (value === undefined || value === null) return 0;
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < 0 || value > max) {
+    throw new Invalid(`${at} must be an integer from 0 to ${max}`);
+  }
+  return value;
+}
+
+function optionalTimestamp(value: unknown, at: string): number | undefined {
+  if (value === undefined || value === null) return undefined;
+  if (typeof value !== 'number' || !Number.isFinite(value) || value < 0 || value > 8.64e15) {
+    throw new Invalid(`${at} must be a time in milliseconds since 1970`);
+  }
+  return Math.floor(value);
+}
+
+function httpUrl(value: string, at: string): URL {
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    throw new Invalid(`${at} must be an absolute URL`);
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new Invalid(`${at} must be an http(s) URL`);
+  return url;
+}
+
+function hostOf(referrer: string): string {
+  if (referrer === '') return '';
+  try {
+    return new URL(referrer).hostname;
+  } catch {
+    return '';
+  }
+}
+
+function parseProps(value: unknown, at: string): Record<string, string> {
+  // Null prototype: a "__proto__" key from the client stays a plain key.
+  const props: Record<string, string> = Object.create(null);
+  if (value === undefined || value === null) return props;
+  const input = record(value, at);
+  const keys = Object.keys(input);
+  if (keys.length > MAX_PROPS) throw new Invalid(`${at} has more than ${MAX_PROPS} keys`);
+  for (const key of keys) {
+    if (key.length === 0 || key.length > MAX_PROP_KEY) throw new Invalid(`${at} keys must be 1 to ${MAX_PROP_KEY} characters`);
+    const v = input[key];
+    if (typeof v === 'string') {
+      if (v.length > MAX_PROP_VALUE) throw new Invalid(`${at}.${key} is longer than ${MAX_PROP_VALUE} characters`);
+      props[key] = v;
+    } else if (typeof v === 'number' && Number.isFinite(v)) {
+      props[key] = String(v);
+    } else if (typeof v === 'boolean') {
+      props[key] = String(v);
+    } else {
+      throw new Invalid(`${at}.${key} must be a string, a finite number or a boolean`);
+    }
+  }
+  return props;
+}

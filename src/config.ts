@@ -1,0 +1,127 @@
+// Configuration: read once from the environment (and `.env`), validated at boot, then passed in.
+// Nothing else in src/ reads process.env. Every key is documented in .env.example.
+import { existsSync, readFileSync } from 'node:fs';
+import { isIP } from 'node:net';
+import { resolve, join } from 'node:path';
+import { parseEnv } from 'node:util';
+
+export type TrustProxy = { kind: 'none' } | { kind: 'hops'; hops: number } | { kind: 'cloudflare' };
+
+export interface Config {
+  port: number;
+  host: string;
+  dataDir: string;
+  publicOrigin: string | undefined;
+  trustProxy: TrustProxy;
+  adminToken: string | undefined;
+  logLevel: string;
+  clickhouse: ClickHouseConfig;
+  flushIntervalMs: number;
+  flushMaxRows: number;
+  geoipCityDb: string;
+}
+
+export type ClickHouseConfig =
+  | { mode: 'embedded'; path: string; database: string }
+  | { mode: 'server'; url: string; database: string; user: string; password: string };
+
+export type Env = Record<string, string | undefined>;
+
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`invalid configuration:\n  - ${problems.join('\n  - ')}`);
+  }
+}
+
+/** The process environment over the values of `.env` in the working directory, if there is one. */
+export function loadEnv(cwd = process.cwd(), env: Env = process.env): Env {
+  const file = join(cwd, '.env');
+  const fromFile = existsSync(file) ? parseEnv(readFileSync(file, 'utf8')) : {};
+  return { ...fromFile, ...env };
+}
+
+export function readConfig(env: Env): Config {
+  const problems: string[] = [];
+  const str = (key: string, fallback: string) => {
+    const v = env[key]?.trim();
+    return v === undefined || v === '' ? fallback : v;
+  };
+  const optional = (key: string) => {
+    const v = env[key]?.trim();
+    return v === undefined || v === '' ? undefined : v;
+  };
+  const int = (key: string, fallback: number, min: number, max: number) => {
+    const raw = optional(key);
+    if (raw === undefined) return fallback;
+    const n = Number(raw);
+    if (!Number.isInteger(n) || n < min || n > max) {
+      problems.push(`${key} must be an integer from ${min} to ${max}, got "${raw}"`);
+      return fallback;
+    }
+    return n;
+  };
+
+  const dataDir = resolve(str('DATA_DIR', './data'));
+  const host = str('HOST', '0.0.0.0');
+  if (isIP(host) === 0 && host !== 'localhost') problems.push(`HOST must be an IP address, got "${host}"`);
+
+  const logLevel = str('LOG_LEVEL', 'info');
+  if (!LOG_LEVELS.includes(logLevel)) problems.push(`LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')}`);
+
+  const publicOrigin = optional('PUBLIC_ORIGIN');
+  if (publicOrigin !== undefined && !/^https?:\/\/[^/]+$/.test(publicOrigin)) {
+    problems.push(`PUBLIC_ORIGIN must be an origin like https://track.example.com, got "${publicOrigin}"`);
+  }
+
+  const adminToken = optional('ADMIN_TOKEN');
+  if (adminToken !== undefined && adminToken.length < 16) problems.push('ADMIN_TOKEN must be at least 16 characters');
+
+  const database = str('CLICKHOUSE_DATABASE', 'lean_capture');
+  if (!/^[A-Za-z_][A-Za-z0-9_]{0,63}$/.test(database)) {
+    problems.push(`CLICKHOUSE_DATABASE must be a plain identifier, got "${database}"`);
+  }
+  const url = optional('CLICKHOUSE_URL');
+  let clickhouse: ClickHouseConfig;
+  if (url === undefined) {
+    clickhouse = { mode: 'embedded', path: join(dataDir, 'clickhouse'), database };
+  } else {
+    if (!/^https?:\/\/.+/.test(url)) problems.push(`CLICKHOUSE_URL must be an http(s) URL, got "${url}"`);
+    clickhouse = {
+      mode: 'server',
+      url,
+      database,
+      user: str('CLICKHOUSE_USER', 'default'),
+      password: str('CLICKHOUSE_PASSWORD', ''),
+    };
+  }
+
+  return finish(problems, {
+    port: int('PORT', 8080, 0, 65535),
+    host,
+    dataDir,
+    publicOrigin,
+    trustProxy: parseTrustProxy(optional('TRUST_PROXY'), problems),
+    adminToken,
+    logLevel,
+    clickhouse,
+    flushIntervalMs: int('FLUSH_INTERVAL_MS', 1000, 10, 60_000),
+    flushMaxRows: int('FLUSH_MAX_ROWS', 1000, 1, 100_000),
+    geoipCityDb: resolve(str('GEOIP_CITY_DB', join(dataDir, 'GeoLite2-City.mmdb'))),
+  });
+}
+
+function parseTrustProxy(raw: string | undefined, problems: string[]): TrustProxy {
+  if (raw === undefined || raw === '0' || raw === 'false') return { kind: 'none' };
+  if (raw === 'cloudflare') return { kind: 'cloudflare' };
+  const hops = Number(raw);
+  if (Number.isInteger(hops) && hops > 0 && hops <= 10) return { kind: 'hops', hops };
+  problems.push(`TRUST_PROXY must be 0, a number of proxy hops (1-10) or "cloudflare", got "${raw}"`);
+  return { kind: 'none' };
+}
+
+function finish(problems: string[], config: Config): Config {
+  if (problems.length > 0) throw new ConfigError(problems);
+  return config;
+}

@@ -1,0 +1,120 @@
+// The ClickHouse schema: one row shape (EventRow) and versioned, idempotent migrations applied at
+// start. The same SQL runs on both drivers; table names are unqualified because each driver is
+// bound to CLICKHOUSE_DATABASE.
+import type { ClickHouse } from './clickhouse.ts';
+
+/** One enriched event as stored; field names are the column names. Times are ms since epoch, UTC. */
+export interface EventRow {
+  event_id: string;
+  event_time: number;
+  received_at: number;
+  type: string;
+  name: string;
+  visitor_id: string;
+  session_id: string;
+  url: string;
+  path: string;
+  hostname: string;
+  referrer: string;
+  referrer_host: string;
+  utm_source: string;
+  utm_medium: string;
+  utm_campaign: string;
+  utm_term: string;
+  utm_content: string;
+  gclid: string;
+  gbraid: string;
+  wbraid: string;
+  fbclid: string;
+  msclkid: string;
+  country: string;
+  region: string;
+  city: string;
+  browser: string;
+  os: string;
+  device: string;
+  screen_width: number;
+  screen_height: number;
+  language: string;
+  props: Record<string, string>;
+}
+
+interface Migration {
+  version: number;
+  name: string;
+  statements: string[];
+}
+
+const LC = 'LowCardinality(String)';
+
+export const MIGRATIONS: Migration[] = [
+  {
+    version: 1,
+    name: 'events table',
+    statements: [
+      `CREATE TABLE IF NOT EXISTS events (
+        event_id UUID,
+        event_time DateTime64(3, 'UTC'),
+        received_at DateTime64(3, 'UTC'),
+        type ${LC},
+        name String,
+        visitor_id String,
+        session_id String,
+        url String,
+        path String,
+        hostname ${LC},
+        referrer String,
+        referrer_host ${LC},
+        utm_source ${LC},
+        utm_medium ${LC},
+        utm_campaign ${LC},
+        utm_term String,
+        utm_content String,
+        gclid String,
+        gbraid String,
+        wbraid String,
+        fbclid String,
+        msclkid String,
+        country ${LC},
+        region ${LC},
+        city ${LC},
+        browser ${LC},
+        os ${LC},
+        device ${LC},
+        screen_width UInt16,
+        screen_height UInt16,
+        language ${LC},
+        props Map(String, String)
+      )
+      ENGINE = MergeTree
+      PARTITION BY toYYYYMM(event_time)
+      ORDER BY (toDate(event_time), type, visitor_id, event_time)
+      -- A retried insert of the same block is dropped by ClickHouse instead of counted twice.
+      SETTINGS non_replicated_deduplication_window = 1000`,
+    ],
+  },
+];
+
+const MIGRATIONS_TABLE = `CREATE TABLE IF NOT EXISTS schema_migrations (
+  version UInt32,
+  name String,
+  applied_at DateTime64(3, 'UTC')
+) ENGINE = MergeTree ORDER BY version`;
+
+/** Applies the migrations not yet recorded; returns the schema version now in place. */
+export async function migrate(db: ClickHouse): Promise<number> {
+  await db.exec(MIGRATIONS_TABLE);
+  const rows = await db.query<{ version: number }>('SELECT version FROM schema_migrations');
+  const applied = new Set(rows.map((r) => Number(r.version)));
+  for (const migration of MIGRATIONS) {
+    if (applied.has(migration.version)) continue;
+    for (const sql of migration.statements) {
+      await db.exec(sql).catch((cause) => {
+        throw new Error(`apply migration ${migration.version} (${migration.name})`, { cause });
+      });
+    }
+    const record = { version: migration.version, name: migration.name, applied_at: Date.now() };
+    await db.insert('schema_migrations', Buffer.from(JSON.stringify(record) + '\n'));
+  }
+  return MIGRATIONS.at(-1)!.version;
+}

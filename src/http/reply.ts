@@ -1,0 +1,26 @@
+// What a handler returns, and the application/problem+json errors (RFC 9457) every endpoint uses.
+// `type` is a stable relative URI (`/problems/<slug>`): clients branch on it, not on `title`.
+
+export interface Reply {
+  status: number;
+  headers?: Record<string, string>;
+  body?: string | Buffer;
+}
+
+export const NO_CONTENT: Reply = { status: 204 };
+
+export function json(status: number, value: unknown, headers?: Record<string, string>): Reply {
+  return { status, headers: { 'Content-Type': 'application/json', ...headers }, body: JSON.stringify(value) };
+}
+
+export function text(status: number, body: string, contentType = 'text/plain; charset=utf-8'): Reply {
+  return { status, headers: { 'Content-Type': contentType }, body };
+}
+
+export function problem(status: number, slug: string, title: string, detail?: string, extra?: Record<string, unknown>): Reply {
+  return {
+    status,
+    headers: { 'Content-Type': 'application/problem+json' },
+    body: JSON.stringify({ type: `/problems/${slug}`, title, status, detail, ...extra }),
+  };
+}

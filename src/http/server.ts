@@ -1,0 +1,212 @@
+// The HTTP edge on uWebSockets.js: a routing table, a capped body reader and replies written
+// inside res.cork. Handlers see a plain Request and return a Reply; nothing else touches uWS.
+// uWS rules followed here: copy headers and the address synchronously, set onAborted before any
+// await, copy every body chunk (uWS reuses its buffer), never touch a response after abort.
+import type { Logger } from '../log.ts';
+import type { Metrics } from '../metrics.ts';
+import { problem, type Reply } from './reply.ts';
+import type { HttpRequest, HttpResponse, TemplatedApp, Uws, us_listen_socket } from './uws.ts';
+
+export interface Request {
+  method: string;
+  path: string;
+  /** Raw query string without the "?". */
+  query: string;
+  /** Values of :params in the route pattern, in order. */
+  params: string[];
+  headers: RequestHeaders;
+  /** Peer address of the TCP connection (a proxy's, when behind one). */
+  remoteAddress: string;
+  body: Buffer;
+}
+
+/** Only the headers some handler reads are copied, to keep the hot path small. */
+export interface RequestHeaders {
+  'content-type': string;
+  'user-agent': string;
+  'x-forwarded-for': string;
+  'cf-connecting-ip': string;
+  authorization: string;
+  'accept-language': string;
+}
+const COPIED_HEADERS = ['content-type', 'user-agent', 'x-forwarded-for', 'cf-connecting-ip', 'authorization', 'accept-language'] as const;
+
+export type Handler = (req: Request) => Reply | Promise<Reply>;
+type Method = 'get' | 'post' | 'patch' | 'put' | 'del' | 'options';
+
+export interface Route {
+  method: Method;
+  /** uWS pattern: exact path, `:name` parameters, or a trailing `*`. */
+  path: string;
+  handler: Handler;
+  /** Body cap in bytes; bodies above it are answered 413 without being buffered. */
+  maxBody?: number;
+  /** Visitor endpoints are called from the business's own site: open CORS and answer preflights. */
+  cors?: boolean;
+}
+
+const DEFAULT_MAX_BODY = 64 * 1024;
+const CORS_HEADERS: Record<string, string> = {
+  'Access-Control-Allow-Origin': '*',
+  'Access-Control-Allow-Methods': 'POST, GET, OPTIONS',
+  'Access-Control-Allow-Headers': 'Content-Type',
+  'Access-Control-Max-Age': '86400',
+};
+
+const STATUS_TEXT: Record<number, string> = {
+  200: 'OK', 201: 'Created', 202: 'Accepted', 204: 'No Content', 303: 'See Other', 304: 'Not Modified',
+  400: 'Bad Request', 401: 'Unauthorized', 403: 'Forbidden', 404: 'Not Found', 405: 'Method Not Allowed',
+  409: 'Conflict', 413: 'Content Too Large', 415: 'Unsupported Media Type', 422: 'Unprocessable Content',
+  429: 'Too Many Requests', 500: 'Internal Server Error', 503: 'Service Unavailable',
+};
+
+export interface HttpServer {
+  readonly port: number;
+  close(): void;
+}
+
+export interface ServerDeps {
+  uws: Uws;
+  log: Logger;
+  metrics: Metrics;
+}
+
+export function buildApp(deps: ServerDeps, routes: Route[]): TemplatedApp {
+  const app = deps.uws.App();
+  for (const route of routes) {
+    app[route.method](route.path, (res, req) => serve(deps, route, res, req));
+    if (route.cors && route.method !== 'get') {
+      app.options(route.path, (res) => send(deps, res, { status: 204, headers: CORS_HEADERS }, false));
+    }
+  }
+  app.any('/*', (res, req) => {
+    const reply = problem(404, 'not-found', 'No such endpoint', `${req.getMethod().toUpperCase()} ${req.getUrl()}`);
+    send(deps, res, reply, false);
+  });
+  return app;
+}
+
+export function listen(app: TemplatedApp, uws: Uws, host: string, port: number): Promise<HttpServer> {
+  return new Promise((resolve, reject) => {
+    app.listen(host, port, (socket: us_listen_socket | false) => {
+      if (!socket) return reject(new Error(`listen on ${host}:${port} failed (port in use or not permitted)`));
+      resolve({ port: uws.us_socket_local_port(socket), close: () => uws.us_listen_socket_close(socket) });
+    });
+  });
+}
+
+function serve(deps: ServerDeps, route: Route, res: HttpResponse, req: HttpRequest): void {
+  const state = { aborted: false };
+  res.onAborted(() => {
+    state.aborted = true;
+  });
+  const request: Request = {
+    method: req.getMethod().toUpperCase(),
+    path: req.getUrl(),
+    query: req.getQuery() ?? '',
+    params: paramsOf(route.path, req),
+    headers: copyHeaders(req),
+    remoteAddress: normaliseAddress(Buffer.from(res.getRemoteAddressAsText()).toString()),
+    body: EMPTY,
+  };
+  const cors = route.cors === true;
+  if (route.method === 'get' || route.method === 'options') {
+    run(deps, route, request, res, state, cors);
+    return;
+  }
+  const max = route.maxBody ?? DEFAULT_MAX_BODY;
+  const declared = Number(req.getHeader('content-length') || '0');
+  if (declared > max) {
+    send(deps, res, tooLarge(max), cors, true);
+    return;
+  }
+  const chunks: Buffer[] = [];
+  let size = 0;
+  res.onData((chunk, isLast) => {
+    if (state.aborted || size > max) return;
+    size += chunk.byteLength;
+    if (size > max) {
+      state.aborted = true;
+      send(deps, res, tooLarge(max), cors, true);
+      return;
+    }
+    // uWS reuses the chunk's memory after this callback returns: copy it.
+    chunks.push(Buffer.from(chunk.slice(0)));
+    if (!isLast) return;
+    request.body = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size);
+    run(deps, route, request, res, state, cors);
+  });
+}
+
+function run(deps: ServerDeps, route: Route, request: Request, res: HttpResponse, state: { aborted: boolean }, cors: boolean) {
+  let result: Reply | Promise<Reply>;
+  try {
+    result = route.handler(request);
+  } catch (err) {
+    result = internalError(deps, route, err);
+  }
+  if (!(result instanceof Promise)) {
+    send(deps, res, result, cors);
+    return;
+  }
+  result
+    .catch((err) => internalError(deps, route, err))
+    .then((reply) => {
+      if (!state.aborted) send(deps, res, reply, cors);
+    });
+}
+
+function internalError(deps: ServerDeps, route: Route, err: unknown): Reply {
+  deps.log.error({ err, route: route.path }, 'request handler failed');
+  return problem(500, 'internal-error', 'Internal server error', 'The error was logged.');
+}
+
+function send(deps: ServerDeps, res: HttpResponse, reply: Reply, cors: boolean, closeConnection = false): void {
+  if (reply.status >= 400) deps.metrics.rejected(reply.status);
+  res.cork(() => {
+    res.writeStatus(`${reply.status} ${STATUS_TEXT[reply.status] ?? ''}`);
+    if (cors) for (const name in CORS_HEADERS) res.writeHeader(name, CORS_HEADERS[name]!);
+    if (reply.headers) for (const name in reply.headers) res.writeHeader(name, reply.headers[name]!);
+    if (reply.status === 204 || reply.status === 304) res.endWithoutBody(0, closeConnection);
+    else res.end(reply.body ?? '', closeConnection);
+  });
+}
+
+function tooLarge(max: number): Reply {
+  return problem(413, 'body-too-large', 'Request body too large', `The body must be at most ${max} bytes.`);
+}
+
+function copyHeaders(req: HttpRequest): RequestHeaders {
+  const headers = {} as RequestHeaders;
+  for (const name of COPIED_HEADERS) headers[name] = req.getHeader(name);
+  return headers;
+}
+
+function paramsOf(pattern: string, req: HttpRequest): string[] {
+  const count = pattern.split('/:').length - 1;
+  const params: string[] = [];
+  for (let i = 0; i < count; i++) params.push(safeDecode(req.getParameter(i) ?? ''));
+  return params;
+}
+
+function safeDecode(value: string): string {
+  try {
+    return decodeURIComponent(value);
+  } catch {
+    return value;
+  }
+}
+
+/** uWS reports IPv4 clients of a dual-stack socket as IPv4-mapped IPv6; store them as plain IPv4. */
+export function normaliseAddress(address: string): string {
+  const mapped = /^(?:0{1,4}:){5}ffff:([0-9a-f]{1,4}):([0-9a-f]{1,4})$/i.exec(address) ?? /^::ffff:([0-9a-f]{1,4}):([0-9a-f]{1,4})$/i.exec(address);
+  if (mapped) {
+    const hi = parseInt(mapped[1]!, 16);
+    const lo = parseInt(mapped[2]!, 16);
+    return `${hi >> 8}.${hi & 255}.${lo >> 8}.${lo & 255}`;
+  }
+  if (address.startsWith('::ffff:') && address.includes('.')) return address.slice(7);
+  return address;
+}
+
+const EMPTY = Buffer.alloc(0);
