@@ -1,0 +1,103 @@
+// End to end with CLICKHOUSE_URL: the same server writes to a ClickHouse server through
+// @clickhouse/client. Runs against the chdb-backed stand-in, or a real server from CLICKHOUSE_TEST_URL.
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { after, before, describe, test } from 'node:test';
+import { createClient, type ClickHouseClient } from '@clickhouse/client';
+import { adminGet, eventually, removeDir, send, startClickHouseServer, startServer, type ClickHouseUnderTest, type RunningServer } from './support/harness.ts';
+import { startProxy, type CuttableProxy } from './support/tcp-proxy.ts';
+
+describe('ingest on a ClickHouse server', () => {
+  let clickhouse: ClickHouseUnderTest;
+  let proxy: CuttableProxy;
+  let server: RunningServer;
+  let direct: ClickHouseClient;
+  const database = `lc_test_${randomBytes(4).toString('hex')}`;
+  const count = async () => {
+    const rs = await direct.query({ query: `SELECT count() AS n FROM ${database}.events`, format: 'JSONEachRow' });
+    return Number((await rs.json<{ n: string }>())[0]!.n);
+  };
+
+  before(async () => {
+    clickhouse = await startClickHouseServer();
+    proxy = await startProxy(clickhouse.url);
+    direct = createClient({ url: clickhouse.url, username: clickhouse.user, password: clickhouse.password });
+    server = await startServer({
+      CLICKHOUSE_URL: proxy.url,
+      CLICKHOUSE_DATABASE: database,
+      CLICKHOUSE_USER: clickhouse.user,
+      CLICKHOUSE_PASSWORD: clickhouse.password,
+      FLUSH_INTERVAL_MS: '200',
+    });
+  });
+  after(async () => {
+    await server.stop();
+    removeDir(server.dataDir);
+    await direct.command({ query: `DROP DATABASE IF EXISTS ${database}` }).catch(() => undefined);
+    await direct.close();
+    await proxy.close();
+    await clickhouse.stop();
+  });
+
+  test('the database is created, migrated, and beacons become rows', async () => {
+    const beacon = {
+      id: '0f8fad5b-d9cb-469f-a165-70867728950e',
+      type: 'whatsapp',
+      url: 'https://plumber.example.com/?wbraid=WB-3&utm_source=meta',
+      visitorId: 'v-1',
+      props: { ref: 'K7Q2M' },
+    };
+    assert.equal((await send(`${server.url}/collect`, beacon)).status, 204);
+    const rows = await eventually(async () => {
+      const rs = await direct.query({
+        query: `SELECT event_id, type, wbraid, utm_source, props, device FROM ${database}.events WHERE event_id = {id:UUID}`,
+        query_params: { id: beacon.id },
+        format: 'JSONEachRow',
+      });
+      const found = await rs.json<Record<string, unknown>>();
+      return found.length > 0 ? found : undefined;
+    }, 10_000, 'the row in the ClickHouse server');
+    assert.deepEqual(rows, [{ event_id: beacon.id, type: 'whatsapp', wbraid: 'WB-3', utm_source: 'meta', props: { ref: 'K7Q2M' }, device: 'mobile' }]);
+
+    const status = await adminGet<{ clickhouse: Record<string, unknown> }>(server, '/api/admin/status');
+    assert.equal(status.clickhouse.mode, 'server');
+    assert.equal(status.clickhouse.reachable, true);
+    assert.match(String(status.clickhouse.version), /^\d+\.\d+/);
+    const events = await adminGet<{ events: Array<Record<string, unknown>> }>(server, '/api/admin/events?limit=5');
+    assert.equal(events.events[0]!.event_id, beacon.id);
+  });
+
+  test('during a ClickHouse outage beacons are still accepted, /readyz says so, and every row arrives once after it', async () => {
+    const before = await count();
+    await proxy.cut();
+    const outageBeacons = Array.from({ length: 25 }, (_, i) => ({ type: 'pageview', url: `https://plumber.example.com/outage/${i}` }));
+    for (const b of outageBeacons) assert.equal((await send(`${server.url}/collect`, b)).status, 204);
+
+    const notReady = await eventually(async () => {
+      const res = await fetch(`${server.url}/readyz`);
+      return res.status === 503 ? ((await res.json()) as { pendingRows: number; type: string }) : undefined;
+    }, 10_000, '/readyz to report the outage');
+    assert.equal(notReady.type, '/problems/not-ready');
+    assert.equal(notReady.pendingRows, 25);
+
+    await proxy.restore();
+    await eventually(async () => ((await count()) === before + 25 ? true : undefined), 60_000, 'the backlog to drain');
+    const ready = await fetch(`${server.url}/readyz`);
+    assert.equal(ready.status, 200);
+    assert.equal(((await ready.json()) as { pendingRows: number }).pendingRows, 0);
+    await new Promise((r) => setTimeout(r, 500));
+    assert.equal(await count(), before + 25, 'no row inserted twice');
+  });
+});
+
+test('a wrong ClickHouse password stops the server at start with the reason', async () => {
+  const clickhouse = await startClickHouseServer();
+  try {
+    await assert.rejects(
+      startServer({ CLICKHOUSE_URL: clickhouse.url, CLICKHOUSE_USER: clickhouse.user, CLICKHOUSE_PASSWORD: 'wrong' }),
+      /exited with 1[\s\S]*(Authentication failed|AUTHENTICATION_FAILED)/,
+    );
+  } finally {
+    await clickhouse.stop();
+  }
+});
