@@ -28,7 +28,8 @@ const DECODER_CACHE = 10_000;
 export class GeoLocator {
   private reader: Reader<CityResponse> | undefined;
   private state: GeoStatus;
-  private loadedMtime = 0;
+  /** mtime, size and inode of the loaded file: geoipupdate renames a new file into place. */
+  private loadedVersion = '';
 
   constructor(private readonly path: string, private readonly log: Logger) {
     this.state = { path, loaded: false };
@@ -62,19 +63,20 @@ export class GeoLocator {
 
   /** Loads the file if it changed since the last load; keeps the previous reader on failure. */
   reload(): void {
-    let mtime: number;
+    let version: string;
     try {
-      mtime = statSync(this.path).mtimeMs;
+      const stat = statSync(this.path);
+      version = `${stat.mtimeMs}:${stat.size}:${stat.ino}`;
     } catch {
       this.fail('database file not found');
       return;
     }
-    if (mtime === this.loadedMtime && this.reader !== undefined) return;
+    if (version === this.loadedVersion && this.reader !== undefined) return;
     try {
       const reader = new Reader<CityResponse>(readFileSync(this.path), { cache: lru(DECODER_CACHE) });
       if (!reader.metadata.databaseType.includes('City')) throw new Error(`database type is ${reader.metadata.databaseType}, expected a City database`);
       this.reader = reader;
-      this.loadedMtime = mtime;
+      this.loadedVersion = version;
       this.state = {
         path: this.path,
         loaded: true,

@@ -127,7 +127,7 @@ export class Batcher {
         if (this.stopping) throw new Error(`insert ${batch.rows} rows into ${this.options.table}`, { cause: err });
         const delay = Math.min(RETRY_MAX_MS, RETRY_FIRST_MS * 2 ** attempt) * (0.5 + Math.random() / 2);
         this.log.error({ err, rows: batch.rows, attempt, retryInMs: Math.round(delay) }, `insert into ${this.options.table} failed; retrying`);
-        await sleep(delay, undefined, { ref: false });
+        await sleep(delay);
       }
     }
   }

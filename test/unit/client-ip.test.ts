@@ -1,0 +1,24 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { clientIp } from '../../src/collect/client-ip.ts';
+
+test('without TRUST_PROXY the socket address is the client, whatever the headers say', () => {
+  assert.equal(clientIp({ kind: 'none' }, '198.51.100.7', '81.214.1.1', '81.214.1.2'), '198.51.100.7');
+});
+
+test('with one trusted hop the address the proxy appended is the client, not what the client sent', () => {
+  // The client sent "X-Forwarded-For: 1.1.1.1"; the proxy appended the real peer 81.214.1.1.
+  assert.equal(clientIp({ kind: 'hops', hops: 1 }, '127.0.0.1', '1.1.1.1, 81.214.1.1', ''), '81.214.1.1');
+  assert.equal(clientIp({ kind: 'hops', hops: 2 }, '127.0.0.1', '1.1.1.1, 81.214.1.1, 10.0.0.2', ''), '81.214.1.1');
+});
+
+test('with more trusted hops than entries the left-most address is used; garbage falls back to the socket', () => {
+  assert.equal(clientIp({ kind: 'hops', hops: 3 }, '127.0.0.1', '81.214.1.1', ''), '81.214.1.1');
+  assert.equal(clientIp({ kind: 'hops', hops: 1 }, '127.0.0.1', 'not-an-ip', ''), '127.0.0.1');
+  assert.equal(clientIp({ kind: 'hops', hops: 1 }, '127.0.0.1', '', ''), '127.0.0.1');
+});
+
+test('behind Cloudflare CF-Connecting-IP is the client', () => {
+  assert.equal(clientIp({ kind: 'cloudflare' }, '172.70.1.1', '9.9.9.9', '2a02:e0::1'), '2a02:e0::1');
+  assert.equal(clientIp({ kind: 'cloudflare' }, '172.70.1.1', '', ''), '172.70.1.1');
+});

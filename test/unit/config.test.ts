@@ -1,0 +1,36 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { ConfigError, loadEnv, readConfig } from '../../src/config.ts';
+
+test('an empty environment gives the documented defaults: port 8080, embedded ClickHouse under ./data', () => {
+  const config = readConfig({});
+  assert.equal(config.port, 8080);
+  assert.equal(config.flushIntervalMs, 1000);
+  assert.equal(config.flushMaxRows, 1000);
+  assert.deepEqual(config.trustProxy, { kind: 'none' });
+  assert.equal(config.clickhouse.mode, 'embedded');
+  assert.ok(config.clickhouse.mode === 'embedded' && config.clickhouse.path.endsWith(join('data', 'clickhouse')));
+});
+
+test('every invalid key is reported at once, by name', () => {
+  assert.throws(
+    () => readConfig({ PORT: 'eighty', TRUST_PROXY: 'yes', CLICKHOUSE_DATABASE: 'x;DROP', ADMIN_TOKEN: 'short', LOG_LEVEL: 'loud' }),
+    (err: unknown) => {
+      assert.ok(err instanceof ConfigError);
+      assert.equal(err.problems.length, 5);
+      for (const key of ['PORT', 'TRUST_PROXY', 'CLICKHOUSE_DATABASE', 'ADMIN_TOKEN', 'LOG_LEVEL']) assert.match(err.message, new RegExp(key));
+      return true;
+    },
+  );
+});
+
+test('.env values apply unless the environment sets the key', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'lc-env-'));
+  writeFileSync(join(dir, '.env'), 'PORT=9090\nTRUST_PROXY=cloudflare\n');
+  const config = readConfig(loadEnv(dir, { TRUST_PROXY: '2' }));
+  assert.equal(config.port, 9090);
+  assert.deepEqual(config.trustProxy, { kind: 'hops', hops: 2 });
+});
