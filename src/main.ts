@@ -45,6 +45,7 @@ async function main(): Promise<void> {
 
   const geo = new GeoLocator(config.geoipCityDb, log);
   const batcher = new Batcher(db, { table: 'events', flushIntervalMs: config.flushIntervalMs, flushMaxRows: config.flushMaxRows }, log, metrics);
+  metrics.gauge('lc_batch_pending_rows', 'Rows accepted and not yet confirmed by ClickHouse', () => batcher.snapshot().pendingRows);
   if (config.adminToken === undefined) log.warn('ADMIN_TOKEN is not set: the admin API answers 401 and /metrics is served to loopback only');
 
   const app = buildApp({ uws: loaded.uws, log, metrics }, [

@@ -45,21 +45,22 @@ export function createMetrics() {
     help: 'Rows whose insert ClickHouse confirmed',
     registers: [registry],
   });
-  const pendingRows = new Gauge({ name: 'lc_batch_pending_rows', help: 'Rows waiting for ClickHouse', registers: [registry] });
-  new Gauge({
-    name: 'lc_event_loop_delay_max_seconds',
-    help: 'Longest event-loop stall since start',
-    registers: [registry],
-    collect() {
-      this.set(loopDelay.max / 1e9);
-    },
-  });
+  // Both gauges cover the time since the previous scrape, which then starts a new window.
   new Gauge({
     name: 'lc_event_loop_delay_p99_seconds',
-    help: '99th percentile of event-loop delay since start',
+    help: '99th percentile of event-loop delay since the previous scrape',
     registers: [registry],
     collect() {
       this.set(loopDelay.percentile(99) / 1e9);
+    },
+  });
+  new Gauge({
+    name: 'lc_event_loop_delay_max_seconds',
+    help: 'Longest event-loop stall since the previous scrape',
+    registers: [registry],
+    collect() {
+      this.set(loopDelay.max / 1e9);
+      loopDelay.reset();
     },
   });
 
@@ -73,7 +74,10 @@ export function createMetrics() {
     batchRows,
     insertSeconds,
     rowsConfirmed,
-    pendingRows,
+    /** Registers a gauge read at scrape time, for figures another component owns. */
+    gauge(name: string, help: string, read: () => number) {
+      new Gauge({ name, help, registers: [registry], collect() { this.set(read()); } });
+    },
   };
 }
 

@@ -81,7 +81,6 @@ export function adminRoutes(deps: AdminDeps): Route[] {
           clickhouse,
           geoip: deps.geo.status(),
           batch: deps.batcher.snapshot(),
-          eventLoopDelayMaxMs: Math.round(deps.metrics.loopDelay.max / 1e4) / 100,
         });
       }),
     },

@@ -1,7 +1,6 @@
 // Enrichment of one accepted /collect request, as an ordered list of named steps. A step adds
 // to the hit or drops it with a reason from a closed set; drops are counted and still get 204,
 // so a bot learns nothing. The raw client IP is used for geo here and goes no further.
-import { isbot } from 'isbot';
 import type { DropReason } from '../metrics.ts';
 import type { EventRow } from '../events/schema.ts';
 import type { Beacon } from './beacon.ts';
@@ -24,18 +23,18 @@ export type Step = (hit: Hit) => Hit | Drop;
 const MAX_CLOCK_BEHIND_MS = 7 * 24 * 3600 * 1000;
 const MAX_CLOCK_AHEAD_MS = 5 * 60 * 1000;
 
+export const putUserAgent = (agents: AgentParser): Step => (hit) => {
+  hit.agent = agents.parse(hit.userAgent);
+  return hit;
+};
+
 export const dropBot: Step = (hit) => {
   if (hit.userAgent === '') return { drop: 'no_user_agent' };
-  return isbot(hit.userAgent) ? { drop: 'bot' } : hit;
+  return hit.agent.bot ? { drop: 'bot' } : hit;
 };
 
 export const putGeo = (geo: GeoLocator): Step => (hit) => {
   hit.geo = geo.lookup(hit.clientIp);
-  return hit;
-};
-
-export const putUserAgent = (agents: AgentParser): Step => (hit) => {
-  hit.agent = agents.parse(hit.userAgent);
   return hit;
 };
 
@@ -85,4 +84,4 @@ function eventTime(ts: number | undefined, receivedAt: number): number {
   return ts;
 }
 
-const NO_AGENT: Agent = Object.freeze({ browser: '', os: '', device: '' });
+const NO_AGENT: Agent = Object.freeze({ bot: false, browser: '', os: '', device: '' });

@@ -20,7 +20,8 @@ export interface CollectDeps {
 }
 
 export function collectRoute(deps: CollectDeps): Route {
-  const steps: Step[] = [dropBot, putGeo(deps.geo), putUserAgent(deps.agents)];
+  // The agent is parsed first because the bot verdict is cached with it; a bot never costs a geo lookup.
+  const steps: Step[] = [putUserAgent(deps.agents), dropBot, putGeo(deps.geo)];
   return {
     method: 'post',
     path: '/collect',

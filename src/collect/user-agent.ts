@@ -1,9 +1,12 @@
-// Browser, OS and device class from the User-Agent header (bowser, MIT). Parsing costs tens of
-// microseconds, and a site's visitors share few distinct agents, so results are cached (LRU).
+// What the User-Agent header tells: bot or not (isbot's maintained list), browser, OS and device
+// class (bowser). Both cost microseconds per call (isbot is one large regex) and a site's
+// visitors share few distinct agents, so results are cached (LRU).
 import Bowser from 'bowser';
+import { isbot } from 'isbot';
 import { lru } from 'tiny-lru';
 
 export interface Agent {
+  bot: boolean;
   browser: string;
   os: string;
   /** mobile | tablet | desktop | tv, or empty when unknown. */
@@ -19,7 +22,12 @@ export class AgentParser {
     let agent = this.cache.get(userAgent);
     if (agent === undefined) {
       const parsed = Bowser.parse(userAgent);
-      agent = { browser: parsed.browser.name ?? '', os: parsed.os.name ?? '', device: parsed.platform.type ?? '' };
+      agent = {
+        bot: userAgent === '' || isbot(userAgent),
+        browser: parsed.browser.name ?? '',
+        os: parsed.os.name ?? '',
+        device: parsed.platform.type ?? '',
+      };
       this.cache.set(userAgent, agent);
     }
     return agent;

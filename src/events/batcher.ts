@@ -58,7 +58,6 @@ export class Batcher {
     this.write(JSON.stringify(row) + '\n');
     this.openRows++;
     this.stats.pendingRows++;
-    this.metrics.pendingRows.inc();
     if (this.openRows >= this.options.flushMaxRows) this.kick();
   }
 
@@ -113,7 +112,6 @@ export class Batcher {
         this.metrics.insertSeconds.labels('ok').observe((performance.now() - started) / 1000);
         this.metrics.batchRows.observe(batch.rows);
         this.metrics.rowsConfirmed.inc(batch.rows);
-        this.metrics.pendingRows.dec(batch.rows);
         this.stats.pendingRows -= batch.rows;
         this.stats.confirmedRows += batch.rows;
         this.stats.inserts++;
@@ -145,7 +143,8 @@ export class Batcher {
   }
 
   private write(line: string): void {
-    const bytes = Buffer.byteLength(line);
+    // A UTF-16 code unit is at most 3 UTF-8 bytes: only near the slab's end is the exact size needed.
+    const bytes = this.slab.length - this.slabUsed >= line.length * 3 ? 0 : Buffer.byteLength(line);
     if (this.slabUsed + bytes > this.slab.length) {
       this.slabs.push(this.slab.subarray(0, this.slabUsed));
       this.slab = Buffer.allocUnsafe(Math.max(SLAB_BYTES, bytes));

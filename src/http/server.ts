@@ -74,7 +74,8 @@ export interface ServerDeps {
 export function buildApp(deps: ServerDeps, routes: Route[]): TemplatedApp {
   const app = deps.uws.App();
   for (const route of routes) {
-    app[route.method](route.path, (res, req) => serve(deps, route, res, req));
+    const paramCount = route.path.split('/:').length - 1;
+    app[route.method](route.path, (res, req) => serve(deps, route, paramCount, res, req));
     if (route.cors && route.method !== 'get') {
       app.options(route.path, (res) => send(deps, res, { status: 204, headers: CORS_HEADERS }, false));
     }
@@ -95,7 +96,7 @@ export function listen(app: TemplatedApp, uws: Uws, host: string, port: number):
   });
 }
 
-function serve(deps: ServerDeps, route: Route, res: HttpResponse, req: HttpRequest): void {
+function serve(deps: ServerDeps, route: Route, paramCount: number, res: HttpResponse, req: HttpRequest): void {
   const state = { aborted: false };
   res.onAborted(() => {
     state.aborted = true;
@@ -104,7 +105,7 @@ function serve(deps: ServerDeps, route: Route, res: HttpResponse, req: HttpReque
     method: req.getMethod().toUpperCase(),
     path: req.getUrl(),
     query: req.getQuery() ?? '',
-    params: paramsOf(route.path, req),
+    params: paramCount === 0 ? NO_PARAMS : paramsOf(paramCount, req),
     headers: copyHeaders(req),
     remoteAddress: normaliseAddress(Buffer.from(res.getRemoteAddressAsText()).toString()),
     body: EMPTY,
@@ -182,8 +183,7 @@ function copyHeaders(req: HttpRequest): RequestHeaders {
   return headers;
 }
 
-function paramsOf(pattern: string, req: HttpRequest): string[] {
-  const count = pattern.split('/:').length - 1;
+function paramsOf(count: number, req: HttpRequest): string[] {
   const params: string[] = [];
   for (let i = 0; i < count; i++) params.push(safeDecode(req.getParameter(i) ?? ''));
   return params;
@@ -199,6 +199,7 @@ function safeDecode(value: string): string {
 
 /** uWS reports IPv4 clients of a dual-stack socket as IPv4-mapped IPv6; store them as plain IPv4. */
 export function normaliseAddress(address: string): string {
+  if (address.length <= 15 && !address.includes(':')) return address; // plain IPv4, the common case
   const mapped = /^(?:0{1,4}:){5}ffff:([0-9a-f]{1,4}):([0-9a-f]{1,4})$/i.exec(address) ?? /^::ffff:([0-9a-f]{1,4}):([0-9a-f]{1,4})$/i.exec(address);
   if (mapped) {
     const hi = parseInt(mapped[1]!, 16);
@@ -210,3 +211,4 @@ export function normaliseAddress(address: string): string {
 }
 
 const EMPTY = Buffer.alloc(0);
+const NO_PARAMS: string[] = [];
