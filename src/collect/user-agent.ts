@@ -19,11 +19,12 @@ export class AgentParser {
   private readonly cache = lru<Agent>(CACHE_SIZE);
 
   parse(userAgent: string): Agent {
+    if (userAgent === '') return UNKNOWN; // bowser throws on an empty string
     let agent = this.cache.get(userAgent);
     if (agent === undefined) {
       const parsed = Bowser.parse(userAgent);
       agent = {
-        bot: userAgent === '' || isbot(userAgent),
+        bot: isbot(userAgent),
         browser: parsed.browser.name ?? '',
         os: parsed.os.name ?? '',
         device: parsed.platform.type ?? '',
@@ -33,3 +34,5 @@ export class AgentParser {
     return agent;
   }
 }
+
+const UNKNOWN: Agent = Object.freeze({ bot: true, browser: '', os: '', device: '' });

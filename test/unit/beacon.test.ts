@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { parseCollect } from '../../src/collect/beacon.ts';
+import { AgentParser } from '../../src/collect/user-agent.ts';
 
 const parse = (value: unknown, contentType = 'application/json') => parseCollect(contentType, Buffer.from(JSON.stringify(value)));
 
@@ -45,4 +46,11 @@ test('ids are normalised to lower case, and a missing id gets a fresh UUID', () 
   assert.ok(result.ok);
   assert.equal(result.beacons[0]!.id, '3b241101-e2bb-4255-8caf-4136c566a962');
   assert.notEqual(result.beacons[1]!.id, result.beacons[2]!.id);
+});
+
+test('the agent parser answers for empty and odd user agents instead of throwing', () => {
+  const agents = new AgentParser();
+  assert.equal(agents.parse('').bot, true);
+  assert.equal(agents.parse('curl/8.5.0').bot, true);
+  assert.deepEqual(agents.parse('\u0000\uffff'), agents.parse('\u0000\uffff'));
 });
