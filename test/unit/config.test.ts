@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -33,4 +33,10 @@ test('.env values apply unless the environment sets the key', () => {
   const config = readConfig(loadEnv(dir, { TRUST_PROXY: '2' }));
   assert.equal(config.port, 9090);
   assert.deepEqual(config.trustProxy, { kind: 'hops', hops: 2 });
+});
+
+test('.env.example, copied as it is, is a valid configuration equal to the defaults', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'lc-env-'));
+  writeFileSync(join(dir, '.env'), readFileSync(new URL('../../.env.example', import.meta.url)));
+  assert.deepEqual(readConfig(loadEnv(dir, {})), readConfig({}));
 });
