@@ -75,7 +75,7 @@ export class Batcher {
   /** Stops the timer and flushes; gives up after `deadlineMs` (ClickHouse down) and says how many rows remain. */
   async close(deadlineMs: number): Promise<number> {
     clearInterval(this.timer);
-    const done = this.flush().then(() => true);
+    const done = this.flush().then(() => true, () => false);
     const timedOut = sleep(deadlineMs, false, { ref: false });
     const flushed = await Promise.race([done, timedOut]);
     this.stopping = true;
@@ -83,7 +83,8 @@ export class Batcher {
   }
 
   private kick(): void {
-    if (this.inFlight === undefined && (this.sealed !== undefined || this.openRows > 0)) void this.start();
+    // insertLoop only rejects once close() has given up; close() reports those rows.
+    if (this.inFlight === undefined && (this.sealed !== undefined || this.openRows > 0)) this.start().catch(() => undefined);
   }
 
   private start(): Promise<void> {

@@ -8,12 +8,9 @@ import { problem, type Reply } from './reply.ts';
 import type { HttpRequest, HttpResponse, TemplatedApp, Uws, us_listen_socket } from './uws.ts';
 
 export interface Request {
-  method: string;
   path: string;
   /** Raw query string without the "?". */
   query: string;
-  /** Values of :params in the route pattern, in order. */
-  params: string[];
   headers: RequestHeaders;
   /** Peer address of the TCP connection (a proxy's, when behind one). */
   remoteAddress: string;
@@ -36,7 +33,7 @@ type Method = 'get' | 'post' | 'patch' | 'put' | 'del' | 'options';
 
 export interface Route {
   method: Method;
-  /** uWS pattern: exact path, `:name` parameters, or a trailing `*`. */
+  /** uWS pattern: an exact path or a trailing `*`. */
   path: string;
   handler: Handler;
   /** Body cap in bytes; bodies above it are answered 413 without being buffered. */
@@ -74,8 +71,7 @@ export interface ServerDeps {
 export function buildApp(deps: ServerDeps, routes: Route[]): TemplatedApp {
   const app = deps.uws.App();
   for (const route of routes) {
-    const paramCount = route.path.split('/:').length - 1;
-    app[route.method](route.path, (res, req) => serve(deps, route, paramCount, res, req));
+    app[route.method](route.path, (res, req) => serve(deps, route, res, req));
     if (route.cors && route.method !== 'get') {
       app.options(route.path, (res) => send(deps, res, { status: 204, headers: CORS_HEADERS }, false));
     }
@@ -96,16 +92,14 @@ export function listen(app: TemplatedApp, uws: Uws, host: string, port: number):
   });
 }
 
-function serve(deps: ServerDeps, route: Route, paramCount: number, res: HttpResponse, req: HttpRequest): void {
+function serve(deps: ServerDeps, route: Route, res: HttpResponse, req: HttpRequest): void {
   const state = { aborted: false };
   res.onAborted(() => {
     state.aborted = true;
   });
   const request: Request = {
-    method: req.getMethod().toUpperCase(),
     path: req.getUrl(),
     query: req.getQuery() ?? '',
-    params: paramCount === 0 ? NO_PARAMS : paramsOf(paramCount, req),
     headers: copyHeaders(req),
     remoteAddress: normaliseAddress(Buffer.from(res.getRemoteAddressAsText()).toString()),
     body: EMPTY,
@@ -183,20 +177,6 @@ function copyHeaders(req: HttpRequest): RequestHeaders {
   return headers;
 }
 
-function paramsOf(count: number, req: HttpRequest): string[] {
-  const params: string[] = [];
-  for (let i = 0; i < count; i++) params.push(safeDecode(req.getParameter(i) ?? ''));
-  return params;
-}
-
-function safeDecode(value: string): string {
-  try {
-    return decodeURIComponent(value);
-  } catch {
-    return value;
-  }
-}
-
 /** uWS reports IPv4 clients of a dual-stack socket as IPv4-mapped IPv6; store them as plain IPv4. */
 export function normaliseAddress(address: string): string {
   if (address.length <= 15 && !address.includes(':')) return address; // plain IPv4, the common case
@@ -211,4 +191,3 @@ export function normaliseAddress(address: string): string {
 }
 
 const EMPTY = Buffer.alloc(0);
-const NO_PARAMS: string[] = [];
