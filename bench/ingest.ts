@@ -16,6 +16,8 @@ const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
 const CONNECTIONS = 64;
 const PACED_DELAY_MS = 10;
 const TOKEN = 'bench-admin-token-0123456789';
+// The server runs on its defaults unless these are set (e.g. BENCH_FLUSH_MAX_ROWS=10000).
+const FLUSH_MAX_ROWS = process.env.BENCH_FLUSH_MAX_ROWS ?? '1000';
 
 interface WrkResult {
   requests: number;
@@ -114,7 +116,7 @@ console.error(`bench: raw uWS ${rate(rawPeak).toFixed(0)}/s`);
 const dataDir = join(work, 'data');
 const full = await start(
   'src/main.ts',
-  { PORT: '0', HOST: '127.0.0.1', DATA_DIR: dataDir, GEOIP_CITY_DB: geoPath, TRUST_PROXY: '1', ADMIN_TOKEN: TOKEN, LOG_LEVEL: 'info' },
+  { PORT: '0', HOST: '127.0.0.1', DATA_DIR: dataDir, GEOIP_CITY_DB: geoPath, TRUST_PROXY: '1', ADMIN_TOKEN: TOKEN, LOG_LEVEL: 'info', FLUSH_MAX_ROWS },
   /"port":(\d+),"msg":"listening"/,
 );
 const warm = wrk(full.port, 2, CONNECTIONS);
@@ -142,6 +144,6 @@ console.log(
   `bench ingest: ${rate(peak).toFixed(0)} beacons/s vs raw uWS ${rate(rawPeak).toFixed(0)}/s (ratio ${(rate(peak) / rate(rawPeak)).toFixed(2)})` +
     ` | at ${rate(paced).toFixed(0)}/s: p50 ${ms(paced.p50_us)} ms, p99 ${ms(paced.p99_us)} ms` +
     ` | max event-loop stall ${stallMs.toFixed(1)} ms` +
-    ` | ClickHouse rows ${rows} / accepted ${accepted} / acknowledged ${ackedTotal} (lost ${lost}, errors ${errors}, exit ${exitCode})`,
+    ` | FLUSH_MAX_ROWS=${FLUSH_MAX_ROWS} | ClickHouse rows ${rows} / accepted ${accepted} / acknowledged ${ackedTotal} (lost ${lost}, errors ${errors}, exit ${exitCode})`,
 );
 process.exit(lost === 0 && rows === accepted && exitCode === 0 ? 0 : 1);
