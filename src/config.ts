@@ -4,6 +4,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { resolve, join } from 'node:path';
 import { parseEnv } from 'node:util';
+import type { FsyncPolicy } from './events/journal.ts';
 
 export type TrustProxy = { kind: 'none' } | { kind: 'hops'; hops: number } | { kind: 'cloudflare' };
 
@@ -19,6 +20,7 @@ export interface Config {
   flushIntervalMs: number;
   flushMaxRows: number;
   geoipCityDb: string;
+  journal: { dir: string; fsync: FsyncPolicy; maxBytes: number };
 }
 
 export type ClickHouseConfig =
@@ -109,6 +111,11 @@ export function readConfig(env: Env): Config {
     flushIntervalMs: int('FLUSH_INTERVAL_MS', 1000, 10, 60_000),
     flushMaxRows: int('FLUSH_MAX_ROWS', 1000, 1, 100_000),
     geoipCityDb: resolve(str('GEOIP_CITY_DB', join(dataDir, 'GeoLite2-City.mmdb'))),
+    journal: {
+      dir: join(dataDir, 'journal'),
+      fsync: parseFsync(str('JOURNAL_FSYNC', '200'), problems),
+      maxBytes: int('JOURNAL_MAX_BYTES', 1024 ** 3, 64 * 1024, Number.MAX_SAFE_INTEGER),
+    },
   });
 }
 
@@ -119,6 +126,14 @@ function parseTrustProxy(raw: string | undefined, problems: string[]): TrustProx
   if (Number.isInteger(hops) && hops > 0 && hops <= 10) return { kind: 'hops', hops };
   problems.push(`TRUST_PROXY must be 0, a number of proxy hops (1-10) or "cloudflare", got "${raw}"`);
   return { kind: 'none' };
+}
+
+function parseFsync(raw: string, problems: string[]): FsyncPolicy {
+  if (raw === 'always' || raw === 'off') return raw;
+  const ms = Number(raw);
+  if (Number.isInteger(ms) && ms >= 1 && ms <= 60_000) return ms;
+  problems.push(`JOURNAL_FSYNC must be "always", "off" or an interval in ms (1-60000), got "${raw}"`);
+  return 200;
 }
 
 function finish(problems: string[], config: Config): Config {

@@ -7,6 +7,7 @@ import { collectRoute } from './collect/route.ts';
 import { AgentParser } from './collect/user-agent.ts';
 import { ConfigError, loadEnv, readConfig, type Config } from './config.ts';
 import { Batcher } from './events/batcher.ts';
+import { Journal } from './events/journal.ts';
 import { openClickHouse } from './events/clickhouse.ts';
 import { migrate } from './events/schema.ts';
 import { buildApp, listen } from './http/server.ts';
@@ -44,17 +45,19 @@ async function main(): Promise<void> {
   log.info({ mode: db.mode, database: config.clickhouse.database, schemaVersion }, 'ClickHouse ready');
 
   const geo = new GeoLocator(config.geoipCityDb, log);
-  const batcher = new Batcher(db, { table: 'events', flushIntervalMs: config.flushIntervalMs, flushMaxRows: config.flushMaxRows }, log, metrics);
+  const journal = new Journal(config.journal, log, metrics);
+  const batcher = new Batcher(db, journal, { table: 'events', flushIntervalMs: config.flushIntervalMs, flushMaxRows: config.flushMaxRows }, log, metrics);
   metrics.gauge('lc_batch_pending_rows', 'Rows accepted and not yet confirmed by ClickHouse', () => batcher.snapshot().pendingRows);
   if (config.adminToken === undefined) log.warn('ADMIN_TOKEN is not set: the admin API answers 401 and /metrics is served to loopback only');
 
   const app = buildApp({ uws: loaded.uws, log, metrics }, [
-    collectRoute({ trustProxy: config.trustProxy, geo, agents: new AgentParser(), batcher, metrics }),
+    collectRoute({ trustProxy: config.trustProxy, geo, agents: new AgentParser(), journal, batcher, metrics }),
     ...adminRoutes({
       adminToken: config.adminToken,
       db,
       database: config.clickhouse.database,
       batcher,
+      journal,
       geo,
       metrics,
       uwsBuild: loaded.build,
@@ -75,11 +78,12 @@ async function main(): Promise<void> {
     app.close(); // ends keep-alive connections too, so no request arrives after the flush
     geo.close();
     const unflushed = await batcher.close(SHUTDOWN_FLUSH_MS);
-    if (unflushed > 0) log.error({ rows: unflushed }, 'ClickHouse did not confirm these rows before the deadline');
+    journal.close();
+    if (unflushed > 0) log.warn({ rows: unflushed }, 'ClickHouse did not confirm these rows in time; they stay in the journal for the next start');
     await db.close();
     log.info({ confirmedRows: batcher.snapshot().confirmedRows }, 'stopped');
     log.flush();
-    process.exit(unflushed > 0 ? 1 : 0);
+    process.exit(0);
   };
   process.on('SIGTERM', () => void shutdown('SIGTERM'));
   process.on('SIGINT', () => void shutdown('SIGINT'));

@@ -40,6 +40,17 @@ export function createMetrics() {
     labelNames: ['outcome'],
     registers: [registry],
   });
+  const journalRefused = new Counter({
+    name: 'lc_journal_refused_requests_total',
+    help: 'Requests answered 503 because the journal was full or could not be written',
+    labelNames: ['reason'],
+    registers: [registry],
+  });
+  const journalDamaged = new Counter({
+    name: 'lc_journal_damaged_records_total',
+    help: 'Torn or corrupt journal records skipped on replay',
+    registers: [registry],
+  });
   const rowsConfirmed = new Counter({
     name: 'lc_clickhouse_rows_confirmed_total',
     help: 'Rows whose insert ClickHouse confirmed',
@@ -74,6 +85,8 @@ export function createMetrics() {
     batchRows,
     insertSeconds,
     rowsConfirmed,
+    journalDamaged,
+    journalRefused: (reason: 'full' | 'write-failed') => journalRefused.labels(reason).inc(),
     /** Registers a gauge read at scrape time, for figures another component owns. */
     gauge(name: string, help: string, read: () => number) {
       new Gauge({ name, help, registers: [registry], collect() { this.set(read()); } });

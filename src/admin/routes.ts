@@ -1,6 +1,7 @@
 // Owner and operator read access: latest events, server status, health, readiness, metrics.
 import type { ClickHouse } from '../events/clickhouse.ts';
 import type { Batcher } from '../events/batcher.ts';
+import type { Journal } from '../events/journal.ts';
 import type { GeoLocator } from '../collect/geo.ts';
 import type { Route } from '../http/server.ts';
 import { json, problem, text } from '../http/reply.ts';
@@ -12,6 +13,7 @@ export interface AdminDeps {
   db: ClickHouse;
   database: string;
   batcher: Batcher;
+  journal: Journal;
   geo: GeoLocator;
   metrics: Metrics;
   uwsBuild: string;
@@ -31,12 +33,14 @@ export function adminRoutes(deps: AdminDeps): Route[] {
       method: 'get',
       path: '/readyz',
       async handler() {
+        const backlog = { pendingRows: deps.batcher.snapshot().pendingRows, backlogBytes: deps.journal.backlogBytes(), journalFull: deps.journal.full() };
         try {
           await ping();
-          return json(200, { status: 'ready', clickhouse: 'reachable', pendingRows: deps.batcher.snapshot().pendingRows });
         } catch (err) {
-          return problem(503, 'not-ready', 'ClickHouse is not reachable', errorText(err), { pendingRows: deps.batcher.snapshot().pendingRows });
+          return problem(503, 'not-ready', 'ClickHouse is not reachable', errorText(err), backlog);
         }
+        if (backlog.journalFull) return problem(503, 'not-ready', 'The event journal is full', 'Beacons are refused until ClickHouse catches up.', backlog);
+        return json(200, { status: 'ready', clickhouse: 'reachable', ...backlog });
       },
     },
     {
@@ -81,6 +85,7 @@ export function adminRoutes(deps: AdminDeps): Route[] {
           clickhouse,
           geoip: deps.geo.status(),
           batch: deps.batcher.snapshot(),
+          journal: deps.journal.status(),
         });
       }),
     },

@@ -2,8 +2,9 @@
 // nothing from that request is stored.
 import type { TrustProxy } from '../config.ts';
 import type { Batcher } from '../events/batcher.ts';
+import { JournalFullError, type Journal } from '../events/journal.ts';
 import type { Route } from '../http/server.ts';
-import { NO_CONTENT, problem } from '../http/reply.ts';
+import { NO_CONTENT, problem, type Reply } from '../http/reply.ts';
 import type { Metrics } from '../metrics.ts';
 import { MAX_BODY_BYTES, parseCollect } from './beacon.ts';
 import { clientIp } from './client-ip.ts';
@@ -15,9 +16,13 @@ export interface CollectDeps {
   trustProxy: TrustProxy;
   geo: GeoLocator;
   agents: AgentParser;
+  journal: Journal;
   batcher: Batcher;
   metrics: Metrics;
 }
+
+/** How long a client is asked to wait when the journal is full or unwritable. */
+const RETRY_AFTER_SECONDS = 30;
 
 export function collectRoute(deps: CollectDeps): Route {
   // The agent is parsed first because the bot verdict is cached with it; a bot never costs a geo lookup.
@@ -36,9 +41,28 @@ export function collectRoute(deps: CollectDeps): Route {
         for (let i = 0; i < parsed.beacons.length; i++) deps.metrics.drop(hit.drop);
         return NO_CONTENT;
       }
-      for (const row of toRows(hit)) deps.batcher.add(row);
-      deps.metrics.accepted.inc(parsed.beacons.length);
-      return NO_CONTENT;
+      // Journaled before the 204: a beacon we acknowledge survives a crash.
+      let lines = '';
+      for (const row of toRows(hit)) lines += JSON.stringify(row) + '\n';
+      if (deps.journal.full()) return unavailable(deps, 'full');
+      const rows = parsed.beacons.length;
+      return deps.journal.append(lines, rows).then(
+        () => {
+          deps.metrics.accepted.inc(rows);
+          deps.batcher.added();
+          return NO_CONTENT;
+        },
+        (err: unknown) => unavailable(deps, err instanceof JournalFullError ? 'full' : 'write-failed'),
+      );
     },
   };
+}
+
+function unavailable(deps: CollectDeps, why: 'full' | 'write-failed'): Reply {
+  deps.metrics.journalRefused(why);
+  const detail = why === 'full'
+    ? 'The event journal reached JOURNAL_MAX_BYTES while ClickHouse is behind; nothing was stored. Retry later.'
+    : 'The event journal could not be written (disk full or failing); nothing was stored. Retry later.';
+  const reply = problem(503, 'journal-unavailable', 'Events cannot be stored right now', detail);
+  return { ...reply, headers: { ...reply.headers, 'Retry-After': String(RETRY_AFTER_SECONDS) } };
 }

@@ -1,16 +1,19 @@
-// In-memory batching of enriched rows into ClickHouse inserts: flush every FLUSH_INTERVAL_MS or
-// FLUSH_MAX_ROWS rows, whichever comes first; at most one insert in flight, rows arriving
-// meanwhile join the next batch; a failed insert is retried with capped backoff and its rows kept.
-// Rows are serialised to JSONEachRow as they arrive, into reusable slabs, so sealing a batch
-// costs nothing on the event loop (a 60k-row JSON.stringify at flush time stalled it 345 ms).
+// Ships journaled rows to ClickHouse: an insert every FLUSH_INTERVAL_MS, or as soon as
+// FLUSH_MAX_ROWS rows wait, whichever comes first; one insert at a time; rows that arrive during
+// an insert go in the next one. Each batch is read back from the journal, so memory holds one
+// batch whatever the backlog, and carries the journal's dedup token, so a retry or a replay
+// after a crash never counts a row twice. A failed insert is retried with capped exponential
+// backoff and jitter until ClickHouse takes it; nothing is dropped.
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from '../log.ts';
 import type { Metrics } from '../metrics.ts';
 import type { ClickHouse } from './clickhouse.ts';
+import type { Journal, JournalBatch } from './journal.ts';
 
-const SLAB_BYTES = 256 * 1024;
 const RETRY_FIRST_MS = 200;
 const RETRY_MAX_MS = 30_000;
+/** A backlog (after an outage or a restart) drains in batches up to this size: fewer, larger parts. */
+const BACKLOG_BATCH_ROWS = 20_000;
 
 export interface BatcherOptions {
   table: string;
@@ -18,13 +21,8 @@ export interface BatcherOptions {
   flushMaxRows: number;
 }
 
-interface Batch {
-  slabs: Buffer[];
-  rows: number;
-}
-
 export interface BatcherStats {
-  /** Rows accepted but not yet confirmed by ClickHouse. */
+  /** Rows journaled by this process and not yet confirmed by ClickHouse. */
   pendingRows: number;
   confirmedRows: number;
   inserts: number;
@@ -34,86 +32,95 @@ export interface BatcherStats {
 }
 
 export class Batcher {
-  private slabs: Buffer[] = [];
-  private slab = Buffer.allocUnsafe(SLAB_BYTES);
-  private slabUsed = 0;
-  private openRows = 0;
-  private sealed: Batch | undefined;
   private inFlight: Promise<void> | undefined;
   private readonly timer: NodeJS.Timeout;
   private stopping = false;
-  private readonly stats: BatcherStats = { pendingRows: 0, confirmedRows: 0, inserts: 0, failedInserts: 0, lastError: undefined, lastInsertAt: undefined };
+  private readonly stats = { confirmedRows: 0, confirmedOwnRows: 0, inserts: 0, failedInserts: 0, lastError: undefined as string | undefined, lastInsertAt: undefined as number | undefined };
 
   constructor(
     private readonly db: ClickHouse,
+    private readonly journal: Journal,
     private readonly options: BatcherOptions,
     private readonly log: Logger,
     private readonly metrics: Metrics,
   ) {
     this.timer = setInterval(() => this.kick(), options.flushIntervalMs);
     this.timer.unref();
+    this.kick(); // a backlog from before a restart goes first
   }
 
-  add(row: object): void {
-    this.write(JSON.stringify(row) + '\n');
-    this.openRows++;
-    this.stats.pendingRows++;
-    if (this.openRows >= this.options.flushMaxRows) this.kick();
+  /** Call after rows were journaled: starts an insert early when a full batch waits. */
+  added(): void {
+    if (this.waitingRows() >= this.options.flushMaxRows) this.kick();
   }
 
   snapshot(): BatcherStats {
-    return { ...this.stats };
+    const { confirmedOwnRows, ...stats } = this.stats;
+    return { ...stats, pendingRows: Math.max(0, this.journal.appendedRows - confirmedOwnRows) };
   }
 
-  /** Inserts everything added so far; resolves once ClickHouse confirmed it. */
+  /** Inserts everything journaled so far; resolves once ClickHouse confirmed it. */
   async flush(): Promise<void> {
-    while (this.inFlight !== undefined || this.sealed !== undefined || this.openRows > 0) {
-      await (this.inFlight ?? this.start());
+    while (!this.stopping) {
+      if (this.inFlight) await this.inFlight;
+      else if (!(await this.start())) return;
     }
   }
 
-  /** Stops the timer and flushes; gives up after `deadlineMs` (ClickHouse down) and says how many rows remain. */
+  /** Stops the timer and flushes; gives up after `deadlineMs` and says how many rows stay in the journal. */
   async close(deadlineMs: number): Promise<number> {
     clearInterval(this.timer);
-    const done = this.flush().then(() => true, () => false);
-    const timedOut = sleep(deadlineMs, false, { ref: false });
-    const flushed = await Promise.race([done, timedOut]);
+    const flushed = await Promise.race([this.flush().then(() => true, () => false), sleep(deadlineMs, false, { ref: false })]);
     this.stopping = true;
-    return flushed ? 0 : this.stats.pendingRows;
+    return flushed ? 0 : this.snapshot().pendingRows;
+  }
+
+  /** Rows this process journaled that ClickHouse has not confirmed yet. */
+  private waitingRows(): number {
+    return this.journal.appendedRows - this.stats.confirmedOwnRows;
+  }
+
+  /** More to insert at once: a full batch waits, or a backlog from before the restart. */
+  private busy(): boolean {
+    return this.waitingRows() >= this.options.flushMaxRows || this.journal.replaying();
   }
 
   private kick(): void {
-    // insertLoop only rejects once close() has given up; close() reports those rows.
-    if (this.inFlight === undefined && (this.sealed !== undefined || this.openRows > 0)) this.start().catch(() => undefined);
+    // start() only rejects once close() has given up; close() reports what is left.
+    if (this.inFlight === undefined) this.start().catch(() => undefined);
   }
 
-  private start(): Promise<void> {
-    this.inFlight = this.insertLoop().finally(() => {
+  private start(): Promise<boolean> {
+    const run = this.insertLoop();
+    this.inFlight = run.then(() => undefined, () => undefined).finally(() => {
       this.inFlight = undefined;
     });
-    return this.inFlight;
+    return run;
   }
 
-  private async insertLoop(): Promise<void> {
+  /** Inserts one batch, and more while busy(); resolves whether anything was waiting. */
+  private async insertLoop(): Promise<boolean> {
+    let inserted = false;
     do {
-      const batch = this.sealed ?? this.seal();
-      this.sealed = batch;
+      // Under load or after an outage, batches take what waits, up to BACKLOG_BATCH_ROWS: fewer, larger parts.
+      const batch = await this.journal.readBatch(this.busy() ? Math.max(this.options.flushMaxRows, BACKLOG_BATCH_ROWS) : this.options.flushMaxRows);
+      if (batch === undefined) return inserted;
       await this.insertWithRetry(batch);
-      this.sealed = undefined;
-      // Another full batch already waiting goes now; a partial one waits for the next tick.
-    } while (this.openRows >= this.options.flushMaxRows && !this.stopping);
+      this.journal.confirm(batch);
+      if (!batch.replayed) this.stats.confirmedOwnRows += batch.rows;
+      inserted = true;
+    } while (!this.stopping && this.busy());
+    return inserted;
   }
 
-  private async insertWithRetry(batch: Batch): Promise<void> {
-    const body = batch.slabs.length === 1 ? batch.slabs[0]! : Buffer.concat(batch.slabs);
+  private async insertWithRetry(batch: JournalBatch): Promise<void> {
     for (let attempt = 0; ; attempt++) {
       const started = performance.now();
       try {
-        await this.db.insert(this.options.table, body);
+        await this.db.insert(this.options.table, batch.payload, batch.token);
         this.metrics.insertSeconds.labels('ok').observe((performance.now() - started) / 1000);
         this.metrics.batchRows.observe(batch.rows);
         this.metrics.rowsConfirmed.inc(batch.rows);
-        this.stats.pendingRows -= batch.rows;
         this.stats.confirmedRows += batch.rows;
         this.stats.inserts++;
         this.stats.lastInsertAt = Date.now();
@@ -129,28 +136,5 @@ export class Batcher {
         await sleep(delay);
       }
     }
-  }
-
-  /** Closes the open batch: its slabs become the sealed batch, and a fresh slab starts. */
-  private seal(): Batch {
-    const slabs = this.slabs;
-    slabs.push(this.slab.subarray(0, this.slabUsed));
-    const batch = { slabs, rows: this.openRows };
-    this.slabs = [];
-    this.slab = Buffer.allocUnsafe(SLAB_BYTES);
-    this.slabUsed = 0;
-    this.openRows = 0;
-    return batch;
-  }
-
-  private write(line: string): void {
-    // A UTF-16 code unit is at most 3 UTF-8 bytes: only near the slab's end is the exact size needed.
-    const bytes = this.slab.length - this.slabUsed >= line.length * 3 ? 0 : Buffer.byteLength(line);
-    if (this.slabUsed + bytes > this.slab.length) {
-      this.slabs.push(this.slab.subarray(0, this.slabUsed));
-      this.slab = Buffer.allocUnsafe(Math.max(SLAB_BYTES, bytes));
-      this.slabUsed = 0;
-    }
-    this.slabUsed += this.slab.write(line, this.slabUsed);
   }
 }

@@ -11,8 +11,11 @@ export interface ClickHouse {
   exec(sql: string): Promise<void>;
   /** Runs a SELECT with server-side bound parameters; returns its rows (64-bit integers arrive as strings). */
   query<T>(sql: string, params?: QueryParams): Promise<T[]>;
-  /** Appends newline-delimited JSONEachRow rows to a table of ours. */
-  insert(table: string, rows: Buffer): Promise<void>;
+  /**
+   * Appends newline-delimited JSONEachRow rows to a table of ours. With a dedup token, ClickHouse
+   * drops an insert whose token it has seen among the table's last inserts (a retry, a replay).
+   */
+  insert(table: string, rows: Buffer, dedupToken?: string): Promise<void>;
   close(): Promise<void>;
 }
 

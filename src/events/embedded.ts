@@ -26,8 +26,9 @@ export async function openEmbedded(path: string, database: string): Promise<Clic
       const text = result.text();
       return text === '' ? [] : text.trimEnd().split('\n').map((line) => JSON.parse(line) as T);
     },
-    async insert(table, rows) {
-      await session.insert({ table, values: rows, format: 'JSONEachRow' });
+    async insert(table, rows, dedupToken) {
+      const settings = dedupToken === undefined ? undefined : { insert_deduplication_token: dedupToken };
+      await session.insert({ table, values: rows, format: 'JSONEachRow', settings });
     },
     async close() {
       session.close();

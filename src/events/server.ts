@@ -30,10 +30,11 @@ export async function openServer(config: ServerConfig): Promise<ClickHouse> {
       const result = await client.query({ query: sql, query_params: params, format: 'JSONEachRow' });
       return result.json<T>();
     },
-    async insert(table, rows) {
+    async insert(table, rows, dedupToken) {
       const { stream } = await client.exec({
         query: `INSERT INTO ${table} FORMAT JSONEachRow`,
         values: Readable.from([rows], { objectMode: false }),
+        clickhouse_settings: dedupToken === undefined ? undefined : { insert_deduplication_token: dedupToken },
       });
       stream.resume();
       await new Promise((resolve, reject) => stream.once('end', resolve).once('error', reject));

@@ -3,11 +3,15 @@ import { test } from 'node:test';
 import { pino } from 'pino';
 import type { ClickHouse } from '../../src/events/clickhouse.ts';
 import { Batcher } from '../../src/events/batcher.ts';
+import { Journal } from '../../src/events/journal.ts';
 import { createMetrics } from '../../src/metrics.ts';
+import { removeDir, tempDir } from '../support/harness.ts';
 
-/** A ClickHouse double made of function fields: records each insert, fails on demand. */
+const silent = pino({ level: 'silent' });
+
+/** A ClickHouse double made of function fields: records each insert and its token, fails on demand. */
 function recordingClickHouse(failFirst: number) {
-  const inserts: string[][] = [];
+  const inserts: Array<{ rows: string[]; token: string | undefined }> = [];
   let calls = 0;
   let inFlight = 0;
   let maxInFlight = 0;
@@ -16,52 +20,65 @@ function recordingClickHouse(failFirst: number) {
     exec: async () => undefined,
     query: async () => [],
     close: async () => undefined,
-    async insert(_table, rows) {
+    async insert(_table, rows, token) {
       inFlight++;
       maxInFlight = Math.max(maxInFlight, inFlight);
       await new Promise((r) => setTimeout(r, 20));
       inFlight--;
       if (calls++ < failFirst) throw new Error('Code: 241. DB::Exception: Memory limit exceeded');
-      inserts.push(rows.toString().trimEnd().split('\n'));
+      inserts.push({ rows: rows.toString().trimEnd().split('\n'), token });
     },
   };
   return { db, inserts, maxInFlight: () => maxInFlight };
 }
 
-test('a failed insert is retried with its rows, and rows arriving meanwhile join the next batch', async () => {
-  const ch = recordingClickHouse(2);
-  const batcher = new Batcher(ch.db, { table: 'events', flushIntervalMs: 50, flushMaxRows: 3 }, pino({ level: 'silent' }), createMetrics());
-  for (let i = 0; i < 3; i++) batcher.add({ n: i });
-  for (let i = 3; i < 5; i++) batcher.add({ n: i });
+async function setup(failFirst: number, flushMaxRows: number, flushIntervalMs = 60_000) {
+  const dir = tempDir('journal');
+  const metrics = createMetrics();
+  const journal = new Journal({ dir, fsync: 'off', maxBytes: 1024 ** 3 }, silent, metrics);
+  const ch = recordingClickHouse(failFirst);
+  const batcher = new Batcher(ch.db, journal, { table: 'events', flushIntervalMs, flushMaxRows }, silent, metrics);
+  const add = async (...ns: number[]) => {
+    await journal.append(ns.map((n) => JSON.stringify({ n }) + '\n').join(''), ns.length);
+    batcher.added();
+  };
+  return { dir, journal, batcher, ch, add };
+}
+
+test('a failed insert is retried with the same rows and dedup token; rows arriving meanwhile go in the next batch', async () => {
+  const { dir, journal, batcher, ch, add } = await setup(2, 3);
+  await add(0, 1, 2); // a full batch: the insert starts at once and fails twice
+  await add(3);
+  await add(4);
   await batcher.flush();
   assert.equal(ch.maxInFlight(), 1, 'one insert at a time');
-  assert.deepEqual(ch.inserts, [['{"n":0}', '{"n":1}', '{"n":2}'], ['{"n":3}', '{"n":4}']]);
+  assert.deepEqual(ch.inserts.map((i) => i.rows), [['{"n":0}', '{"n":1}', '{"n":2}'], ['{"n":3}', '{"n":4}']]);
+  assert.match(ch.inserts[0]!.token!, /^lc:1:0-\d+$/);
+  assert.notEqual(ch.inserts[0]!.token, ch.inserts[1]!.token);
   const stats = batcher.snapshot();
-  assert.equal(stats.confirmedRows, 5);
-  assert.equal(stats.pendingRows, 0);
-  assert.equal(stats.failedInserts, 2);
+  assert.deepEqual([stats.confirmedRows, stats.pendingRows, stats.failedInserts], [5, 0, 2]);
+  assert.equal(journal.backlogBytes(), 0);
   await batcher.close(1000);
+  journal.close();
+  removeDir(dir);
 });
 
-test('rows larger than a slab and many slabs make one well-formed insert', async () => {
-  const ch = recordingClickHouse(0);
-  const batcher = new Batcher(ch.db, { table: 'events', flushIntervalMs: 60_000, flushMaxRows: 1_000_000 }, pino({ level: 'silent' }), createMetrics());
-  const big = 'é'.repeat(300_000); // 600 kB in UTF-8: larger than one slab
-  for (let i = 0; i < 2000; i++) batcher.add({ n: i, pad: 'x'.repeat(300) });
-  batcher.add({ n: 'big', big });
-  await batcher.flush();
-  assert.equal(ch.inserts.length, 1);
-  const lines = ch.inserts[0]!;
-  assert.equal(lines.length, 2001);
-  assert.deepEqual(lines.map((l) => JSON.parse(l).n).slice(0, 3), [0, 1, 2]);
-  assert.equal(JSON.parse(lines[2000]!).big, big);
+test('below FLUSH_MAX_ROWS rows wait for the interval tick', async () => {
+  const { dir, journal, batcher, ch, add } = await setup(0, 100, 300);
+  await add(1, 2);
+  await new Promise((r) => setTimeout(r, 100));
+  assert.equal(ch.inserts.length, 0, 'not yet: the tick has not come');
+  await new Promise((r) => setTimeout(r, 500));
+  assert.deepEqual(ch.inserts.map((i) => i.rows.length), [2]);
   await batcher.close(1000);
+  journal.close();
+  removeDir(dir);
 });
 
-test('close() gives up after its deadline when ClickHouse never answers, and says how many rows remain', async () => {
-  const ch = recordingClickHouse(Infinity);
-  const batcher = new Batcher(ch.db, { table: 'events', flushIntervalMs: 60_000, flushMaxRows: 100 }, pino({ level: 'silent' }), createMetrics());
-  batcher.add({ n: 1 });
-  batcher.add({ n: 2 });
+test('close() gives up after its deadline when ClickHouse never answers, and says how many rows stay journaled', async () => {
+  const { dir, journal, batcher, add } = await setup(Infinity, 100);
+  await add(1, 2);
   assert.equal(await batcher.close(300), 2);
+  journal.close();
+  removeDir(dir);
 });

@@ -1,0 +1,423 @@
+// The write-ahead journal between /collect and ClickHouse (DATA_DIR/journal/). Every accepted
+// row is appended here before its 204 goes out; the batcher reads batches back from it and
+// ClickHouse inserts them; a segment is deleted only once every row in it is confirmed. So a
+// beacon we acknowledged survives kill -9, restarts and ClickHouse outages, bounded by disk.
+//
+// Layout: numbered segment files (0000000001.lcj …) of records, and cursor.json, the position of
+// the first unconfirmed byte plus the batch being inserted (its range and dedup token), so a
+// batch replayed after a crash is byte-identical and ClickHouse drops it if it already has it.
+// Record: magic "LCJ1" | payload bytes u32 | rows u32 | crc32(bytes, rows, payload) u32 | payload
+// (JSONEachRow lines). One record per event-loop turn: the writes of that turn share one append.
+import {
+  closeSync, existsSync, fstatSync, fsync, fsyncSync, ftruncateSync, mkdirSync, openSync, readdirSync, readFileSync,
+  renameSync, statSync, unlinkSync, writeFileSync, writeSync,
+} from 'node:fs';
+import { open } from 'node:fs/promises';
+import { join } from 'node:path';
+import { crc32 } from 'node:zlib';
+import type { Logger } from '../log.ts';
+import type { Metrics } from '../metrics.ts';
+
+export type FsyncPolicy = 'always' | 'off' | number;
+
+export interface JournalOptions {
+  dir: string;
+  fsync: FsyncPolicy;
+  maxBytes: number;
+}
+
+/** Rows read back for one insert, with a token that names exactly these bytes. */
+export interface JournalBatch {
+  segment: number;
+  from: number;
+  to: number;
+  rows: number;
+  payload: Buffer;
+  token: string;
+  /** From a segment an earlier process wrote (replay after a restart). */
+  replayed: boolean;
+}
+
+interface Position {
+  segment: number;
+  offset: number;
+}
+
+interface CursorFile extends Position {
+  /** The batch being inserted when the cursor was written: replayed exactly as it was. */
+  inFlight: { to: number } | null;
+}
+
+interface Segment {
+  id: number;
+  size: number;
+  /** Written to by this process and not rotated yet. */
+  live: boolean;
+}
+
+const MAGIC = 0x4c434a31; // "LCJ1"
+const HEADER = 16;
+const MAX_SEGMENT_BYTES = 16 * 1024 * 1024;
+/** A caught-up live segment at least this big is rotated so that its space can be freed. */
+const ROTATE_CAUGHT_UP_BYTES = 1024 * 1024;
+/** A turn's record is cut at this size, so any record fits in one read. */
+const MAX_RECORD_BYTES = 1024 * 1024;
+const READ_CHUNK_BYTES = 16 * 1024 * 1024;
+
+export class JournalFullError extends Error {}
+
+export class Journal {
+  private readonly segments: Segment[] = [];
+  private fd = -1;
+  private cursor: CursorFile;
+  private totalBytes = 0;
+  private pending: string[] = [];
+  private pendingRows = 0;
+  private pendingChars = 0;
+  private turn: { promise: Promise<void>; resolve: () => void; reject: (err: Error) => void } | undefined;
+  private dirty = false;
+  private fsyncTimer: NodeJS.Timeout | undefined;
+  private readonly segmentBytes: number;
+  private firstOwnSegment = 0;
+  private wasFull = false;
+  /** Rows appended by this process, for the backlog figures. */
+  appendedRows = 0;
+  damagedRecords = 0;
+
+  constructor(private readonly options: JournalOptions, private readonly log: Logger, private readonly metrics: Metrics) {
+    this.segmentBytes = Math.max(64 * 1024, Math.min(MAX_SEGMENT_BYTES, Math.floor(options.maxBytes / 4)));
+    mkdirSync(options.dir, { recursive: true });
+    this.cursor = this.readCursor();
+    for (const name of readdirSync(options.dir).sort()) {
+      const m = /^(\d{10})\.lcj$/.exec(name);
+      if (!m) continue;
+      const id = Number(m[1]);
+      if (id < this.cursor.segment) {
+        unlinkSync(join(options.dir, name)); // confirmed before a crash, not yet removed
+        continue;
+      }
+      const size = statSync(join(options.dir, name)).size;
+      this.segments.push({ id, size, live: false });
+      this.totalBytes += size;
+    }
+    if (this.segments.length === 0 || this.segments[0]!.id > this.cursor.segment) {
+      this.cursor = { segment: this.segments[0]?.id ?? this.cursor.segment, offset: 0, inFlight: null };
+    }
+    this.firstOwnSegment = Math.max(this.cursor.segment, (this.segments.at(-1)?.id ?? 0) + 1);
+    this.openSegment(this.firstOwnSegment);
+    if (typeof options.fsync === 'number') {
+      this.fsyncTimer = setInterval(() => this.syncInBackground(), options.fsync);
+      this.fsyncTimer.unref();
+    }
+    metrics.gauge('lc_journal_bytes', 'Bytes of journal segments on disk', () => this.totalBytes);
+    metrics.gauge('lc_journal_backlog_bytes', 'Journal bytes not yet confirmed by ClickHouse', () => this.backlogBytes());
+  }
+
+  /** True while the journal holds JOURNAL_MAX_BYTES: /collect then answers 503. */
+  full(): boolean {
+    const full = this.totalBytes >= this.options.maxBytes;
+    if (full !== this.wasFull) {
+      this.wasFull = full;
+      if (full) this.log.error({ bytes: this.totalBytes, maxBytes: this.options.maxBytes }, 'journal full (JOURNAL_MAX_BYTES): /collect answers 503 until ClickHouse catches up');
+      else this.log.info({ bytes: this.totalBytes }, 'journal has room again: /collect accepts beacons');
+    }
+    return full;
+  }
+
+  /**
+   * Adds serialised rows (JSONEachRow lines, each ending in "\n") to this event-loop turn's
+   * record. Resolves once the record is written (and fsynced, with JOURNAL_FSYNC=always).
+   */
+  append(lines: string, rows: number): Promise<void> {
+    if (this.full()) return Promise.reject(new JournalFullError('journal is full'));
+    if (this.pendingChars + lines.length > MAX_RECORD_BYTES / 3 && this.turn !== undefined) this.commit();
+    this.pending.push(lines);
+    this.pendingRows += rows;
+    this.pendingChars += lines.length;
+    if (this.turn === undefined) {
+      let resolve!: () => void;
+      let reject!: (err: Error) => void;
+      const promise = new Promise<void>((res, rej) => {
+        resolve = res;
+        reject = rej;
+      });
+      const turn = { promise, resolve, reject };
+      this.turn = turn;
+      setImmediate(() => {
+        if (this.turn === turn) this.commit();
+      });
+    }
+    return this.turn.promise;
+  }
+
+  /** Writes the turn's record with one write (and one fsync if the policy says always). */
+  private commit(): void {
+    const turn = this.turn!;
+    const payload = Buffer.from(this.pending.join(''));
+    const rows = this.pendingRows;
+    this.turn = undefined;
+    this.pending = [];
+    this.pendingRows = 0;
+    this.pendingChars = 0;
+    const record = encodeRecord(payload, rows);
+    const live = this.segments.at(-1)!;
+    try {
+      writeAll(this.fd, record);
+      if (this.options.fsync === 'always') fsyncSync(this.fd);
+    } catch (err) {
+      // Take back a partial write so no torn record sits in the middle of the segment.
+      try {
+        ftruncateSync(this.fd, live.size);
+      } catch {
+        this.rotate();
+      }
+      this.log.error({ err, rows }, 'journal write failed; the beacons were refused');
+      turn.reject(err as Error);
+      return;
+    }
+    live.size += record.length;
+    this.totalBytes += record.length;
+    this.appendedRows += rows;
+    this.dirty = true;
+    if (live.size >= this.segmentBytes) this.rotate();
+    turn.resolve();
+  }
+
+  /** Bytes from the cursor to the end of the journal. */
+  backlogBytes(): number {
+    let bytes = 0;
+    for (const s of this.segments) if (s.id >= this.cursor.segment) bytes += s.size - (s.id === this.cursor.segment ? this.cursor.offset : 0);
+    return bytes;
+  }
+
+  /** The cursor is still in segments an earlier process wrote. */
+  replaying(): boolean {
+    return this.cursor.segment < this.firstOwnSegment && this.segments.some((s) => s.id < this.firstOwnSegment);
+  }
+
+  status() {
+    return {
+      path: this.options.dir,
+      fsync: this.options.fsync,
+      bytes: this.totalBytes,
+      maxBytes: this.options.maxBytes,
+      backlogBytes: this.backlogBytes(),
+      segments: this.segments.length,
+      full: this.full(),
+      replaying: this.replaying(),
+      damagedRecords: this.damagedRecords,
+    };
+  }
+
+  /**
+   * Reads the next batch at the cursor: after a crash, exactly the batch that was in flight;
+   * otherwise whole records up to `maxRows` rows (at least one record) within one segment.
+   * Returns undefined when nothing is waiting. Damaged records are skipped and counted.
+   */
+  async readBatch(maxRows: number): Promise<JournalBatch | undefined> {
+    for (;;) {
+      const segment = this.segments.find((s) => s.id === this.cursor.segment);
+      if (segment === undefined) return undefined;
+      if (this.cursor.offset >= segment.size) {
+        if (segment.live) {
+          if (segment.size >= Math.min(ROTATE_CAUGHT_UP_BYTES, this.segmentBytes / 4)) this.rotate();
+          else return undefined;
+        }
+        this.advanceTo({ segment: this.nextSegmentId(segment.id), offset: 0 });
+        continue;
+      }
+      const inFlightTo = this.cursor.inFlight?.to;
+      const end = inFlightTo ?? Math.min(segment.size, this.cursor.offset + READ_CHUNK_BYTES);
+      const bytes = await readRange(join(this.options.dir, segmentName(segment.id)), this.cursor.offset, end);
+      // Nothing follows these bytes only at the end of a closed segment, or in a batch range
+      // that was cut at record boundaries before.
+      const complete = inFlightTo !== undefined || (!segment.live && end === segment.size);
+      const parsed = parseRecords(bytes, inFlightTo === undefined ? maxRows : Infinity, complete);
+      if (parsed.damaged > 0) {
+        this.damagedRecords += parsed.damaged;
+        this.metrics.journalDamaged.inc(parsed.damaged);
+        this.log.warn({ segment: segment.id, offset: this.cursor.offset, damaged: parsed.damaged }, 'damaged journal records skipped');
+      }
+      const from = this.cursor.offset;
+      const to = inFlightTo ?? from + parsed.consumed;
+      if (parsed.rows === 0) {
+        if (to === from) return undefined; // an incomplete record: wait for the rest
+        this.advanceTo({ segment: segment.id, offset: to }); // only damage in that range
+        continue;
+      }
+      this.writeCursor({ ...this.cursor, inFlight: { to } });
+      return {
+        segment: segment.id,
+        from,
+        to,
+        rows: parsed.rows,
+        payload: Buffer.concat(parsed.payloads),
+        token: `lc:${segment.id}:${from}-${to}`,
+        replayed: segment.id < this.firstOwnSegment,
+      };
+    }
+  }
+
+  /** ClickHouse confirmed the batch: move the cursor past it and free what is behind it. */
+  confirm(batch: JournalBatch): void {
+    this.advanceTo({ segment: batch.segment, offset: batch.to });
+  }
+
+  /** Writes out what this turn holds and fsyncs; for shutdown. */
+  close(): void {
+    if (this.turn !== undefined) this.commit();
+    if (this.fsyncTimer) clearInterval(this.fsyncTimer);
+    if (this.options.fsync !== 'off') fsyncSync(this.fd);
+    closeSync(this.fd);
+    this.fd = -1;
+  }
+
+  private advanceTo(position: Position): void {
+    this.writeCursor({ ...position, inFlight: null });
+    while (this.segments.length > 0 && this.segments[0]!.id < position.segment && !this.segments[0]!.live) {
+      const gone = this.segments.shift()!;
+      unlinkSync(join(this.options.dir, segmentName(gone.id)));
+      this.totalBytes -= gone.size;
+    }
+  }
+
+  private nextSegmentId(id: number): number {
+    return this.segments.find((s) => s.id > id)?.id ?? id + 1;
+  }
+
+  private rotate(): void {
+    const live = this.segments.at(-1)!;
+    if (this.options.fsync !== 'off') fsyncSync(this.fd);
+    closeSync(this.fd);
+    live.live = false;
+    this.openSegment(live.id + 1);
+  }
+
+  private openSegment(id: number): void {
+    this.fd = openSync(join(this.options.dir, segmentName(id)), 'a');
+    const size = fstatSync(this.fd).size;
+    this.segments.push({ id, size, live: true });
+    this.totalBytes += size;
+  }
+
+  private syncInBackground(): void {
+    if (!this.dirty || this.fd < 0) return;
+    this.dirty = false;
+    fsync(this.fd, (err) => {
+      if (err && this.fd >= 0) this.log.error({ err }, 'journal fsync failed');
+    });
+  }
+
+  private readCursor(): CursorFile {
+    const path = join(this.options.dir, 'cursor.json');
+    if (!existsSync(path)) return { segment: 1, offset: 0, inFlight: null };
+    try {
+      const c = JSON.parse(readFileSync(path, 'utf8')) as CursorFile;
+      if (Number.isInteger(c.segment) && Number.isInteger(c.offset)) return { segment: c.segment, offset: c.offset, inFlight: c.inFlight ?? null };
+    } catch {
+      // fall through: a damaged cursor means replaying everything; dedup tokens cover the last batch
+    }
+    this.log.warn({ path }, 'journal cursor unreadable; replaying every segment');
+    return { segment: 0, offset: 0, inFlight: null };
+  }
+
+  /** Atomically replaces cursor.json (write, fsync, rename): it must never be torn. */
+  private writeCursor(cursor: CursorFile): void {
+    this.cursor = cursor;
+    const path = join(this.options.dir, 'cursor.json');
+    const tmp = path + '.tmp';
+    const fd = openSync(tmp, 'w');
+    try {
+      writeSync(fd, JSON.stringify(cursor));
+      if (this.options.fsync !== 'off') fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+    renameSync(tmp, path);
+  }
+}
+
+export function segmentName(id: number): string {
+  return `${String(id).padStart(10, '0')}.lcj`;
+}
+
+export function encodeRecord(payload: Buffer, rows: number): Buffer {
+  const record = Buffer.allocUnsafe(HEADER + payload.length);
+  record.writeUInt32BE(MAGIC, 0);
+  record.writeUInt32BE(payload.length, 4);
+  record.writeUInt32BE(rows, 8);
+  payload.copy(record, HEADER);
+  record.writeUInt32BE(checksum(record, payload.length), 12);
+  return record;
+}
+
+function checksum(record: Buffer, length: number): number {
+  return crc32(record.subarray(HEADER, HEADER + length), crc32(record.subarray(4, 12)));
+}
+
+interface Parsed {
+  payloads: Buffer[];
+  rows: number;
+  consumed: number;
+  damaged: number;
+}
+
+/**
+ * Splits bytes into records. Stops before `maxRows` would be exceeded (never before the first
+ * record). A record that fails its checksum or magic is skipped by scanning to the next valid
+ * one; an incomplete record at the end is a torn write when `complete` says nothing follows.
+ */
+export function parseRecords(bytes: Buffer, maxRows: number, complete: boolean): Parsed {
+  const out: Parsed = { payloads: [], rows: 0, consumed: 0, damaged: 0 };
+  let at = 0;
+  let damagedRun = false;
+  while (at < bytes.length) {
+    const rest = bytes.length - at;
+    const magic = rest >= 4 && bytes.readUInt32BE(at) === MAGIC;
+    const length = rest >= HEADER ? bytes.readUInt32BE(at + 4) : 0;
+    const plausible = magic && length <= MAX_RECORD_BYTES;
+    if (!complete && (rest < HEADER || (plausible && HEADER + length > rest))) break; // the rest comes with the next read
+    const valid = plausible && rest >= HEADER && HEADER + length <= rest && checksum(bytes.subarray(at), length) === bytes.readUInt32BE(at + 12);
+    if (!valid) {
+      // A torn tail or a damaged record: count it once and resume at the next intact one.
+      if (!damagedRun) out.damaged++;
+      damagedRun = true;
+      const next = bytes.indexOf(MAGIC_BYTES, at + 1);
+      // With more to read, keep the last bytes: a record's magic may straddle the two reads.
+      at = next >= 0 ? next : complete ? bytes.length : Math.max(at + 1, bytes.length - 3);
+      if (next < 0 && !complete) break;
+      continue;
+    }
+    damagedRun = false;
+    const rows = bytes.readUInt32BE(at + 8);
+    if (out.rows > 0 && out.rows + rows > maxRows) break;
+    out.payloads.push(bytes.subarray(at + HEADER, at + HEADER + length));
+    out.rows += rows;
+    at += HEADER + length;
+  }
+  out.consumed = at;
+  return out;
+}
+
+const MAGIC_BYTES = Buffer.from([0x4c, 0x43, 0x4a, 0x31]);
+
+function writeAll(fd: number, buffer: Buffer): void {
+  let written = 0;
+  while (written < buffer.length) written += writeSync(fd, buffer, written);
+}
+
+async function readRange(path: string, from: number, to: number): Promise<Buffer> {
+  const handle = await open(path, 'r');
+  try {
+    const buffer = Buffer.allocUnsafe(to - from);
+    let read = 0;
+    while (read < buffer.length) {
+      const { bytesRead } = await handle.read(buffer, read, buffer.length - read, from + read);
+      if (bytesRead === 0) break;
+      read += bytesRead;
+    }
+    return buffer.subarray(0, read);
+  } finally {
+    await handle.close();
+  }
+}
