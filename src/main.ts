@@ -15,7 +15,7 @@ import { loadUws, UwsLoadError } from './http/uws.ts';
 import { createLogger } from './log.ts';
 import { createMetrics } from './metrics.ts';
 
-const SHUTDOWN_FLUSH_MS = 15_000;
+const SHUTDOWN_FLUSH_MS = 10_000;
 const APP_VERSION = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 
 async function main(): Promise<void> {

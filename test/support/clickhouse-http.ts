@@ -22,6 +22,7 @@ const serialised = <T>(work: () => Promise<T>): Promise<T> => {
   return next;
 };
 
+const PROTOCOL_PARAMS = new Set(['query', 'database', 'query_id', 'session_id', 'session_timeout', 'session_check', 'role', 'user', 'password', 'default_format', 'enable_http_compression']);
 const INSERT = /^\s*INSERT\s+INTO\s+([A-Za-z0-9_.`"]+)\s*(?:\(([^)]*)\))?\s*FORMAT\s+(\w+)\s*$/i;
 
 const server = createServer(async (req, res) => {
@@ -44,6 +45,9 @@ async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> 
   for (const [key, value] of url.searchParams) if (key.startsWith('param_')) params[key.slice(6)] = value;
   const database = url.searchParams.get('database') ?? 'default';
   const urlQuery = url.searchParams.get('query');
+  // Other parameters are settings (e.g. insert_deduplication_token), applied to inserts as ClickHouse does.
+  const settings: Record<string, string> = {};
+  for (const [key, value] of url.searchParams) if (!key.startsWith('param_') && !PROTOCOL_PARAMS.has(key)) settings[key] = value;
 
   const output = await serialised(async () => {
     await session.queryAsync(`USE ${quoteIdent(database)}`);
@@ -53,6 +57,7 @@ async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> 
         table: insert[1]!.replace(/[`"]/g, ''),
         values: body,
         format: insert[3] as 'JSONEachRow',
+        settings,
         ...(insert[2] ? { columns: insert[2].split(',').map((c) => c.trim()) } : {}),
       });
       return { text: '', written: summary.rowsWritten };

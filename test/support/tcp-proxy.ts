@@ -1,5 +1,6 @@
-// A TCP proxy the tests can cut: stands between the server and ClickHouse to simulate an outage
+// Proxies between the server and ClickHouse that tests control. A TCP proxy the tests can cut: stands between the server and ClickHouse to simulate an outage
 // (connections refused and open ones reset) and the recovery, against the stand-in or a real server.
+import { createServer as createHttpServer, request } from 'node:http';
 import { createServer, connect, type Server, type Socket } from 'node:net';
 
 export interface CuttableProxy {
@@ -51,5 +52,54 @@ export async function startProxy(target: string): Promise<CuttableProxy> {
     cut: shut,
     restore: open,
     close: shut,
+  };
+}
+
+export interface ReplyDroppingProxy {
+  url: string;
+  /** The next `n` INSERTs reach ClickHouse, but their replies are cut off before the client sees them. */
+  dropInsertReplies(n: number): void;
+  droppedReplies(): number;
+  close(): Promise<void>;
+}
+
+/** An HTTP proxy that forwards everything and can lose the reply of a successful insert. */
+export async function startReplyDroppingProxy(target: string): Promise<ReplyDroppingProxy> {
+  const upstream = new URL(target);
+  let toDrop = 0;
+  let dropped = 0;
+  const server = createHttpServer((req, res) => {
+    const isInsert = /^\s*INSERT/i.test(new URL(req.url ?? '/', 'http://x').searchParams.get('query') ?? '');
+    const forward = request(
+      { host: upstream.hostname, port: upstream.port, method: req.method, path: req.url, headers: req.headers },
+      (reply) => {
+        if (isInsert && toDrop > 0) {
+          toDrop--;
+          dropped++;
+          reply.resume();
+          reply.on('end', () => req.socket.destroy()); // ClickHouse committed; the client never hears it
+          return;
+        }
+        res.writeHead(reply.statusCode ?? 502, reply.headers);
+        reply.pipe(res);
+      },
+    );
+    forward.on('error', () => req.socket.destroy());
+    req.pipe(forward);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const address = server.address();
+  const port = typeof address === 'object' && address ? address.port : 0;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    dropInsertReplies: (n) => {
+      toDrop = n;
+    },
+    droppedReplies: () => dropped,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
   };
 }
