@@ -1,6 +1,7 @@
-// npm run bench: the full ingest pipeline (uWS → parse → GeoIP/UA/bot enrichment → batching →
-// embedded ClickHouse) against a raw uWebSockets.js server that only answers 204, measured in the
-// same run on this machine with the server on core 0 and wrk on core 1. Prints one summary line.
+// npm run bench: the full ingest pipeline (uWS → parse → GeoIP/UA/bot enrichment → journal →
+// batching → embedded ClickHouse), with each journal fsync policy, against a raw uWebSockets.js
+// server that only answers 204, measured in the same run on this machine with the server on
+// core 0 and wrk on core 1. Prints one summary line.
 // Needs wrk and taskset (Debian: apt-get install -y wrk util-linux).
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -112,38 +113,71 @@ const rawPeak = wrk(raw.port, SECONDS, CONNECTIONS);
 await stop(raw.child);
 console.error(`bench: raw uWS ${rate(rawPeak).toFixed(0)}/s`);
 
-// 2. The full pipeline on embedded ClickHouse.
-const dataDir = join(work, 'data');
-const full = await start(
-  'src/main.ts',
-  { PORT: '0', HOST: '127.0.0.1', DATA_DIR: dataDir, GEOIP_CITY_DB: geoPath, TRUST_PROXY: '1', ADMIN_TOKEN: TOKEN, LOG_LEVEL: 'info', FLUSH_MAX_ROWS },
-  /"port":(\d+),"msg":"listening"/,
-);
-const warm = wrk(full.port, 2, CONNECTIONS);
-const peak = wrk(full.port, SECONDS, CONNECTIONS);
-console.error(`bench: pipeline ${rate(peak).toFixed(0)}/s`);
-const targetRate = rate(peak) / 2;
-const pacedConnections = Math.max(1, Math.round((targetRate * PACED_DELAY_MS) / 1000));
-await metric(full.port, 'lc_event_loop_delay_max_seconds'); // a scrape starts a new stall window
-const paced = wrk(full.port, SECONDS, pacedConnections, PACED_DELAY_MS);
-// The longest stall while serving half the peak rate and flushing to ClickHouse. (At saturation
-// on one core, V8's and ClickHouse's own threads preempt the event loop, which is not a stall we cause.)
-const stallMs = (await metric(full.port, 'lc_event_loop_delay_max_seconds')) * 1000;
-await new Promise((r) => setTimeout(r, 1500)); // let the last batch land
-const accepted = await metric(full.port, 'lc_beacons_accepted_total');
-const exitCode = await stop(full.child);
+interface PipelineRun {
+  fsync: string;
+  peak: WrkResult;
+  paced?: WrkResult;
+  stallMs?: number;
+  rows: number;
+  accepted: number;
+  acked: number;
+  errors: number;
+  exitCode: number | null;
+}
 
-const session = new Session(join(dataDir, 'clickhouse'));
-const rows = Number(JSON.parse((await session.queryAsync('SELECT count() AS n FROM lean_capture.events', { format: 'JSONEachRow' })).text()).n);
-session.close();
+/** The full pipeline on embedded ClickHouse with one journal fsync policy; `latency` adds the half-rate phase. */
+async function pipeline(fsync: string, latency: boolean): Promise<PipelineRun> {
+  const dataDir = join(work, `data-${fsync}`);
+  const env = { PORT: '0', HOST: '127.0.0.1', DATA_DIR: dataDir, GEOIP_CITY_DB: geoPath, TRUST_PROXY: '1', ADMIN_TOKEN: TOKEN, LOG_LEVEL: 'info', FLUSH_MAX_ROWS, JOURNAL_FSYNC: fsync };
+  const full = await start('src/main.ts', env, /"port":(\d+),"msg":"listening"/);
+  const runs = [wrk(full.port, 2, CONNECTIONS)];
+  const peak = wrk(full.port, SECONDS, CONNECTIONS);
+  runs.push(peak);
+  console.error(`bench: pipeline, JOURNAL_FSYNC=${fsync}: ${rate(peak).toFixed(0)}/s`);
+  let paced: WrkResult | undefined;
+  let stallMs: number | undefined;
+  if (latency) {
+    const pacedConnections = Math.max(1, Math.round(((rate(peak) / 2) * PACED_DELAY_MS) / 1000));
+    await metric(full.port, 'lc_event_loop_delay_max_seconds'); // a scrape starts a new stall window
+    paced = wrk(full.port, SECONDS, pacedConnections, PACED_DELAY_MS);
+    runs.push(paced);
+    // The longest stall while serving half the peak rate and flushing to ClickHouse. (At saturation
+    // on one core, V8's and ClickHouse's own threads preempt the event loop.)
+    stallMs = (await metric(full.port, 'lc_event_loop_delay_max_seconds')) * 1000;
+  }
+  await new Promise((r) => setTimeout(r, 1500)); // let the last batch land
+  const accepted = await metric(full.port, 'lc_beacons_accepted_total');
+  const exitCode = await stop(full.child);
+  const session = new Session(join(dataDir, 'clickhouse'));
+  const rows = Number(JSON.parse((await session.queryAsync('SELECT count() AS n FROM lean_capture.events', { format: 'JSONEachRow' })).text()).n);
+  session.close();
+  return {
+    fsync,
+    peak,
+    paced,
+    stallMs,
+    rows,
+    accepted,
+    acked: runs.reduce((n, r) => n + acked(r), 0),
+    errors: runs.reduce((n, r) => n + r.status_errors + r.timeouts, 0),
+    exitCode,
+  };
+}
 
-const ackedTotal = acked(warm) + acked(peak) + acked(paced);
-const errors = [warm, peak, paced].reduce((n, r) => n + r.status_errors + r.timeouts, 0);
-const lost = Math.max(0, ackedTotal - rows);
+// 2. The full pipeline: the default journal policy with latency, then the other two policies.
+const main = await pipeline('200', true);
+const off = await pipeline('off', false);
+const always = await pipeline('always', false);
+const all = [main, off, always];
+const ratio = (r: PipelineRun) => (rate(r.peak) / rate(rawPeak)).toFixed(2);
+const lost = all.reduce((n, r) => n + Math.max(0, r.acked - r.rows), 0);
+const consistent = all.every((r) => r.rows === r.accepted && r.exitCode === 0);
 console.log(
-  `bench ingest: ${rate(peak).toFixed(0)} beacons/s vs raw uWS ${rate(rawPeak).toFixed(0)}/s (ratio ${(rate(peak) / rate(rawPeak)).toFixed(2)})` +
-    ` | at ${rate(paced).toFixed(0)}/s: p50 ${ms(paced.p50_us)} ms, p99 ${ms(paced.p99_us)} ms` +
-    ` | max event-loop stall ${stallMs.toFixed(1)} ms` +
-    ` | FLUSH_MAX_ROWS=${FLUSH_MAX_ROWS} | ClickHouse rows ${rows} / accepted ${accepted} / acknowledged ${ackedTotal} (lost ${lost}, errors ${errors}, exit ${exitCode})`,
+  `bench ingest: ${rate(main.peak).toFixed(0)} beacons/s vs raw uWS ${rate(rawPeak).toFixed(0)}/s (ratio ${ratio(main)}, JOURNAL_FSYNC=200)` +
+    ` | fsync off ${rate(off.peak).toFixed(0)}/s (${ratio(off)}), always ${rate(always.peak).toFixed(0)}/s (${ratio(always)})` +
+    ` | at ${rate(main.paced!).toFixed(0)}/s: p50 ${ms(main.paced!.p50_us)} ms, p99 ${ms(main.paced!.p99_us)} ms` +
+    ` | max event-loop stall ${main.stallMs!.toFixed(1)} ms | FLUSH_MAX_ROWS=${FLUSH_MAX_ROWS}` +
+    ` | ClickHouse rows ${all.reduce((n, r) => n + r.rows, 0)} / accepted ${all.reduce((n, r) => n + r.accepted, 0)} / acknowledged ${all.reduce((n, r) => n + r.acked, 0)}` +
+    ` (lost ${lost}, errors ${all.reduce((n, r) => n + r.errors, 0)}${consistent ? '' : ', INCONSISTENT'})`,
 );
-process.exit(lost === 0 && rows === accepted && exitCode === 0 ? 0 : 1);
+process.exit(lost === 0 && consistent ? 0 : 1);

@@ -10,7 +10,7 @@
 // (JSONEachRow lines). One record per event-loop turn: the writes of that turn share one append.
 import {
   closeSync, existsSync, fstatSync, fsync, fsyncSync, ftruncateSync, mkdirSync, openSync, readdirSync, readFileSync,
-  renameSync, statSync, unlinkSync, writeFileSync, writeSync,
+  renameSync, rmSync, statSync, unlinkSync, writeFileSync, writeSync,
 } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -87,6 +87,7 @@ export class Journal {
   constructor(private readonly options: JournalOptions, private readonly log: Logger, private readonly metrics: Metrics) {
     this.segmentBytes = Math.max(64 * 1024, Math.min(MAX_SEGMENT_BYTES, Math.floor(options.maxBytes / 4)));
     mkdirSync(options.dir, { recursive: true });
+    this.lock();
     this.cursor = this.readCursor();
     for (const name of readdirSync(options.dir).sort()) {
       const m = /^(\d{10})\.lcj$/.exec(name);
@@ -270,6 +271,7 @@ export class Journal {
     if (this.options.fsync !== 'off') fsyncSync(this.fd);
     closeSync(this.fd);
     this.fd = -1;
+    rmSync(join(this.options.dir, 'owner.pid'), { force: true });
   }
 
   private advanceTo(position: Position): void {
@@ -295,6 +297,7 @@ export class Journal {
 
   private openSegment(id: number): void {
     this.fd = openSync(join(this.options.dir, segmentName(id)), 'a');
+    this.syncDirectory(); // the new file's name must survive a power loss too
     const size = fstatSync(this.fd).size;
     this.segments.push({ id, size, live: true });
     this.totalBytes += size;
@@ -306,6 +309,18 @@ export class Journal {
     fsync(this.fd, (err) => {
       if (err && this.fd >= 0) this.log.error({ err }, 'journal fsync failed');
     });
+  }
+
+  /** One writer per journal: a second server on the same DATA_DIR would interleave segments. */
+  private lock(): void {
+    const path = join(this.options.dir, 'owner.pid');
+    if (existsSync(path)) {
+      const pid = Number(readFileSync(path, 'utf8'));
+      if (Number.isInteger(pid) && pid !== process.pid && isAlive(pid)) {
+        throw new Error(`journal ${this.options.dir} is in use by process ${pid} (another Lean Capture process using this DATA_DIR?)`);
+      }
+    }
+    writeFileSync(path, String(process.pid)); // a pid left by a crashed process is simply taken over
   }
 
   private readCursor(): CursorFile {
@@ -334,6 +349,26 @@ export class Journal {
       closeSync(fd);
     }
     renameSync(tmp, path);
+    this.syncDirectory();
+  }
+
+  private syncDirectory(): void {
+    if (this.options.fsync === 'off') return;
+    const fd = openSync(this.options.dir, 'r');
+    try {
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+  }
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
   }
 }
 

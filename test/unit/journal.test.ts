@@ -101,3 +101,18 @@ test('a damaged segment is replayed around the damage and the damage is counted'
   journal.close();
   removeDir(dir);
 });
+
+test('a second writer on the same journal is refused while the first lives, and a dead one is taken over', () => {
+  const dir = tempDir('journal');
+  const first = open(dir);
+  assert.throws(() => {
+    // Simulate another live process owning the journal: our parent is alive and is not us.
+    writeFileSync(join(dir, 'owner.pid'), String(process.ppid));
+    open(dir);
+  }, /in use by process/);
+  writeFileSync(join(dir, 'owner.pid'), '999999999'); // no such process: a crash left it
+  const second = open(dir);
+  second.close();
+  first.close();
+  removeDir(dir);
+});
