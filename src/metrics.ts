@@ -46,6 +46,11 @@ export function createMetrics() {
     labelNames: ['reason'],
     registers: [registry],
   });
+  const batchesParked = new Counter({
+    name: 'lc_clickhouse_batches_parked_total',
+    help: 'Batches ClickHouse rejected as invalid data, kept in journal/rejected/',
+    registers: [registry],
+  });
   const journalDamaged = new Counter({
     name: 'lc_journal_damaged_records_total',
     help: 'Torn or corrupt journal records skipped on replay',
@@ -86,6 +91,7 @@ export function createMetrics() {
     insertSeconds,
     rowsConfirmed,
     journalDamaged,
+    batchesParked,
     journalRefused: (reason: 'full' | 'write-failed') => journalRefused.labels(reason).inc(),
     /** Registers a gauge read at scrape time, for figures another component owns. */
     gauge(name: string, help: string, read: () => number) {

@@ -7,7 +7,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from '../log.ts';
 import type { Metrics } from '../metrics.ts';
-import type { ClickHouse } from './clickhouse.ts';
+import { isBadData, type ClickHouse } from './clickhouse.ts';
 import type { Journal, JournalBatch } from './journal.ts';
 
 const RETRY_FIRST_MS = 200;
@@ -130,6 +130,13 @@ export class Batcher {
         this.metrics.insertSeconds.labels('error').observe((performance.now() - started) / 1000);
         this.stats.failedInserts++;
         this.stats.lastError = err instanceof Error ? err.message : String(err);
+        if (isBadData(err)) {
+          // Retrying cannot help and would block every row behind it: keep the batch on disk.
+          const path = this.journal.park(batch);
+          this.metrics.batchesParked.inc();
+          this.log.error({ err, rows: batch.rows, path }, `ClickHouse rejected the rows of a batch as invalid; kept them in ${path}`);
+          return;
+        }
         if (this.stopping) throw new Error(`insert ${batch.rows} rows into ${this.options.table}`, { cause: err });
         const delay = Math.min(RETRY_MAX_MS, RETRY_FIRST_MS * 2 ** attempt) * (0.5 + Math.random() / 2);
         this.log.error({ err, rows: batch.rows, attempt, retryInMs: Math.round(delay) }, `insert into ${this.options.table} failed; retrying`);

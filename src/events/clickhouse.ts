@@ -19,6 +19,21 @@ export interface ClickHouse {
   close(): Promise<void>;
 }
 
+/**
+ * ClickHouse error codes that mean the rows themselves are bad: the same insert will fail again
+ * however often it is retried (CANNOT_PARSE_*, TYPE_MISMATCH, INCORRECT_DATA, …). Everything else
+ * (connection refused, timeouts, memory limits, too many parts) is worth retrying.
+ */
+const BAD_DATA_CODES = new Set([6, 26, 27, 38, 41, 53, 69, 70, 72, 117, 131]);
+
+export function isBadData(err: unknown): boolean {
+  const e = err as { clickhouseCode?: unknown; code?: unknown; message?: unknown };
+  const code = typeof e?.clickhouseCode === 'number' ? e.clickhouseCode
+    : typeof e?.code === 'string' && /^\d+$/.test(e.code) ? Number(e.code)
+    : Number(/^Code: (\d+)\./.exec(String(e?.message ?? ''))?.[1] ?? NaN);
+  return BAD_DATA_CODES.has(code);
+}
+
 export async function openClickHouse(config: ClickHouseConfig): Promise<ClickHouse> {
   if (config.mode === 'embedded') {
     const { openEmbedded } = await import('./embedded.ts');

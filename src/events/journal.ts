@@ -259,6 +259,20 @@ export class Journal {
     }
   }
 
+  /** Keeps a batch ClickHouse refused as invalid in journal/rejected/ (never deleted by us); returns its path. */
+  park(batch: JournalBatch): string {
+    const dir = join(this.options.dir, 'rejected');
+    mkdirSync(dir, { recursive: true });
+    const path = join(dir, `${segmentName(batch.segment)}-${batch.from}-${batch.to}.jsonl`);
+    writeFileSync(path, batch.payload);
+    if (this.options.fsync !== 'off') {
+      const fd = openSync(path, 'r');
+      fsyncSync(fd);
+      closeSync(fd);
+    }
+    return path;
+  }
+
   /** ClickHouse confirmed the batch: move the cursor past it and free what is behind it. */
   confirm(batch: JournalBatch): void {
     this.advanceTo({ segment: batch.segment, offset: batch.to });

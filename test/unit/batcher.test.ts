@@ -1,7 +1,9 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { pino } from 'pino';
-import type { ClickHouse } from '../../src/events/clickhouse.ts';
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { isBadData, type ClickHouse } from '../../src/events/clickhouse.ts';
 import { Batcher } from '../../src/events/batcher.ts';
 import { Journal } from '../../src/events/journal.ts';
 import { createMetrics } from '../../src/metrics.ts';
@@ -81,4 +83,31 @@ test('close() gives up after its deadline when ClickHouse never answers, and say
   assert.equal(await batcher.close(300), 2);
   journal.close();
   removeDir(dir);
+});
+
+test('a batch ClickHouse rejects as invalid data is kept in journal/rejected/ and the rows behind it flow on', async () => {
+  const { dir, journal, batcher, ch, add } = await setup(0, 2);
+  const insert = ch.db.insert;
+  let calls = 0;
+  ch.db.insert = async (table, rows, token) => {
+    if (calls++ === 0) throw Object.assign(new Error('Code: 27. DB::Exception: Cannot parse input'), { clickhouseCode: 27 });
+    return insert(table, rows, token);
+  };
+  await add(1, 2); // the bad batch
+  await add(3, 4);
+  await batcher.flush();
+  assert.deepEqual(ch.inserts.map((i) => i.rows), [['{"n":3}', '{"n":4}']]);
+  const parked = readdirSync(join(dir, 'rejected'));
+  assert.equal(parked.length, 1);
+  assert.equal(readFileSync(join(dir, 'rejected', parked[0]!), 'utf8'), '{"n":1}\n{"n":2}\n');
+  await batcher.close(1000);
+  journal.close();
+  removeDir(dir);
+});
+
+test('only bad-data errors are parked; outages and limits are retried', () => {
+  assert.equal(isBadData(Object.assign(new Error('x'), { clickhouseCode: 27 })), true);
+  assert.equal(isBadData(Object.assign(new Error('Code: 6. DB::Exception: Cannot parse text'), { code: '6' })), true);
+  assert.equal(isBadData(new Error('Code: 241. DB::Exception: Memory limit exceeded')), false);
+  assert.equal(isBadData(Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' })), false);
 });
