@@ -21,6 +21,21 @@ export interface Config {
   flushMaxRows: number;
   geoipCityDb: string;
   journal: { dir: string; fsync: FsyncPolicy; maxBytes: number };
+  leads: LeadsConfig;
+}
+
+export interface LeadsConfig {
+  databasePath: string;
+  /** ISO 3166 country for phone numbers written without +country code. */
+  defaultCountry: string | undefined;
+  locale: string;
+  currency: string;
+  thanksUrl: string | undefined;
+  googleLeadFormKey: string | undefined;
+  notifyIncludeName: boolean;
+  outboxMaxAttempts: number;
+  vapid: { publicKey: string | undefined; privateKey: string | undefined; subject: string | undefined };
+  telegram: { apiUrl: string; botToken: string; chatId: string } | undefined;
 }
 
 export type ClickHouseConfig =
@@ -111,6 +126,7 @@ export function readConfig(env: Env): Config {
     flushIntervalMs: int('FLUSH_INTERVAL_MS', 1000, 10, 60_000),
     flushMaxRows: int('FLUSH_MAX_ROWS', 1000, 1, 100_000),
     geoipCityDb: resolve(str('GEOIP_CITY_DB', join(dataDir, 'GeoLite2-City.mmdb'))),
+    leads: readLeadsConfig(dataDir, publicOrigin, str, optional, int, problems),
     journal: {
       dir: join(dataDir, 'journal'),
       fsync: parseFsync(str('JOURNAL_FSYNC', '200'), problems),
@@ -126,6 +142,48 @@ function parseTrustProxy(raw: string | undefined, problems: string[]): TrustProx
   if (Number.isInteger(hops) && hops > 0 && hops <= 10) return { kind: 'hops', hops };
   problems.push(`TRUST_PROXY must be 0, a number of proxy hops (1-10) or "cloudflare", got "${raw}"`);
   return { kind: 'none' };
+}
+
+function readLeadsConfig(
+  dataDir: string,
+  publicOrigin: string | undefined,
+  str: (key: string, fallback: string) => string,
+  optional: (key: string) => string | undefined,
+  int: (key: string, fallback: number, min: number, max: number) => number,
+  problems: string[],
+): LeadsConfig {
+  const defaultCountry = optional('DEFAULT_COUNTRY')?.toUpperCase();
+  if (defaultCountry !== undefined && !/^[A-Z]{2}$/.test(defaultCountry)) problems.push(`DEFAULT_COUNTRY must be a two-letter country code like TR, got "${defaultCountry}"`);
+  const locale = str('LOCALE', 'en');
+  try {
+    new Intl.DateTimeFormat(locale);
+  } catch {
+    problems.push(`LOCALE must be a BCP 47 language tag like tr-TR, got "${locale}"`);
+  }
+  const currency = str('CURRENCY', 'EUR').toUpperCase();
+  if (!/^[A-Z]{3}$/.test(currency)) problems.push(`CURRENCY must be an ISO 4217 code like TRY or EUR, got "${currency}"`);
+  const thanksUrl = optional('LEAD_THANKS_URL');
+  if (thanksUrl !== undefined && !/^https?:\/\/./.test(thanksUrl)) problems.push(`LEAD_THANKS_URL must be an http(s) URL, got "${thanksUrl}"`);
+  const botToken = optional('TELEGRAM_BOT_TOKEN');
+  const chatId = optional('TELEGRAM_CHAT_ID');
+  if ((botToken === undefined) !== (chatId === undefined)) problems.push('TELEGRAM_BOT_TOKEN and TELEGRAM_CHAT_ID go together: set both or neither');
+  const vapid = { publicKey: optional('VAPID_PUBLIC_KEY'), privateKey: optional('VAPID_PRIVATE_KEY'), subject: optional('VAPID_SUBJECT') ?? (publicOrigin?.startsWith('https:') ? publicOrigin : undefined) };
+  if ((vapid.publicKey === undefined) !== (vapid.privateKey === undefined)) problems.push('VAPID_PUBLIC_KEY and VAPID_PRIVATE_KEY go together: set both or neither (unset = generated once and kept)');
+  if (vapid.subject !== undefined && !/^(mailto:|https:)/.test(vapid.subject)) problems.push(`VAPID_SUBJECT must be a mailto: or https: URL, got "${vapid.subject}"`);
+  const notifyIncludeName = str('NOTIFY_INCLUDE_NAME', 'false');
+  if (!['true', 'false'].includes(notifyIncludeName)) problems.push('NOTIFY_INCLUDE_NAME must be true or false');
+  return {
+    databasePath: join(dataDir, 'leads.db'),
+    defaultCountry,
+    locale,
+    currency,
+    thanksUrl,
+    googleLeadFormKey: optional('GOOGLE_LEAD_FORM_KEY'),
+    notifyIncludeName: notifyIncludeName === 'true',
+    outboxMaxAttempts: int('OUTBOX_MAX_ATTEMPTS', 10, 1, 100),
+    vapid,
+    telegram: botToken && chatId ? { apiUrl: str('TELEGRAM_API_URL', 'https://api.telegram.org').replace(/\/$/, ''), botToken, chatId } : undefined,
+  };
 }
 
 function parseFsync(raw: string, problems: string[]): FsyncPolicy {

@@ -1,6 +1,7 @@
 // Composition root: config → stores → HTTP → workers, and one shutdown path that stops
 // accepting, flushes every accepted row to ClickHouse, then exits 0.
 import { mkdirSync, readFileSync } from 'node:fs';
+import { leadAdminRoutes } from './admin/leads.ts';
 import { adminRoutes } from './admin/routes.ts';
 import { GeoLocator } from './collect/geo.ts';
 import { collectRoute } from './collect/route.ts';
@@ -14,6 +15,15 @@ import { buildApp, listen } from './http/server.ts';
 import { loadUws, UwsLoadError } from './http/uws.ts';
 import { createLogger } from './log.ts';
 import { createMetrics } from './metrics.ts';
+import { openDatabase, schemaVersion as sqliteSchemaVersion } from './leads/database.ts';
+import { leadEventRow, leadsFromContactClicks } from './leads/from-events.ts';
+import { enqueueNotifications } from './leads/notify.ts';
+import { leadRoutes } from './leads/routes.ts';
+import { LeadStore } from './leads/store.ts';
+import { Outbox } from './outbox/outbox.ts';
+import { OutboxWorker } from './outbox/worker.ts';
+import { telegram } from './destinations/telegram.ts';
+import { vapidKeys, webPush } from './destinations/webpush.ts';
 
 const SHUTDOWN_FLUSH_MS = 10_000;
 const APP_VERSION = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
@@ -48,10 +58,69 @@ async function main(): Promise<void> {
   const journal = new Journal(config.journal, log, metrics);
   const batcher = new Batcher(db, journal, { table: 'events', flushIntervalMs: config.flushIntervalMs, flushMaxRows: config.flushMaxRows }, log, metrics);
   metrics.gauge('lc_batch_pending_rows', 'Rows accepted and not yet confirmed by ClickHouse', () => batcher.snapshot().pendingRows);
+
+  // Leads, the outbox and the owner's notifications.
+  const leadsDb = openDatabase(config.leads.databasePath);
+  const store = new LeadStore(leadsDb);
+  const outbox = new Outbox(leadsDb, config.leads.outboxMaxAttempts);
+  if (config.leads.vapid.subject === undefined) log.warn('VAPID_SUBJECT is not set (mailto: or https: URL): some push services reject pushes without a real contact');
+  const vapid = vapidKeys(leadsDb, config.leads.vapid, 'mailto:owner@lean-capture.invalid');
+  const destinations = [webPush(leadsDb, vapid), ...(config.leads.telegram ? [telegram(config.leads.telegram)] : [])];
+  const worker = new OutboxWorker(outbox, destinations, log, metrics);
+  const agents = new AgentParser();
+  const notify = { includeName: config.leads.notifyIncludeName, telegram: config.leads.telegram !== undefined, locale: config.leads.locale };
+  store.onCreate.push((lead) => enqueueNotifications(leadsDb, outbox, lead, notify));
+  store.onCreate.push((lead) =>
+    // After the commit: the notifications go out now, and the lead is counted in ClickHouse.
+    queueMicrotask(() => {
+      worker.wake();
+      journal
+        .append(JSON.stringify(leadEventRow(lead, agents)) + '\n', 1)
+        .then(() => batcher.added())
+        .catch((err) => log.warn({ err, lead: lead.id }, 'lead stored, but its analytics event could not be journaled'));
+    }),
+  );
+  metrics.gauge('lc_outbox_dead_jobs', 'Outbox jobs that stopped retrying (replay them from the admin API)', () => outbox.counts().dead);
+  metrics.gauge('lc_outbox_pending_jobs', 'Outbox jobs waiting to be sent', () => outbox.counts().pending);
+  worker.wake();
+
   if (config.adminToken === undefined) log.warn('ADMIN_TOKEN is not set: the admin API answers 401 and /metrics is served to loopback only');
 
   const app = buildApp({ uws: loaded.uws, log, metrics }, [
-    collectRoute({ trustProxy: config.trustProxy, geo, agents: new AgentParser(), journal, batcher, metrics }),
+    collectRoute({
+      trustProxy: config.trustProxy,
+      geo,
+      agents,
+      journal,
+      batcher,
+      metrics,
+      onContactClicks: (beacons, hit) => {
+        try {
+          leadsFromContactClicks(store, beacons, hit);
+        } catch (err) {
+          log.error({ err }, 'a call/WhatsApp click was journaled but its lead could not be stored');
+        }
+      },
+    }),
+    ...leadRoutes({
+      store,
+      geo,
+      trustProxy: config.trustProxy,
+      defaultCountry: config.leads.defaultCountry,
+      thanksUrl: config.leads.thanksUrl,
+      googleLeadFormKey: config.leads.googleLeadFormKey,
+    }),
+    ...leadAdminRoutes({
+      adminToken: config.adminToken,
+      db: leadsDb,
+      store,
+      outbox,
+      worker,
+      clickhouse: db,
+      defaultCountry: config.leads.defaultCountry,
+      currency: config.leads.currency,
+      vapidPublicKey: vapid.publicKey,
+    }),
     ...adminRoutes({
       adminToken: config.adminToken,
       db,
@@ -63,6 +132,10 @@ async function main(): Promise<void> {
       uwsBuild: loaded.build,
       schemaVersion,
       appVersion: APP_VERSION,
+      statusExtras: () => ({
+        leads: { database: config.leads.databasePath, schemaVersion: sqliteSchemaVersion(leadsDb) },
+        outbox: { ...outbox.counts(), destinations: destinations.map((d) => d.name) },
+      }),
     }),
   ]);
   const server = await listen(app, loaded.uws, config.host, config.port);
@@ -77,10 +150,12 @@ async function main(): Promise<void> {
     server.close();
     app.close(); // ends keep-alive connections too, so no request arrives after the flush
     geo.close();
+    await worker.stop();
     const unflushed = await batcher.close(SHUTDOWN_FLUSH_MS);
     journal.close();
     if (unflushed > 0) log.warn({ rows: unflushed }, 'ClickHouse did not confirm these rows in time; they stay in the journal for the next start');
     await db.close();
+    leadsDb.close();
     log.info({ confirmedRows: batcher.snapshot().confirmedRows }, 'stopped');
     log.flush();
     process.exit(0);

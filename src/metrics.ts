@@ -46,6 +46,12 @@ export function createMetrics() {
     labelNames: ['reason'],
     registers: [registry],
   });
+  const deliveries = new Counter({
+    name: 'lc_outbox_deliveries_total',
+    help: 'Delivery attempts of outbox jobs, by destination and outcome',
+    labelNames: ['destination', 'outcome'],
+    registers: [registry],
+  });
   const batchesParked = new Counter({
     name: 'lc_clickhouse_batches_parked_total',
     help: 'Batches ClickHouse rejected as invalid data, kept in journal/rejected/',
@@ -92,6 +98,7 @@ export function createMetrics() {
     rowsConfirmed,
     journalDamaged,
     batchesParked,
+    deliveries: (destination: string, outcome: string) => deliveries.labels(destination, outcome).inc(),
     journalRefused: (reason: 'full' | 'write-failed') => journalRefused.labels(reason).inc(),
     /** Registers a gauge read at scrape time, for figures another component owns. */
     gauge(name: string, help: string, read: () => number) {

@@ -8,9 +8,13 @@ export function hasAdminToken(req: Request, adminToken: string | undefined): boo
   if (adminToken === undefined) return false;
   const header = req.headers.authorization;
   if (!header.startsWith('Bearer ')) return false;
-  // Compare digests so the comparison is constant-time whatever the lengths.
+  return sameSecret(header.slice(7).trim(), adminToken);
+}
+
+/** Constant-time comparison of secrets: digests first, so lengths leak nothing either. */
+export function sameSecret(given: string, expected: string): boolean {
   const digest = (s: string) => createHash('sha256').update(s).digest();
-  return timingSafeEqual(digest(header.slice(7).trim()), digest(adminToken));
+  return timingSafeEqual(digest(given), digest(expected));
 }
 
 /** A direct connection from this machine: loopback peer and no proxy header (a local reverse proxy would add one). */

@@ -19,6 +19,8 @@ export interface AdminDeps {
   uwsBuild: string;
   schemaVersion: number;
   appVersion: string;
+  /** Figures other parts add to /api/admin/status. */
+  statusExtras: () => Record<string, unknown>;
 }
 
 const EVENTS_DEFAULT_LIMIT = 50;
@@ -86,6 +88,7 @@ export function adminRoutes(deps: AdminDeps): Route[] {
           geoip: deps.geo.status(),
           batch: deps.batcher.snapshot(),
           journal: deps.journal.status(),
+          ...deps.statusExtras(),
         });
       }),
     },

@@ -43,6 +43,10 @@ export interface Beacon {
   screenH: number;
   props: Record<string, string>;
   campaign: Campaign;
+  /** Meta's click and browser ids and the first landing page, kept for leads (not stored as events). */
+  fbc: string;
+  fbp: string;
+  landing: string;
 }
 
 export type ParseResult =
@@ -120,6 +124,9 @@ function parseBeacon(value: unknown, at: string): Beacon {
     screenH: optionalInt(screen.h, field('screen.h'), MAX_SCREEN),
     props: parseProps(event.props, field('props')),
     campaign,
+    fbc: optionalString(attribution.fbc, field('attribution.fbc'), MAX_CLICK_ID),
+    fbp: optionalString(attribution.fbp, field('attribution.fbp'), MAX_CLICK_ID),
+    landing: optionalString(attribution.landing, field('attribution.landing'), MAX_URL),
   };
 }
 

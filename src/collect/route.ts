@@ -6,10 +6,10 @@ import { JournalFullError, type Journal } from '../events/journal.ts';
 import type { Route } from '../http/server.ts';
 import { NO_CONTENT, problem, type Reply } from '../http/reply.ts';
 import type { Metrics } from '../metrics.ts';
-import { MAX_BODY_BYTES, parseCollect } from './beacon.ts';
+import { MAX_BODY_BYTES, parseCollect, type Beacon } from './beacon.ts';
 import { clientIp } from './client-ip.ts';
 import type { GeoLocator } from './geo.ts';
-import { dropBot, newHit, putGeo, putUserAgent, runSteps, toRows, type Step } from './pipeline.ts';
+import { dropBot, newHit, putGeo, putUserAgent, runSteps, toRows, type Hit, type Step } from './pipeline.ts';
 import type { AgentParser } from './user-agent.ts';
 
 export interface CollectDeps {
@@ -19,6 +19,8 @@ export interface CollectDeps {
   journal: Journal;
   batcher: Batcher;
   metrics: Metrics;
+  /** Called once call and WhatsApp click beacons are journaled: they become leads. */
+  onContactClicks?: (beacons: Beacon[], hit: Hit) => void;
 }
 
 /** How long a client is asked to wait when the journal is full or unwritable. */
@@ -50,6 +52,8 @@ export function collectRoute(deps: CollectDeps): Route {
         () => {
           deps.metrics.accepted.inc(rows);
           deps.batcher.added();
+          const contacts = hit.beacons.filter((b) => b.type === 'call' || b.type === 'whatsapp');
+          if (contacts.length > 0) deps.onContactClicks?.(contacts, hit);
           return NO_CONTENT;
         },
         (err: unknown) => unavailable(deps, err instanceof JournalFullError ? 'full' : 'write-failed'),

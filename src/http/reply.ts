@@ -17,6 +17,10 @@ export function text(status: number, body: string, contentType = 'text/plain; ch
   return { status, headers: { 'Content-Type': contentType }, body };
 }
 
+export function redirect(location: string): Reply {
+  return { status: 303, headers: { Location: location, 'Content-Type': 'text/plain; charset=utf-8' }, body: `See ${location}` };
+}
+
 export function problem(status: number, slug: string, title: string, detail?: string, extra?: Record<string, unknown>): Reply {
   return {
     status,

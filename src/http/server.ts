@@ -11,6 +11,8 @@ export interface Request {
   path: string;
   /** Raw query string without the "?". */
   query: string;
+  /** Values of `:name` segments of the route pattern, in order. */
+  params: string[];
   headers: RequestHeaders;
   /** Peer address of the TCP connection (a proxy's, when behind one). */
   remoteAddress: string;
@@ -24,16 +26,18 @@ export interface RequestHeaders {
   'x-forwarded-for': string;
   'cf-connecting-ip': string;
   authorization: string;
-  'accept-language': string;
+  cookie: string;
+  origin: string;
+  referer: string;
 }
-const COPIED_HEADERS = ['content-type', 'user-agent', 'x-forwarded-for', 'cf-connecting-ip', 'authorization', 'accept-language'] as const;
+const COPIED_HEADERS = ['content-type', 'user-agent', 'x-forwarded-for', 'cf-connecting-ip', 'authorization', 'cookie', 'origin', 'referer'] as const;
 
 export type Handler = (req: Request) => Reply | Promise<Reply>;
 type Method = 'get' | 'post' | 'patch' | 'put' | 'del' | 'options';
 
 export interface Route {
   method: Method;
-  /** uWS pattern: an exact path or a trailing `*`. */
+  /** uWS pattern: an exact path, `:name` segments, or a trailing `*`. */
   path: string;
   handler: Handler;
   /** Body cap in bytes; bodies above it are answered 413 without being buffered. */
@@ -71,7 +75,8 @@ export interface ServerDeps {
 export function buildApp(deps: ServerDeps, routes: Route[]): TemplatedApp {
   const app = deps.uws.App();
   for (const route of routes) {
-    app[route.method](route.path, (res, req) => serve(deps, route, res, req));
+    const paramCount = route.path.split('/:').length - 1;
+    app[route.method](route.path, (res, req) => serve(deps, route, paramCount, res, req));
     if (route.cors && route.method !== 'get') {
       app.options(route.path, (res) => send(deps, res, { status: 204, headers: CORS_HEADERS }, false));
     }
@@ -92,7 +97,7 @@ export function listen(app: TemplatedApp, uws: Uws, host: string, port: number):
   });
 }
 
-function serve(deps: ServerDeps, route: Route, res: HttpResponse, req: HttpRequest): void {
+function serve(deps: ServerDeps, route: Route, paramCount: number, res: HttpResponse, req: HttpRequest): void {
   const state = { aborted: false };
   res.onAborted(() => {
     state.aborted = true;
@@ -100,6 +105,7 @@ function serve(deps: ServerDeps, route: Route, res: HttpResponse, req: HttpReque
   const request: Request = {
     path: req.getUrl(),
     query: req.getQuery() ?? '',
+    params: paramCount === 0 ? NO_PARAMS : paramsOf(paramCount, req),
     headers: copyHeaders(req),
     remoteAddress: normaliseAddress(Buffer.from(res.getRemoteAddressAsText()).toString()),
     body: EMPTY,
@@ -177,6 +183,19 @@ function copyHeaders(req: HttpRequest): RequestHeaders {
   return headers;
 }
 
+function paramsOf(count: number, req: HttpRequest): string[] {
+  const params: string[] = [];
+  for (let i = 0; i < count; i++) {
+    const raw = req.getParameter(i) ?? '';
+    try {
+      params.push(decodeURIComponent(raw));
+    } catch {
+      params.push(raw);
+    }
+  }
+  return params;
+}
+
 /** uWS reports IPv4 clients of a dual-stack socket as IPv4-mapped IPv6; store them as plain IPv4. */
 export function normaliseAddress(address: string): string {
   if (address.length <= 15 && !address.includes(':')) return address; // plain IPv4, the common case
@@ -191,3 +210,4 @@ export function normaliseAddress(address: string): string {
 }
 
 const EMPTY = Buffer.alloc(0);
+const NO_PARAMS: string[] = [];

@@ -1,0 +1,185 @@
+// The owner's API over leads, deliveries and push subscriptions (bearer ADMIN_TOKEN for now; the
+// PWA's session login comes with the PWA).
+import type { ClickHouse } from '../events/clickhouse.ts';
+import { json, problem, type Reply } from '../http/reply.ts';
+import type { Request, Route } from '../http/server.ts';
+import type { Db } from '../leads/database.ts';
+import { normalisePhone } from '../leads/lead.ts';
+import { LEAD_STATUSES, type Lead, type LeadStatus, type LeadStore } from '../leads/store.ts';
+import { JOB_STATES, type Job, type JobState, type Outbox } from '../outbox/outbox.ts';
+import type { OutboxWorker } from '../outbox/worker.ts';
+import { adminOnly } from './auth.ts';
+
+export interface LeadAdminDeps {
+  adminToken: string | undefined;
+  db: Db;
+  store: LeadStore;
+  outbox: Outbox;
+  worker: OutboxWorker;
+  clickhouse: ClickHouse;
+  defaultCountry: string | undefined;
+  currency: string;
+  vapidPublicKey: string;
+}
+
+const MAX_NOTE = 5000;
+const MAX_SALE_VALUE = 1e9;
+const JOURNEY_EVENTS = 200;
+/** A sale may be dated back this far (offline conversion imports accept up to 90 days). */
+const MAX_SALE_AGE_MS = 90 * 24 * 3600 * 1000;
+
+export function leadAdminRoutes(deps: LeadAdminDeps): Route[] {
+  const admin = (handler: (req: Request) => Reply | Promise<Reply>) => adminOnly(deps.adminToken, handler);
+  return [
+    { method: 'get', path: '/api/admin/leads', handler: admin((req) => listLeads(deps, req)) },
+    { method: 'get', path: '/api/admin/leads/:id', handler: admin((req) => leadDetail(deps, req.params[0]!)) },
+    { method: 'patch', path: '/api/admin/leads/:id', handler: admin((req) => patchLead(deps, req)) },
+    { method: 'post', path: '/api/admin/leads/:id/sale', handler: admin((req) => postSale(deps, req)) },
+    { method: 'get', path: '/api/admin/deliveries', handler: admin((req) => listDeliveries(deps, req)) },
+    { method: 'post', path: '/api/admin/deliveries/:id/retry', handler: admin((req) => retryDelivery(deps, req.params[0]!)) },
+    { method: 'get', path: '/api/admin/push-subscriptions/vapid-public-key', handler: admin(() => json(200, { publicKey: deps.vapidPublicKey })) },
+    { method: 'post', path: '/api/admin/push-subscriptions', handler: admin((req) => addSubscription(deps, req)) },
+    { method: 'del', path: '/api/admin/push-subscriptions/:id', handler: admin((req) => removeSubscription(deps, req.params[0]!)) },
+  ];
+}
+
+/** What the owner sees of a lead: everything but the client IP, which only ad platforms get. */
+function leadView(lead: Lead) {
+  const { client_ip: _ip, ...view } = lead;
+  return { ...view, is_test: lead.is_test === 1, consent_ads: lead.consent_ads === null ? null : lead.consent_ads === 1 };
+}
+
+function listLeads(deps: LeadAdminDeps, req: Request): Reply {
+  const q = new URLSearchParams(req.query);
+  const status = q.get('status') || undefined;
+  if (status !== undefined && !LEAD_STATUSES.includes(status as LeadStatus)) return invalid('status', `must be one of ${LEAD_STATUSES.join(', ')}`);
+  const limit = q.has('limit') ? Number(q.get('limit')) : 50;
+  if (!Number.isInteger(limit) || limit < 1 || limit > 200) return invalid('limit', 'must be an integer from 1 to 200');
+  const page = deps.store.list({ status: status as LeadStatus | undefined, q: q.get('q')?.trim().slice(0, 100) || undefined, cursor: q.get('cursor') || undefined, limit });
+  return json(200, { leads: page.leads.map(leadView), nextCursor: page.nextCursor ?? null });
+}
+
+async function leadDetail(deps: LeadAdminDeps, id: string): Promise<Reply> {
+  const lead = deps.store.get(id);
+  if (!lead) return notFound('lead');
+  const deliveries = deps.outbox.list({ leadId: id }).map((job) => deliveryView(deps, job));
+  let journey: unknown[] = [];
+  let journeyError: string | undefined;
+  if (lead.visitor_id) {
+    try {
+      journey = await deps.clickhouse.query(
+        'SELECT event_time, type, name, url, referrer_host, utm_campaign, city, device FROM events WHERE visitor_id = {visitor:String} AND type != {lead:String} ORDER BY event_time DESC LIMIT {limit:UInt32}',
+        { visitor: lead.visitor_id, lead: 'lead', limit: JOURNEY_EVENTS },
+      );
+    } catch (err) {
+      journeyError = err instanceof Error ? err.message.split('\n', 1)[0] : String(err); // the lead itself still shows
+    }
+  }
+  return json(200, { lead: leadView(lead), history: deps.store.history(id), deliveries, journey: journey.reverse(), journeyError });
+}
+
+async function patchLead(deps: LeadAdminDeps, req: Request): Promise<Reply> {
+  const body = parseJson(req);
+  if (body === undefined) return problem(400, 'invalid-json', 'Body is not a JSON object');
+  const errors: Record<string, string> = {};
+  const changes: { status?: LeadStatus; phone?: string; note?: string } = {};
+  if (body.status !== undefined) {
+    if (typeof body.status === 'string' && LEAD_STATUSES.includes(body.status as LeadStatus) && body.status !== 'SOLD') changes.status = body.status as LeadStatus;
+    else errors.status = body.status === 'SOLD' ? 'mark a sale with POST /api/admin/leads/:id/sale (it needs the value)' : `must be one of ${LEAD_STATUSES.join(', ')}`;
+  }
+  if (body.phone !== undefined) {
+    const phone = typeof body.phone === 'string' ? normalisePhone(body.phone, deps.defaultCountry) : undefined;
+    if (phone) changes.phone = phone;
+    else errors.phone = 'is not a valid phone number';
+  }
+  if (body.note !== undefined) {
+    if (typeof body.note === 'string' && body.note.length <= MAX_NOTE) changes.note = body.note;
+    else errors.note = `must be text of at most ${MAX_NOTE} characters`;
+  }
+  if (Object.keys(errors).length > 0) return problem(422, 'invalid-change', 'The change has invalid fields', 'See errors.', { errors });
+  const lead = deps.store.update(req.params[0]!, changes, 'owner');
+  return lead ? json(200, { lead: leadView(lead) }) : notFound('lead');
+}
+
+async function postSale(deps: LeadAdminDeps, req: Request): Promise<Reply> {
+  const body = parseJson(req);
+  if (body === undefined) return problem(400, 'invalid-json', 'Body is not a JSON object');
+  const errors: Record<string, string> = {};
+  const value = body.value;
+  if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0 || value > MAX_SALE_VALUE) errors.value = `must be a number above 0 and at most ${MAX_SALE_VALUE}`;
+  const currency = body.currency === undefined ? deps.currency : body.currency;
+  if (typeof currency !== 'string' || !/^[A-Z]{3}$/.test(currency)) errors.currency = 'must be an ISO 4217 code like TRY or EUR';
+  const now = Date.now();
+  let at = now;
+  if (body.at !== undefined) {
+    at = typeof body.at === 'string' ? Date.parse(body.at) : typeof body.at === 'number' ? body.at : NaN;
+    if (!Number.isFinite(at) || at > now + 5 * 60_000 || at < now - MAX_SALE_AGE_MS) errors.at = 'must be a time within the last 90 days (ISO 8601 or ms)';
+  }
+  if (Object.keys(errors).length > 0) return problem(422, 'invalid-sale', 'The sale has invalid fields', 'See errors.', { errors });
+  const result = deps.store.recordSale(req.params[0]!, { value: Math.round((value as number) * 100) / 100, currency: currency as string, at }, 'owner');
+  if (!result) return notFound('lead');
+  queueMicrotask(() => deps.worker.wake()); // jobs the sale added (conversions) go out now
+  return json(result.changed ? 201 : 200, { lead: leadView(result.lead) });
+}
+
+function deliveryView(deps: LeadAdminDeps, job: Job) {
+  const { payload: _payload, ...view } = job;
+  return { ...view, attemptLog: deps.outbox.attempts(job.id) };
+}
+
+function listDeliveries(deps: LeadAdminDeps, req: Request): Reply {
+  const state = new URLSearchParams(req.query).get('state') || undefined;
+  if (state !== undefined && !JOB_STATES.includes(state as JobState)) return invalid('state', `must be one of ${JOB_STATES.join(', ')}`);
+  return json(200, { deliveries: deps.outbox.list({ state: state as JobState | undefined }).map((job) => deliveryView(deps, job)), counts: deps.outbox.counts() });
+}
+
+function retryDelivery(deps: LeadAdminDeps, idText: string): Reply {
+  const id = Number(idText);
+  const job = Number.isInteger(id) ? deps.outbox.get(id) : undefined;
+  if (!job) return notFound('delivery');
+  if (!deps.outbox.retry(id)) return problem(409, 'not-dead', 'Only dead deliveries can be retried', `This delivery is ${job.state}.`);
+  deps.worker.wake();
+  return json(202, { delivery: deliveryView(deps, deps.outbox.get(id)!) });
+}
+
+function addSubscription(deps: LeadAdminDeps, req: Request): Reply {
+  const body = parseJson(req);
+  const keys = body?.keys as Record<string, unknown> | undefined;
+  const base64url = /^[A-Za-z0-9_-]+={0,2}$/;
+  if (
+    typeof body?.endpoint !== 'string' || !/^https:\/\/.{1,2000}$/.test(body.endpoint) ||
+    typeof keys?.p256dh !== 'string' || !base64url.test(keys.p256dh) || keys.p256dh.length > 200 ||
+    typeof keys?.auth !== 'string' || !base64url.test(keys.auth) || keys.auth.length > 100
+  ) {
+    return problem(422, 'invalid-subscription', 'Not a push subscription', 'Send PushSubscription.toJSON(): {endpoint: "https://…", keys: {p256dh, auth}}.');
+  }
+  const existing = deps.db.prepare('SELECT id FROM push_subscriptions WHERE endpoint = ?').pluck().get(body.endpoint) as number | undefined;
+  if (existing !== undefined) {
+    deps.db.prepare('UPDATE push_subscriptions SET p256dh = ?, auth = ? WHERE id = ?').run(keys.p256dh, keys.auth, existing);
+    return json(200, { id: existing });
+  }
+  const id = deps.db.prepare('INSERT INTO push_subscriptions (endpoint, p256dh, auth, user_agent, created_at) VALUES (?, ?, ?, ?, ?)').run(body.endpoint, keys.p256dh, keys.auth, req.headers['user-agent'].slice(0, 300) || null, Date.now()).lastInsertRowid;
+  return json(201, { id: Number(id) });
+}
+
+function removeSubscription(deps: LeadAdminDeps, idText: string): Reply {
+  const removed = deps.db.prepare('DELETE FROM push_subscriptions WHERE id = ?').run(Number(idText)).changes;
+  return removed === 1 ? { status: 204 } : notFound('push subscription');
+}
+
+function parseJson(req: Request): Record<string, unknown> | undefined {
+  try {
+    const value: unknown = JSON.parse(req.body.toString('utf8'));
+    return typeof value === 'object' && value !== null && !Array.isArray(value) ? (value as Record<string, unknown>) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function invalid(parameter: string, message: string): Reply {
+  return problem(400, 'invalid-parameter', `Invalid ${parameter}`, `${parameter} ${message}`);
+}
+
+function notFound(what: string): Reply {
+  return problem(404, 'not-found', `No such ${what}`);
+}

@@ -1,0 +1,91 @@
+// Where leads meet the event flow: click-to-call and click-to-WhatsApp beacons become leads
+// (no phone yet; the owner adds it), and every new lead becomes a `lead` event in ClickHouse
+// (no phone, no IP) so analytics count leads by campaign.
+import type { Beacon } from '../collect/beacon.ts';
+import type { Hit } from '../collect/pipeline.ts';
+import type { AgentParser } from '../collect/user-agent.ts';
+import type { EventRow } from '../events/schema.ts';
+import type { LeadDraft } from './lead.ts';
+import type { Lead, LeadStore } from './store.ts';
+
+const REF_CODE = /^[A-Za-z0-9]{3,16}$/;
+
+export function leadsFromContactClicks(store: LeadStore, beacons: Beacon[], hit: Hit): Lead[] {
+  const created: Lead[] = [];
+  for (const b of beacons) {
+    const ref = b.props.ref;
+    const draft: LeadDraft = {
+      eventId: b.id, // a resent beacon finds its lead instead of making another
+      name: undefined,
+      phone: undefined,
+      email: undefined,
+      message: undefined,
+      service: undefined,
+      extra: b.props.href ? `Clicked: ${b.props.href}` : undefined,
+      refCode: ref !== undefined && REF_CODE.test(ref) ? ref.toUpperCase() : undefined,
+      consentAds: b.props.consent_ads === undefined ? undefined : b.props.consent_ads === 'true',
+      visitorId: b.visitorId || undefined,
+      sessionId: b.sessionId || undefined,
+      pageUrl: b.url || undefined,
+      referrer: b.referrer || undefined,
+      attribution: { ...nonEmpty(b.campaign), ...nonEmpty({ fbc: b.fbc, fbp: b.fbp, landing: b.landing }) },
+    };
+    const { lead, created: isNew } = store.create(draft, {
+      source: b.type as 'call' | 'whatsapp',
+      clientIp: hit.clientIp,
+      userAgent: hit.userAgent,
+      geo: hit.geo,
+    });
+    if (isNew) created.push(lead);
+  }
+  return created;
+}
+
+export function leadEventRow(lead: Lead, agents: AgentParser): EventRow {
+  const agent = lead.user_agent ? agents.parse(lead.user_agent) : { browser: '', os: '', device: '' };
+  let path = '';
+  let hostname = '';
+  try {
+    if (lead.page_url) ({ pathname: path, hostname } = new URL(lead.page_url));
+  } catch {
+    // a page URL we cannot parse still counts the lead
+  }
+  return {
+    event_id: lead.id,
+    event_time: lead.created_at,
+    received_at: lead.created_at,
+    type: 'lead',
+    name: lead.source,
+    visitor_id: lead.visitor_id ?? '',
+    session_id: lead.session_id ?? '',
+    url: lead.page_url ?? '',
+    path,
+    hostname,
+    referrer: lead.referrer ?? '',
+    referrer_host: '',
+    utm_source: lead.utm_source ?? '',
+    utm_medium: lead.utm_medium ?? '',
+    utm_campaign: lead.utm_campaign ?? '',
+    utm_term: lead.utm_term ?? '',
+    utm_content: lead.utm_content ?? '',
+    gclid: lead.gclid ?? '',
+    gbraid: lead.gbraid ?? '',
+    wbraid: lead.wbraid ?? '',
+    fbclid: lead.fbclid ?? '',
+    msclkid: lead.msclkid ?? '',
+    country: lead.country ?? '',
+    region: lead.region ?? '',
+    city: lead.city ?? '',
+    browser: agent.browser,
+    os: agent.os,
+    device: agent.device,
+    screen_width: 0,
+    screen_height: 0,
+    language: '',
+    props: lead.is_test ? { test: 'true' } : {},
+  };
+}
+
+function nonEmpty<T extends Record<string, string>>(values: T): Partial<T> {
+  return Object.fromEntries(Object.entries(values).filter(([, v]) => v !== '')) as Partial<T>;
+}

@@ -1,0 +1,161 @@
+// Lead intake, first stage: the body of POST /lead (JSON from the tracker, or a plain HTML form
+// post) and the tracker's cookies, parsed once into a normalised lead with caps on every field.
+// Phones become E.164 (libphonenumber-js, DEFAULT_COUNTRY for national numbers); emails are
+// trimmed and lower-cased. Errors are per field, for a 422 the form can show.
+import { parsePhoneNumberFromString, type CountryCode } from 'libphonenumber-js';
+import { CLICK_IDS, UTMS } from '../collect/beacon.ts';
+
+export const LEAD_SOURCES = ['form', 'call', 'whatsapp', 'google_lead_form'] as const;
+export type LeadSource = (typeof LEAD_SOURCES)[number];
+
+export const ATTRIBUTION_KEYS = [...CLICK_IDS, 'fbc', 'fbp', ...UTMS, 'landing'] as const;
+export type AttributionKey = (typeof ATTRIBUTION_KEYS)[number];
+export type Attribution = Partial<Record<AttributionKey, string>>;
+
+/** Everything a new lead is stored with, before the server adds ids, IP, agent and geo. */
+export interface LeadDraft {
+  eventId: string | undefined;
+  name: string | undefined;
+  phone: string | undefined;
+  email: string | undefined;
+  message: string | undefined;
+  service: string | undefined;
+  extra: string | undefined;
+  refCode: string | undefined;
+  consentAds: boolean | undefined;
+  visitorId: string | undefined;
+  sessionId: string | undefined;
+  pageUrl: string | undefined;
+  referrer: string | undefined;
+  attribution: Attribution;
+}
+
+export type FieldErrors = Record<string, string>;
+export type LeadParse = { ok: true; draft: LeadDraft; thanksUrl: string | undefined } | { ok: false; errors: FieldErrors };
+
+const CAPS = { name: 200, message: 5000, service: 200, extra: 5000, id: 128, url: 4096, attribution: 512, refCode: 16 } as const;
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
+const REF_CODE = /^[A-Za-z0-9]{3,16}$/;
+/** Form fields that steer the intake rather than describe the lead. */
+const CONTROL_FIELDS = new Set(['eventId', 'thanks', 'consent_ads', 'turnstileToken', 'cf-turnstile-response', 'visitorId', 'sessionId', 'pageUrl', 'refCode', 'name', 'phone', 'email', 'message', 'service', ...ATTRIBUTION_KEYS]);
+
+/** Reads the fields of a JSON body or a form post into one flat shape. */
+export function fieldsFromJson(value: unknown): Record<string, unknown> | undefined {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return undefined;
+  const body = value as Record<string, unknown>;
+  const attribution = typeof body.attribution === 'object' && body.attribution !== null ? (body.attribution as Record<string, unknown>) : {};
+  const consent = typeof body.consent === 'object' && body.consent !== null ? (body.consent as Record<string, unknown>) : {};
+  const fields: Record<string, unknown> = Object.create(null);
+  for (const key of ATTRIBUTION_KEYS) fields[key] = attribution[key];
+  for (const key of ['eventId', 'name', 'phone', 'email', 'message', 'service', 'extra', 'visitorId', 'sessionId', 'pageUrl', 'refCode', 'thanks']) fields[key] = body[key];
+  fields.consent_ads = consent.ads;
+  return fields;
+}
+
+export function fieldsFromForm(body: URLSearchParams): Record<string, unknown> {
+  const fields: Record<string, unknown> = Object.create(null);
+  const extra: string[] = [];
+  for (const [key, value] of body) {
+    if (CONTROL_FIELDS.has(key)) fields[key] = value;
+    else if (value.trim() !== '' && extra.length < 50) extra.push(`${key.slice(0, 64)}: ${value}`);
+  }
+  if (typeof fields.consent_ads === 'string') fields.consent_ads = ['1', 'true', 'yes', 'on'].includes(fields.consent_ads);
+  fields.extra = extra.length > 0 ? extra.join('\n') : undefined;
+  return fields;
+}
+
+/** Attribution the tracker keeps in first-party cookies (lc_attr: JSON; _fbc/_fbp: Meta's own). */
+export function attributionFromCookies(cookieHeader: string): Attribution {
+  const cookies = new Map<string, string>();
+  for (const part of cookieHeader.split(';')) {
+    const eq = part.indexOf('=');
+    if (eq > 0) cookies.set(part.slice(0, eq).trim(), part.slice(eq + 1).trim());
+  }
+  const attribution: Attribution = {};
+  const stored = cookies.get('lc_attr');
+  if (stored) {
+    try {
+      const parsed = JSON.parse(decodeURIComponent(stored)) as Record<string, unknown>;
+      for (const key of ATTRIBUTION_KEYS) if (typeof parsed[key] === 'string') attribution[key] = (parsed[key] as string).slice(0, CAPS.attribution);
+    } catch {
+      // a mangled cookie only costs attribution
+    }
+  }
+  for (const key of ['fbc', 'fbp'] as const) {
+    const v = cookies.get(`_${key}`);
+    if (v) attribution[key] = v.slice(0, CAPS.attribution);
+  }
+  return attribution;
+}
+
+/** E.164 (+905321234567), or undefined when the number is not valid. */
+export function normalisePhone(raw: string, defaultCountry: string | undefined): string | undefined {
+  const parsed = parsePhoneNumberFromString(raw.trim(), defaultCountry as CountryCode | undefined);
+  return parsed?.isValid() ? parsed.number : undefined;
+}
+
+export function normaliseEmail(raw: string): string | undefined {
+  const email = raw.trim().toLowerCase();
+  return email.length <= 254 && EMAIL.test(email) ? email : undefined;
+}
+
+/** Validates and normalises a lead's fields; a phone or an email is required. */
+export function parseLead(fields: Record<string, unknown>, cookieAttribution: Attribution, defaultCountry: string | undefined): LeadParse {
+  const errors: FieldErrors = {};
+  const text = (key: string, max: number): string | undefined => {
+    const v = fields[key];
+    if (v === undefined || v === null || v === '') return undefined;
+    if (typeof v !== 'string') {
+      errors[key] = 'must be text';
+      return undefined;
+    }
+    const trimmed = v.trim();
+    if (trimmed.length > max) errors[key] = `must be at most ${max} characters`;
+    return trimmed === '' ? undefined : trimmed.slice(0, max);
+  };
+
+  const eventId = text('eventId', 36);
+  if (eventId !== undefined && !UUID.test(eventId)) errors.eventId = 'must be a UUID';
+
+  const phoneRaw = text('phone', 64);
+  const phone = phoneRaw === undefined ? undefined : normalisePhone(phoneRaw, defaultCountry);
+  if (phoneRaw !== undefined && phone === undefined) {
+    errors.phone = defaultCountry || phoneRaw.startsWith('+') ? 'is not a valid phone number' : 'is not a valid phone number (include the country code, e.g. +90…)';
+  }
+  const emailRaw = text('email', 254);
+  const email = emailRaw === undefined ? undefined : normaliseEmail(emailRaw);
+  if (emailRaw !== undefined && email === undefined) errors.email = 'is not a valid email address';
+  if (phoneRaw === undefined && emailRaw === undefined) errors.phone = 'a phone number or an email address is required';
+
+  const refCode = text('refCode', CAPS.refCode);
+  if (refCode !== undefined && !REF_CODE.test(refCode)) errors.refCode = 'must be 3 to 16 letters or digits';
+  const consent = fields.consent_ads;
+  if (consent !== undefined && consent !== null && typeof consent !== 'boolean') errors.consent = 'consent.ads must be true or false';
+
+  const attribution: Attribution = { ...cookieAttribution };
+  for (const key of ATTRIBUTION_KEYS) {
+    const v = text(key, key === 'landing' ? CAPS.url : CAPS.attribution);
+    if (v !== undefined) attribution[key] = v;
+  }
+  const extra = typeof fields.extra === 'string' ? fields.extra.slice(0, CAPS.extra) : text('extra', CAPS.extra);
+
+  const draft: LeadDraft = {
+    eventId: eventId?.toLowerCase(),
+    name: text('name', CAPS.name),
+    phone,
+    email,
+    message: text('message', CAPS.message),
+    service: text('service', CAPS.service),
+    extra,
+    refCode: refCode?.toUpperCase(),
+    consentAds: typeof consent === 'boolean' ? consent : undefined,
+    visitorId: text('visitorId', CAPS.id),
+    sessionId: text('sessionId', CAPS.id),
+    pageUrl: text('pageUrl', CAPS.url),
+    referrer: undefined,
+    attribution,
+  };
+  if (Object.keys(errors).length > 0) return { ok: false, errors };
+  return { ok: true, draft, thanksUrl: text('thanks', CAPS.url) };
+}

@@ -1,0 +1,163 @@
+// Lead intake over HTTP: POST /lead (the tracker's JSON, or a plain HTML form that gets a 303 to
+// the thank-you page, so it works without JavaScript) and POST /hooks/google-lead-form (Google
+// Ads lead form extensions' webhook). A lead is committed to SQLite before the 2xx.
+import type { TrustProxy } from '../config.ts';
+import { clientIp } from '../collect/client-ip.ts';
+import type { GeoLocator } from '../collect/geo.ts';
+import { json, problem, redirect, text, type Reply } from '../http/reply.ts';
+import type { Request, Route } from '../http/server.ts';
+import { attributionFromCookies, fieldsFromForm, fieldsFromJson, normaliseEmail, normalisePhone, parseLead, type FieldErrors, type LeadDraft } from './lead.ts';
+import type { LeadContext, LeadStore } from './store.ts';
+import { sameSecret } from '../admin/auth.ts';
+
+export interface LeadRoutesDeps {
+  store: LeadStore;
+  geo: GeoLocator;
+  trustProxy: TrustProxy;
+  defaultCountry: string | undefined;
+  /** Where a form post goes after success when the form names no thank-you page. */
+  thanksUrl: string | undefined;
+  googleLeadFormKey: string | undefined;
+}
+
+const MAX_LEAD_BODY = 64 * 1024;
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+
+export function leadRoutes(deps: LeadRoutesDeps): Route[] {
+  return [
+    { method: 'post', path: '/lead', maxBody: MAX_LEAD_BODY, cors: true, handler: (req) => postLead(deps, req) },
+    { method: 'post', path: '/hooks/google-lead-form', maxBody: MAX_LEAD_BODY, handler: (req) => googleLeadForm(deps, req) },
+  ];
+}
+
+function context(deps: LeadRoutesDeps, req: Request, source: LeadContext['source']): LeadContext {
+  const ip = clientIp(deps.trustProxy, req.remoteAddress, req.headers['x-forwarded-for'], req.headers['cf-connecting-ip']);
+  return { source, clientIp: ip, userAgent: req.headers['user-agent'] || undefined, geo: deps.geo.lookup(ip) };
+}
+
+function postLead(deps: LeadRoutesDeps, req: Request): Reply {
+  const mime = req.headers['content-type'].split(';', 1)[0]!.trim().toLowerCase();
+  const isForm = mime === 'application/x-www-form-urlencoded';
+  if (!isForm && mime !== 'application/json' && mime !== 'text/plain') {
+    return problem(415, 'unsupported-media-type', 'Unsupported content type', 'Send application/json or an HTML form (application/x-www-form-urlencoded).');
+  }
+  let fields: Record<string, unknown> | undefined;
+  try {
+    const body = utf8.decode(req.body);
+    fields = isForm ? fieldsFromForm(new URLSearchParams(body)) : fieldsFromJson(JSON.parse(body));
+  } catch {
+    fields = undefined;
+  }
+  if (fields === undefined) return problem(400, 'invalid-json', 'Body is not a lead', 'Send a JSON object or an HTML form post.');
+
+  const parsed = parseLead(fields, attributionFromCookies(req.headers.cookie), deps.defaultCountry);
+  if (!parsed.ok) return isForm ? formErrors(parsed.errors) : problem(422, 'invalid-lead', 'The lead has invalid fields', 'See errors.', { errors: parsed.errors });
+  const draft: LeadDraft = { ...parsed.draft, pageUrl: parsed.draft.pageUrl ?? (req.headers.referer || undefined) };
+  const { lead, created } = deps.store.create(draft, context(deps, req, 'form'));
+
+  if (!isForm) return json(created ? 201 : 200, { id: lead.id });
+  const target = thankYouTarget(parsed.thanksUrl, req, deps.thanksUrl);
+  return target ? redirect(target) : text(created ? 201 : 200, THANK_YOU_PAGE, 'text/html; charset=utf-8');
+}
+
+/**
+ * The form's own thank-you URL is followed only when it is on the site the form was posted from
+ * (Origin or Referer), so /lead cannot be used as an open redirect.
+ */
+function thankYouTarget(requested: string | undefined, req: Request, configured: string | undefined): string | undefined {
+  const site = originOf(req.headers.origin) ?? originOf(req.headers.referer);
+  if (requested !== undefined && site !== undefined && originOf(requested) === site) return requested;
+  return configured ?? (site !== undefined ? req.headers.referer || undefined : undefined);
+}
+
+function originOf(url: string | undefined): string | undefined {
+  if (!url) return undefined;
+  try {
+    const u = new URL(url);
+    return u.protocol === 'http:' || u.protocol === 'https:' ? u.origin : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+const THANK_YOU_PAGE = '<!doctype html><meta charset="utf-8"><meta name="viewport" content="width=device-width"><title>Thank you</title><p>Thank you, we will be in touch shortly.</p>';
+
+function formErrors(errors: FieldErrors): Reply {
+  const items = Object.entries(errors).map(([field, message]) => `<li>${escapeHtml(field)}: ${escapeHtml(message)}</li>`).join('');
+  return text(422, `<!doctype html><meta charset="utf-8"><meta name="viewport" content="width=device-width"><title>Please check the form</title><p>Please go back and check:</p><ul>${items}</ul>`, 'text/html; charset=utf-8');
+}
+
+function escapeHtml(s: string): string {
+  return s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+}
+
+// Google Ads lead form webhook: {lead_id, user_column_data: [{column_id, string_value}], gcl_id,
+// campaign_id, form_id, google_key, is_test, api_version}. Google expects 200 on success.
+interface GoogleLead {
+  lead_id?: unknown;
+  user_column_data?: unknown;
+  gcl_id?: unknown;
+  campaign_id?: unknown;
+  form_id?: unknown;
+  google_key?: unknown;
+  is_test?: unknown;
+}
+
+const GOOGLE_NAME_COLUMNS = ['FULL_NAME', 'FIRST_NAME', 'LAST_NAME'];
+
+function googleLeadForm(deps: LeadRoutesDeps, req: Request): Reply {
+  let body: GoogleLead;
+  try {
+    body = JSON.parse(utf8.decode(req.body)) as GoogleLead;
+    if (typeof body !== 'object' || body === null || Array.isArray(body)) throw new Error('not an object');
+  } catch {
+    return problem(400, 'invalid-json', 'Body is not a Google lead form payload');
+  }
+  if (deps.googleLeadFormKey === undefined) return problem(403, 'forbidden', 'Google lead forms are not enabled', 'Set GOOGLE_LEAD_FORM_KEY to the key entered in Google Ads.');
+  if (typeof body.google_key !== 'string' || !sameSecret(body.google_key, deps.googleLeadFormKey)) return problem(403, 'forbidden', 'Wrong google_key');
+  if (typeof body.lead_id !== 'string' || body.lead_id === '' || body.lead_id.length > 200) return problem(400, 'invalid-lead', 'lead_id is missing');
+
+  const columns = new Map<string, string>();
+  const extra: string[] = [];
+  for (const column of Array.isArray(body.user_column_data) ? body.user_column_data.slice(0, 100) : []) {
+    const c = column as { column_id?: unknown; column_name?: unknown; string_value?: unknown };
+    if (typeof c.column_id !== 'string' || typeof c.string_value !== 'string') continue;
+    columns.set(c.column_id, c.string_value.slice(0, 1000));
+    if (!['PHONE_NUMBER', 'EMAIL', ...GOOGLE_NAME_COLUMNS].includes(c.column_id)) extra.push(`${typeof c.column_name === 'string' ? c.column_name : c.column_id}: ${c.string_value}`);
+  }
+  const rawPhone = columns.get('PHONE_NUMBER');
+  const phone = rawPhone === undefined ? undefined : normalisePhone(rawPhone, deps.defaultCountry);
+  if (rawPhone !== undefined && phone === undefined) extra.push(`Phone as entered: ${rawPhone}`); // kept, never dropped
+  const rawEmail = columns.get('EMAIL');
+  const email = rawEmail === undefined ? undefined : normaliseEmail(rawEmail);
+  if (rawEmail !== undefined && email === undefined) extra.push(`Email as entered: ${rawEmail}`);
+  const name = columns.get('FULL_NAME') ?? ([columns.get('FIRST_NAME'), columns.get('LAST_NAME')].filter(Boolean).join(' ') || undefined);
+
+  const gclid = typeof body.gcl_id === 'string' && body.gcl_id !== '' ? body.gcl_id.slice(0, 512) : undefined;
+  const draft: LeadDraft = {
+    eventId: `google:${body.lead_id}`,
+    name: name?.slice(0, 200),
+    phone,
+    email,
+    message: undefined,
+    service: undefined,
+    extra: extra.length > 0 ? extra.join('\n').slice(0, 5000) : undefined,
+    refCode: undefined,
+    consentAds: undefined,
+    visitorId: undefined,
+    sessionId: undefined,
+    pageUrl: undefined,
+    referrer: undefined,
+    attribution: gclid ? { gclid } : {},
+  };
+  const { lead } = deps.store.create(draft, {
+    source: 'google_lead_form',
+    clientIp: undefined,
+    userAgent: undefined,
+    geo: { country: '', region: '', city: '' },
+    isTest: body.is_test === true,
+    googleCampaignId: body.campaign_id === undefined ? undefined : String(body.campaign_id).slice(0, 64),
+    googleFormId: body.form_id === undefined ? undefined : String(body.form_id).slice(0, 64),
+  });
+  return json(200, { id: lead.id });
+}

@@ -1,0 +1,238 @@
+// Leads in SQLite: created idempotently (by the client's eventId, or the Google lead id), listed
+// and searched for the owner, changed with a history row per field, marked sold. Hooks run inside
+// the same transaction as the change, so the outbox jobs a change causes commit with it or not at all.
+import { randomUUID } from 'node:crypto';
+import type { Db } from './database.ts';
+import type { Attribution, LeadDraft, LeadSource } from './lead.ts';
+import type { Geo } from '../collect/geo.ts';
+
+export const LEAD_STATUSES = ['NEW', 'CONTACTED', 'QUOTED', 'SOLD', 'LOST'] as const;
+export type LeadStatus = (typeof LEAD_STATUSES)[number];
+
+/** A row of the leads table. */
+export interface Lead {
+  id: string;
+  event_id: string | null;
+  source: LeadSource;
+  status: LeadStatus;
+  is_test: number;
+  name: string | null;
+  phone: string | null;
+  email: string | null;
+  message: string | null;
+  service: string | null;
+  extra: string | null;
+  ref_code: string | null;
+  gclid: string | null;
+  gbraid: string | null;
+  wbraid: string | null;
+  fbclid: string | null;
+  msclkid: string | null;
+  fbc: string | null;
+  fbp: string | null;
+  utm_source: string | null;
+  utm_medium: string | null;
+  utm_campaign: string | null;
+  utm_term: string | null;
+  utm_content: string | null;
+  landing_page: string | null;
+  page_url: string | null;
+  referrer: string | null;
+  visitor_id: string | null;
+  session_id: string | null;
+  client_ip: string | null;
+  user_agent: string | null;
+  country: string | null;
+  region: string | null;
+  city: string | null;
+  consent_ads: number | null;
+  google_campaign_id: string | null;
+  google_form_id: string | null;
+  sale_value: number | null;
+  sale_currency: string | null;
+  sold_at: number | null;
+  note: string | null;
+  created_at: number;
+  updated_at: number;
+}
+
+export interface LeadContext {
+  source: LeadSource;
+  clientIp: string | undefined;
+  userAgent: string | undefined;
+  geo: Geo;
+  isTest?: boolean;
+  googleCampaignId?: string;
+  googleFormId?: string;
+  at?: number;
+}
+
+export interface HistoryEntry {
+  at: number;
+  actor: string;
+  field: string;
+  old_value: string | null;
+  new_value: string | null;
+}
+
+export interface Sale {
+  value: number;
+  currency: string;
+  at: number;
+}
+
+type Hook<T> = (lead: Lead, detail: T) => void;
+
+const PAGE_SIZE = 50;
+
+export class LeadStore {
+  /** Run inside the creating transaction, once per new lead (not on an idempotent replay). */
+  readonly onCreate: Array<Hook<undefined>> = [];
+  /** Run inside the transaction that marks a lead sold (the conversions issue adds its jobs here). */
+  readonly onSale: Array<Hook<Sale>> = [];
+
+  constructor(private readonly db: Db) {}
+
+  /** Stores a lead, or returns the one this eventId already made. */
+  create(draft: LeadDraft, context: LeadContext): { lead: Lead; created: boolean } {
+    return this.db.transaction(() => {
+      if (draft.eventId !== undefined) {
+        const existing = this.db.prepare('SELECT * FROM leads WHERE event_id = ?').get(draft.eventId) as Lead | undefined;
+        if (existing) return { lead: existing, created: false };
+      }
+      const now = context.at ?? Date.now();
+      const a: Attribution = draft.attribution;
+      const row = {
+        id: randomUUID(),
+        event_id: draft.eventId ?? null,
+        source: context.source,
+        is_test: context.isTest ? 1 : 0,
+        name: draft.name ?? null,
+        phone: draft.phone ?? null,
+        email: draft.email ?? null,
+        message: draft.message ?? null,
+        service: draft.service ?? null,
+        extra: draft.extra ?? null,
+        ref_code: draft.refCode ?? null,
+        gclid: a.gclid ?? null,
+        gbraid: a.gbraid ?? null,
+        wbraid: a.wbraid ?? null,
+        fbclid: a.fbclid ?? null,
+        msclkid: a.msclkid ?? null,
+        fbc: a.fbc ?? null,
+        fbp: a.fbp ?? null,
+        utm_source: a.utm_source ?? null,
+        utm_medium: a.utm_medium ?? null,
+        utm_campaign: a.utm_campaign ?? null,
+        utm_term: a.utm_term ?? null,
+        utm_content: a.utm_content ?? null,
+        landing_page: a.landing ?? null,
+        page_url: draft.pageUrl ?? null,
+        referrer: draft.referrer ?? null,
+        visitor_id: draft.visitorId ?? null,
+        session_id: draft.sessionId ?? null,
+        client_ip: context.clientIp ?? null,
+        user_agent: context.userAgent ?? null,
+        country: context.geo.country || null,
+        region: context.geo.region || null,
+        city: context.geo.city || null,
+        consent_ads: draft.consentAds === undefined ? null : draft.consentAds ? 1 : 0,
+        google_campaign_id: context.googleCampaignId ?? null,
+        google_form_id: context.googleFormId ?? null,
+        created_at: now,
+        updated_at: now,
+      };
+      const columns = Object.keys(row);
+      this.db.prepare(`INSERT INTO leads (${columns.join(', ')}) VALUES (${columns.map((c) => '@' + c).join(', ')})`).run(row);
+      this.db.prepare('INSERT INTO lead_history (lead_id, at, actor, field, old_value, new_value) VALUES (?, ?, ?, ?, NULL, ?)').run(row.id, now, context.source, 'status', 'NEW');
+      const lead = this.get(row.id)!;
+      for (const hook of this.onCreate) hook(lead, undefined);
+      return { lead, created: true };
+    })();
+  }
+
+  get(id: string): Lead | undefined {
+    return this.db.prepare('SELECT * FROM leads WHERE id = ?').get(id) as Lead | undefined;
+  }
+
+  /** Newest first; `q` matches phone digits, name or WhatsApp ref code; `cursor` comes from the previous page. */
+  list(filter: { status?: LeadStatus; q?: string; cursor?: string; limit?: number }): { leads: Lead[]; nextCursor: string | undefined } {
+    const where: string[] = [];
+    const params: unknown[] = [];
+    if (filter.status) {
+      where.push('status = ?');
+      params.push(filter.status);
+    }
+    if (filter.q) {
+      const digits = filter.q.replace(/\D/g, '');
+      const like = `%${filter.q.replace(/[\\%_]/g, (c) => '\\' + c)}%`;
+      const clauses = ["name LIKE ? ESCAPE '\\'", 'ref_code = ?'];
+      params.push(like, filter.q.toUpperCase());
+      if (digits.length >= 3) {
+        clauses.push('phone LIKE ?');
+        params.push(`%${digits}%`);
+      }
+      where.push(`(${clauses.join(' OR ')})`);
+    }
+    const after = decodeCursor(filter.cursor);
+    if (after) {
+      where.push('(created_at < ? OR (created_at = ? AND id < ?))');
+      params.push(after.createdAt, after.createdAt, after.id);
+    }
+    const limit = filter.limit ?? PAGE_SIZE;
+    const rows = this.db
+      .prepare(`SELECT * FROM leads ${where.length ? 'WHERE ' + where.join(' AND ') : ''} ORDER BY created_at DESC, id DESC LIMIT ?`)
+      .all(...params, limit + 1) as Lead[];
+    const more = rows.length > limit;
+    const leads = rows.slice(0, limit);
+    const last = leads.at(-1);
+    return { leads, nextCursor: more && last ? encodeCursor(last) : undefined };
+  }
+
+  history(id: string): HistoryEntry[] {
+    return this.db.prepare('SELECT at, actor, field, old_value, new_value FROM lead_history WHERE lead_id = ? ORDER BY at, id').all(id) as HistoryEntry[];
+  }
+
+  /** Changes status, phone or note; one history row per changed field. */
+  update(id: string, changes: { status?: LeadStatus; phone?: string; note?: string }, actor: string): Lead | undefined {
+    return this.db.transaction(() => {
+      const lead = this.get(id);
+      if (!lead) return undefined;
+      const now = Date.now();
+      for (const [field, value] of Object.entries(changes) as Array<[keyof typeof changes, string | undefined]>) {
+        if (value === undefined || lead[field] === value) continue;
+        this.db.prepare(`UPDATE leads SET ${field} = ?, updated_at = ? WHERE id = ?`).run(value, now, id);
+        this.db.prepare('INSERT INTO lead_history (lead_id, at, actor, field, old_value, new_value) VALUES (?, ?, ?, ?, ?, ?)').run(id, now, actor, field, lead[field], value);
+      }
+      return this.get(id);
+    })();
+  }
+
+  /** Marks a lead SOLD with its revenue. Repeating the same sale changes nothing; a different one restates it. */
+  recordSale(id: string, sale: Sale, actor: string): { lead: Lead; changed: boolean } | undefined {
+    return this.db.transaction(() => {
+      const lead = this.get(id);
+      if (!lead) return undefined;
+      if (lead.status === 'SOLD' && lead.sale_value === sale.value && lead.sale_currency === sale.currency && lead.sold_at === sale.at) return { lead, changed: false };
+      const now = Date.now();
+      this.db.prepare("UPDATE leads SET status = 'SOLD', sale_value = ?, sale_currency = ?, sold_at = ?, updated_at = ? WHERE id = ?").run(sale.value, sale.currency, sale.at, now, id);
+      const history = this.db.prepare('INSERT INTO lead_history (lead_id, at, actor, field, old_value, new_value) VALUES (?, ?, ?, ?, ?, ?)');
+      if (lead.status !== 'SOLD') history.run(id, now, actor, 'status', lead.status, 'SOLD');
+      history.run(id, now, actor, 'sale', lead.sale_value === null ? null : `${lead.sale_value} ${lead.sale_currency}`, `${sale.value} ${sale.currency} at ${new Date(sale.at).toISOString()}`);
+      const updated = this.get(id)!;
+      for (const hook of this.onSale) hook(updated, sale);
+      return { lead: updated, changed: true };
+    })();
+  }
+}
+
+function encodeCursor(lead: Lead): string {
+  return Buffer.from(`${lead.created_at}:${lead.id}`).toString('base64url');
+}
+
+function decodeCursor(cursor: string | undefined): { createdAt: number; id: string } | undefined {
+  if (!cursor) return undefined;
+  const [at, id] = Buffer.from(cursor, 'base64url').toString().split(':');
+  const createdAt = Number(at);
+  return Number.isInteger(createdAt) && id ? { createdAt, id } : undefined;
+}

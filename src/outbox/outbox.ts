@@ -1,0 +1,140 @@
+// The durable outbox shared by every outbound delivery (web push, Telegram; later Google and
+// Meta conversions). A job is inserted in the same SQLite transaction as the change that causes
+// it; the worker claims due jobs, sends them, and records every attempt. Transient failures retry
+// with capped exponential backoff and full jitter; permanent ones, and jobs past max attempts,
+// become dead until the owner replays them. A crash between send and mark-done re-sends the job
+// with the same dedup key, which destinations pass on so the far side can drop the repeat.
+import type { Db } from '../leads/database.ts';
+
+export const JOB_STATES = ['pending', 'sending', 'done', 'dead'] as const;
+export type JobState = (typeof JOB_STATES)[number];
+export type Outcome = 'ok' | 'transient' | 'permanent';
+
+export interface Job {
+  id: number;
+  destination: string;
+  dedup_key: string;
+  lead_id: string | null;
+  payload: string;
+  state: JobState;
+  attempts: number;
+  max_attempts: number;
+  next_attempt_at: number;
+  last_error: string | null;
+  created_at: number;
+  updated_at: number;
+}
+
+export interface Attempt {
+  at: number;
+  outcome: Outcome;
+  http_status: number | null;
+  response: string | null;
+  duration_ms: number;
+}
+
+export interface DeliveryResult {
+  outcome: Outcome;
+  httpStatus?: number;
+  /** An excerpt of the far side's answer, or the error; stored with the attempt. */
+  response?: string;
+  /** The far side asked us to wait this long (e.g. Telegram's retry_after). */
+  retryAfterMs?: number;
+}
+
+export const BACKOFF_BASE_MS = 1000;
+export const BACKOFF_CAP_MS = 60 * 60 * 1000;
+const RESPONSE_EXCERPT = 500;
+
+/** Full jitter (AWS architecture blog, "Exponential Backoff And Jitter"): uniform in [0, min(cap, base·2^n)]. */
+export function backoffMs(failedAttempts: number, random = Math.random): number {
+  return Math.floor(random() * Math.min(BACKOFF_CAP_MS, BACKOFF_BASE_MS * 2 ** Math.max(0, failedAttempts - 1)));
+}
+
+export class Outbox {
+  constructor(private readonly db: Db, private readonly maxAttempts: number) {}
+
+  /** Adds a job; call inside the transaction of the change that causes it. A repeated dedup key is ignored. */
+  enqueue(destination: string, dedupKey: string, leadId: string | null, payload: unknown, now = Date.now()): void {
+    this.db
+      .prepare('INSERT OR IGNORE INTO outbox (destination, dedup_key, lead_id, payload, max_attempts, next_attempt_at, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)')
+      .run(destination, dedupKey, leadId, JSON.stringify(payload), this.maxAttempts, now, now, now);
+  }
+
+  /** Jobs a previous process claimed and never finished (it died mid-send) go back to pending. */
+  recoverInterrupted(): number {
+    return this.db.prepare("UPDATE outbox SET state = 'pending', updated_at = ? WHERE state = 'sending'").run(Date.now()).changes;
+  }
+
+  /** Marks up to `limit` due jobs as sending and returns them. */
+  claimDue(now: number, limit: number): Job[] {
+    return this.db.transaction(() => {
+      const jobs = this.db.prepare("SELECT * FROM outbox WHERE state = 'pending' AND next_attempt_at <= ? ORDER BY next_attempt_at, id LIMIT ?").all(now, limit) as Job[];
+      const claim = this.db.prepare("UPDATE outbox SET state = 'sending', attempts = attempts + 1, updated_at = ? WHERE id = ?");
+      for (const job of jobs) {
+        claim.run(now, job.id);
+        job.state = 'sending';
+        job.attempts++;
+      }
+      return jobs;
+    })();
+  }
+
+  /** Records the attempt and moves the job on: done, back to pending after a backoff, or dead. */
+  finish(job: Job, result: DeliveryResult, durationMs: number, now = Date.now()): JobState {
+    const response = result.response?.slice(0, RESPONSE_EXCERPT) ?? null;
+    let state: JobState;
+    let next = job.next_attempt_at;
+    if (result.outcome === 'ok') state = 'done';
+    else if (result.outcome === 'permanent' || job.attempts >= job.max_attempts) state = 'dead';
+    else {
+      state = 'pending';
+      next = now + Math.max(backoffMs(job.attempts), result.retryAfterMs ?? 0);
+    }
+    this.db.transaction(() => {
+      this.db.prepare('INSERT INTO outbox_attempts (job_id, at, outcome, http_status, response, duration_ms) VALUES (?, ?, ?, ?, ?, ?)').run(job.id, now, result.outcome, result.httpStatus ?? null, response, Math.round(durationMs));
+      this.db
+        .prepare('UPDATE outbox SET state = ?, next_attempt_at = ?, last_error = ?, updated_at = ? WHERE id = ?')
+        .run(state, next, result.outcome === 'ok' ? null : response, now, job.id);
+    })();
+    return state;
+  }
+
+  /** Replays a dead job from the start (the owner's "retry"). Returns false when it is not dead. */
+  retry(id: number): boolean {
+    const now = Date.now();
+    return this.db.prepare("UPDATE outbox SET state = 'pending', attempts = 0, next_attempt_at = ?, updated_at = ? WHERE id = ? AND state = 'dead'").run(now, now, id).changes === 1;
+  }
+
+  get(id: number): Job | undefined {
+    return this.db.prepare('SELECT * FROM outbox WHERE id = ?').get(id) as Job | undefined;
+  }
+
+  list(filter: { state?: JobState; leadId?: string; limit?: number }): Job[] {
+    const where: string[] = [];
+    const params: unknown[] = [];
+    if (filter.state) {
+      where.push('state = ?');
+      params.push(filter.state);
+    }
+    if (filter.leadId) {
+      where.push('lead_id = ?');
+      params.push(filter.leadId);
+    }
+    return this.db.prepare(`SELECT * FROM outbox ${where.length ? 'WHERE ' + where.join(' AND ') : ''} ORDER BY id DESC LIMIT ?`).all(...params, filter.limit ?? 100) as Job[];
+  }
+
+  attempts(jobId: number): Attempt[] {
+    return this.db.prepare('SELECT at, outcome, http_status, response, duration_ms FROM outbox_attempts WHERE job_id = ? ORDER BY at, id').all(jobId) as Attempt[];
+  }
+
+  nextDueAt(): number | undefined {
+    return (this.db.prepare("SELECT min(next_attempt_at) FROM outbox WHERE state = 'pending'").pluck().get() as number | null) ?? undefined;
+  }
+
+  counts(): Record<JobState, number> {
+    const counts = { pending: 0, sending: 0, done: 0, dead: 0 };
+    for (const row of this.db.prepare('SELECT state, count(*) AS n FROM outbox GROUP BY state').all() as Array<{ state: JobState; n: number }>) counts[row.state] = row.n;
+    return counts;
+  }
+}
