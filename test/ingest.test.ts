@@ -66,8 +66,8 @@ describe('ingest on embedded ClickHouse', () => {
 
     const { events } = await eventually(async () => {
       const body = await adminGet<{ events: Row[] }>(server, '/api/admin/events?limit=10');
-      return body.events.length === 4 ? body : undefined;
-    }, 10_000, 'four events in /api/admin/events');
+      return body.events.length === 5 ? body : undefined;
+    }, 10_000, 'four events and the lead the call click made, in /api/admin/events');
 
     const pv = events.find((e) => e.type === 'pageview')!;
     assert.deepEqual(
@@ -120,12 +120,14 @@ describe('ingest on embedded ClickHouse', () => {
     assert.equal(custom.device, 'desktop');
     assert.match(custom.event_id as string, /^[0-9a-f-]{36}$/, 'an id is assigned when the beacon has none');
     assert.deepEqual(events.find((e) => e.type === 'call')!.props, { href: 'tel:+905551112233' });
+    const lead = events.find((e) => e.type === 'lead')!;
+    assert.deepEqual([lead.name, lead.visitor_id, lead.city, lead.device], ['call', 'v-123', 'Munich', 'desktop']);
   });
 
   test('SIGTERM flushes and exits 0; the rows are in ClickHouse and hold no raw IP', async () => {
     assert.equal(await server.stop('SIGTERM'), 0);
     const rows = await queryEmbedded<Row>(server.dataDir, 'SELECT * FROM lean_capture.events ORDER BY type');
-    assert.deepEqual(rows.map((r) => r.type), ['call', 'click', 'custom', 'pageview']);
+    assert.deepEqual(rows.map((r) => r.type), ['call', 'click', 'custom', 'lead', 'pageview']);
     const pv = rows.find((r) => r.type === 'pageview')!;
     assert.equal(pv.event_time, new Date(pageview.ts).toISOString().replace('T', ' ').replace('Z', ''));
     assert.equal(pv.gclid, 'Cj0KCQ-test');
