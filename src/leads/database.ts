@@ -35,8 +35,7 @@ const MIGRATIONS: Array<{ version: number; name: string; sql: string }> = [
         created_at INTEGER NOT NULL,
         updated_at INTEGER NOT NULL
       );
-      CREATE INDEX leads_created ON leads (created_at DESC, id DESC);
-      CREATE INDEX leads_status ON leads (status, created_at DESC);
+      CREATE INDEX leads_status ON leads (status);
       CREATE INDEX leads_ref_code ON leads (ref_code);
 
       CREATE TABLE lead_history (

@@ -174,19 +174,20 @@ export class LeadStore {
       }
       where.push(`(${clauses.join(' OR ')})`);
     }
+    // rowid grows with every insert: newest first without ties, and a stable cursor.
     const after = decodeCursor(filter.cursor);
-    if (after) {
-      where.push('(created_at < ? OR (created_at = ? AND id < ?))');
-      params.push(after.createdAt, after.createdAt, after.id);
+    if (after !== undefined) {
+      where.push('rowid < ?');
+      params.push(after);
     }
     const limit = filter.limit ?? PAGE_SIZE;
     const rows = this.db
-      .prepare(`SELECT * FROM leads ${where.length ? 'WHERE ' + where.join(' AND ') : ''} ORDER BY created_at DESC, id DESC LIMIT ?`)
-      .all(...params, limit + 1) as Lead[];
+      .prepare(`SELECT rowid AS seq, * FROM leads ${where.length ? 'WHERE ' + where.join(' AND ') : ''} ORDER BY rowid DESC LIMIT ?`)
+      .all(...params, limit + 1) as Array<Lead & { seq: number }>;
     const more = rows.length > limit;
-    const leads = rows.slice(0, limit);
-    const last = leads.at(-1);
-    return { leads, nextCursor: more && last ? encodeCursor(last) : undefined };
+    const page = rows.slice(0, limit);
+    const last = page.at(-1);
+    return { leads: page.map(({ seq: _seq, ...lead }) => lead), nextCursor: more && last ? encodeCursor(last.seq) : undefined };
   }
 
   history(id: string): HistoryEntry[] {
@@ -226,13 +227,12 @@ export class LeadStore {
   }
 }
 
-function encodeCursor(lead: Lead): string {
-  return Buffer.from(`${lead.created_at}:${lead.id}`).toString('base64url');
+function encodeCursor(seq: number): string {
+  return Buffer.from(`lead:${seq}`).toString('base64url');
 }
 
-function decodeCursor(cursor: string | undefined): { createdAt: number; id: string } | undefined {
+function decodeCursor(cursor: string | undefined): number | undefined {
   if (!cursor) return undefined;
-  const [at, id] = Buffer.from(cursor, 'base64url').toString().split(':');
-  const createdAt = Number(at);
-  return Number.isInteger(createdAt) && id ? { createdAt, id } : undefined;
+  const seq = Number(/^lead:(\d+)$/.exec(Buffer.from(cursor, 'base64url').toString())?.[1]);
+  return Number.isInteger(seq) ? seq : undefined;
 }
