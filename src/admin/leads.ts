@@ -38,6 +38,7 @@ export function leadAdminRoutes(deps: LeadAdminDeps): Route[] {
     { method: 'get', path: '/api/admin/deliveries', handler: admin((req) => listDeliveries(deps, req)) },
     { method: 'post', path: '/api/admin/deliveries/:id/retry', handler: admin((req) => retryDelivery(deps, req.params[0]!)) },
     { method: 'get', path: '/api/admin/push-subscriptions/vapid-public-key', handler: admin(() => json(200, { publicKey: deps.vapidPublicKey })) },
+    { method: 'get', path: '/api/admin/push-subscriptions', handler: admin(() => listSubscriptions(deps)) },
     { method: 'post', path: '/api/admin/push-subscriptions', handler: admin((req) => addSubscription(deps, req)) },
     { method: 'del', path: '/api/admin/push-subscriptions/:id', handler: admin((req) => removeSubscription(deps, req.params[0]!)) },
   ];
@@ -140,6 +141,12 @@ function retryDelivery(deps: LeadAdminDeps, idText: string): Reply {
   if (!deps.outbox.retry(id)) return problem(409, 'not-dead', 'Only dead deliveries can be retried', `This delivery is ${job.state}.`);
   deps.worker.wake();
   return json(202, { delivery: deliveryView(deps, deps.outbox.get(id)!) });
+}
+
+function listSubscriptions(deps: LeadAdminDeps): Reply {
+  const rows = deps.db.prepare('SELECT id, endpoint, user_agent, created_at FROM push_subscriptions ORDER BY id').all() as Array<{ id: number; endpoint: string; user_agent: string | null; created_at: number }>;
+  // The endpoint is a capability URL: show only which push service it belongs to.
+  return json(200, { subscriptions: rows.map(({ endpoint, ...row }) => ({ ...row, service: new URL(endpoint).host })) });
 }
 
 function addSubscription(deps: LeadAdminDeps, req: Request): Reply {
