@@ -5,6 +5,7 @@ import { leadAdminRoutes } from './admin/leads.ts';
 import { adminRoutes } from './admin/routes.ts';
 import { GeoLocator } from './collect/geo.ts';
 import { collectRoute } from './collect/route.ts';
+import { buildTracker, trackerRoute } from './tracker/serve.ts';
 import { AgentParser } from './collect/user-agent.ts';
 import { ConfigError, loadEnv, readConfig, type Config } from './config.ts';
 import { Batcher } from './events/batcher.ts';
@@ -86,7 +87,10 @@ async function main(): Promise<void> {
 
   if (config.adminToken === undefined) log.warn('ADMIN_TOKEN is not set: the admin API answers 401 and /metrics is served to loopback only');
 
+  const tracker = buildTracker();
+  log.info({ bytes: tracker.code.length, gzip: tracker.gzip.length, brotli: tracker.brotli.length }, 'tracker built');
   const app = buildApp({ uws: loaded.uws, log, metrics }, [
+    trackerRoute(tracker),
     collectRoute({
       trustProxy: config.trustProxy,
       geo,

@@ -59,7 +59,7 @@ describe('leads', () => {
       pageUrl: 'https://plumber.example.com/emergency',
       attribution: { gclid: 'G-123', utm_source: 'google', utm_campaign: 'leak', landing: 'https://plumber.example.com/?gclid=G-123' },
     };
-    const cookie = `lc_attr=${encodeURIComponent(JSON.stringify({ utm_term: 'boiler', gclid: 'G-OLD' }))}; _fbp=fb.1.1700000000000.123; _fbc=fb.1.1700000000000.FBCLID`;
+    const cookie = `lc_attr=${encodeURIComponent(JSON.stringify({ f: { gclid: 'G-OLD' }, l: { utm_term: 'boiler', gclid: 'G-OLD' }, v: 'x' }))}; _fbp=fb.1.1700000000000.123; _fbc=fb.1.1700000000000.FBCLID`;
     const first = await postLead(server, body, { Cookie: cookie });
     assert.equal(first.status, 201);
     const { id } = (await first.json()) as { id: string };

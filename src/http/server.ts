@@ -29,8 +29,10 @@ export interface RequestHeaders {
   cookie: string;
   origin: string;
   referer: string;
+  'accept-encoding': string;
+  'if-none-match': string;
 }
-const COPIED_HEADERS = ['content-type', 'user-agent', 'x-forwarded-for', 'cf-connecting-ip', 'authorization', 'cookie', 'origin', 'referer'] as const;
+const COPIED_HEADERS = ['content-type', 'user-agent', 'x-forwarded-for', 'cf-connecting-ip', 'authorization', 'cookie', 'origin', 'referer', 'accept-encoding', 'if-none-match'] as const;
 
 export type Handler = (req: Request) => Reply | Promise<Reply>;
 type Method = 'get' | 'post' | 'patch' | 'put' | 'del' | 'options';

@@ -40,16 +40,24 @@ const REF_CODE = /^[A-Za-z0-9]{3,16}$/;
 /** Form fields that steer the intake rather than describe the lead. */
 const CONTROL_FIELDS = new Set(['eventId', 'thanks', 'consent_ads', 'turnstileToken', 'cf-turnstile-response', 'visitorId', 'sessionId', 'pageUrl', 'refCode', 'name', 'phone', 'email', 'message', 'service', ...ATTRIBUTION_KEYS]);
 
+const JSON_FIELDS = new Set(['eventId', 'name', 'phone', 'email', 'message', 'service', 'extra', 'visitorId', 'sessionId', 'pageUrl', 'refCode', 'thanks', 'attribution', 'consent', 'turnstileToken', 'cf-turnstile-response']);
+
 /** Reads the fields of a JSON body or a form post into one flat shape. */
 export function fieldsFromJson(value: unknown): Record<string, unknown> | undefined {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) return undefined;
   const body = value as Record<string, unknown>;
+  // The tracker sends a form's own fields as they are: the ones we do not know become extra text.
+  const extra: string[] = typeof body.extra === 'string' ? [body.extra] : [];
+  for (const [key, v] of Object.entries(body)) {
+    if (!JSON_FIELDS.has(key) && typeof v === 'string' && v.trim() !== '' && extra.length < 50) extra.push(`${key.slice(0, 64)}: ${v}`);
+  }
   const attribution = typeof body.attribution === 'object' && body.attribution !== null ? (body.attribution as Record<string, unknown>) : {};
   const consent = typeof body.consent === 'object' && body.consent !== null ? (body.consent as Record<string, unknown>) : {};
   const fields: Record<string, unknown> = Object.create(null);
   for (const key of ATTRIBUTION_KEYS) fields[key] = attribution[key];
-  for (const key of ['eventId', 'name', 'phone', 'email', 'message', 'service', 'extra', 'visitorId', 'sessionId', 'pageUrl', 'refCode', 'thanks']) fields[key] = body[key];
+  for (const key of ['eventId', 'name', 'phone', 'email', 'message', 'service', 'visitorId', 'sessionId', 'pageUrl', 'refCode', 'thanks']) fields[key] = body[key];
   fields.consent_ads = consent.ads;
+  fields.extra = extra.length > 0 ? extra.join('\n') : undefined;
   return fields;
 }
 
@@ -76,8 +84,11 @@ export function attributionFromCookies(cookieHeader: string): Attribution {
   const stored = cookies.get('lc_attr');
   if (stored) {
     try {
-      const parsed = JSON.parse(decodeURIComponent(stored)) as Record<string, unknown>;
-      for (const key of ATTRIBUTION_KEYS) if (typeof parsed[key] === 'string') attribution[key] = (parsed[key] as string).slice(0, CAPS.attribution);
+      // The tracker's cookie: {f: first touch, l: last touch, v: visitor}; the last touch wins.
+      const parsed = JSON.parse(decodeURIComponent(stored)) as { f?: Record<string, unknown>; l?: Record<string, unknown> };
+      for (const touch of [parsed.f, parsed.l]) {
+        for (const key of ATTRIBUTION_KEYS) if (typeof touch?.[key] === 'string') attribution[key] = (touch[key] as string).slice(0, CAPS.attribution);
+      }
     } catch {
       // a mangled cookie only costs attribution
     }
