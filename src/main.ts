@@ -3,6 +3,10 @@
 import { mkdirSync, readFileSync } from 'node:fs';
 import { leadAdminRoutes } from './admin/leads.ts';
 import { adminRoutes } from './admin/routes.ts';
+import { LoginThrottle, Owner } from './admin/owner.ts';
+import { sessionRoutes } from './admin/session.ts';
+import { statsRoute } from './admin/stats.ts';
+import type { AdminAuth } from './admin/auth.ts';
 import { GeoLocator } from './collect/geo.ts';
 import { collectRoute } from './collect/route.ts';
 import { buildTracker, trackerRoute } from './tracker/serve.ts';
@@ -85,7 +89,9 @@ async function main(): Promise<void> {
   metrics.gauge('lc_outbox_pending_jobs', 'Outbox jobs waiting to be sent', () => outbox.counts().pending);
   worker.wake();
 
-  if (config.adminToken === undefined) log.warn('ADMIN_TOKEN is not set: the admin API answers 401 and /metrics is served to loopback only');
+  const owner = new Owner(leadsDb);
+  const auth: AdminAuth = { adminToken: config.adminToken, owner, secureCookies: config.publicOrigin?.startsWith('https://') ?? false };
+  if (config.adminToken === undefined) log.info('ADMIN_TOKEN is not set: scripts cannot use the admin API, and /metrics is served to loopback only');
 
   const tracker = buildTracker();
   log.info({ bytes: tracker.code.length, gzip: tracker.gzip.length, brotli: tracker.brotli.length }, 'tracker built');
@@ -106,6 +112,8 @@ async function main(): Promise<void> {
         }
       },
     }),
+    ...sessionRoutes({ auth, throttle: new LoginThrottle(), trustProxy: config.trustProxy, log }),
+    statsRoute({ auth, db: leadsDb, clickhouse: db, currency: config.leads.currency }),
     ...leadRoutes({
       store,
       geo,
@@ -115,7 +123,7 @@ async function main(): Promise<void> {
       googleLeadFormKey: config.leads.googleLeadFormKey,
     }),
     ...leadAdminRoutes({
-      adminToken: config.adminToken,
+      auth,
       db: leadsDb,
       store,
       outbox,
@@ -126,7 +134,7 @@ async function main(): Promise<void> {
       vapidPublicKey: vapid.publicKey,
     }),
     ...adminRoutes({
-      adminToken: config.adminToken,
+      auth,
       db,
       database: config.clickhouse.database,
       batcher,
@@ -145,6 +153,11 @@ async function main(): Promise<void> {
   const server = await listen(app, loaded.uws, config.host, config.port);
   log.info({ host: config.host, port: server.port }, 'listening');
   metrics.loopDelay.reset(); // opening the stores blocks once at start; measure stalls from here
+  if (!owner.hasPassword()) {
+    const { code, expiresAt } = owner.newSetupCode();
+    const base = config.publicOrigin ?? `http://${config.host === '0.0.0.0' ? 'localhost' : config.host}:${server.port}`;
+    log.warn({ setupUrl: `${base}/admin/#/setup/${code}`, expiresAt: new Date(expiresAt).toISOString() }, 'no owner password yet: open this one-time link to set it (or run npm run set-password)');
+  }
 
   let stopping = false;
   const shutdown = async (signal: string) => {

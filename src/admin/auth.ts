@@ -1,8 +1,19 @@
-// Owner-side authentication. For now the bearer ADMIN_TOKEN (scripts, monitoring); the PWA's
-// session login comes with the PWA. Without ADMIN_TOKEN the admin API is closed, not open.
-import { timingSafeEqual, createHash } from 'node:crypto';
+// Who may use the admin API: the owner's PWA with its session cookie (plus the anti-CSRF header on
+// every state-changing request), or a script with the bearer ADMIN_TOKEN. Neither = 401.
+import { createHash, timingSafeEqual } from 'node:crypto';
 import type { Request } from '../http/server.ts';
 import { problem, type Reply } from '../http/reply.ts';
+import { SESSION_ABSOLUTE_MS, type Owner } from './owner.ts';
+
+export interface AdminAuth {
+  adminToken: string | undefined;
+  owner: Owner;
+  /** Served over HTTPS (PUBLIC_ORIGIN https://…): cookies get Secure and the __Host- prefix. */
+  secureCookies: boolean;
+}
+
+/** The PWA sends this header on every state-changing request; a cross-site form or image cannot. */
+export const CSRF_HEADER = 'x-lc-csrf';
 
 export function hasAdminToken(req: Request, adminToken: string | undefined): boolean {
   if (adminToken === undefined) return false;
@@ -24,10 +35,38 @@ export function isDirectLoopback(req: Request): boolean {
   return local && req.headers['x-forwarded-for'] === '' && req.headers['cf-connecting-ip'] === '';
 }
 
-const unauthorized = problem(401, 'unauthorized', 'Authentication required', 'Send Authorization: Bearer <ADMIN_TOKEN>.');
-export const UNAUTHORIZED: Reply = { ...unauthorized, headers: { ...unauthorized.headers, 'WWW-Authenticate': 'Bearer' } };
+export function sessionCookieName(auth: AdminAuth): string {
+  return auth.secureCookies ? '__Host-lc_session' : 'lc_session';
+}
 
-/** Wraps an admin handler so it only runs for an authenticated owner. */
-export function adminOnly(adminToken: string | undefined, handler: (req: Request) => Reply | Promise<Reply>) {
-  return (req: Request) => (hasAdminToken(req, adminToken) ? handler(req) : UNAUTHORIZED);
+export function sessionToken(req: Request, auth: AdminAuth): string {
+  const name = sessionCookieName(auth);
+  for (const part of req.headers.cookie.split(';')) {
+    const eq = part.indexOf('=');
+    if (eq > 0 && part.slice(0, eq).trim() === name) return part.slice(eq + 1).trim();
+  }
+  return '';
+}
+
+export function sessionCookie(auth: AdminAuth, token: string): string {
+  const maxAge = token === '' ? 0 : Math.floor(SESSION_ABSOLUTE_MS / 1000);
+  return `${sessionCookieName(auth)}=${token}; Path=/; HttpOnly; SameSite=Strict; Max-Age=${maxAge}${auth.secureCookies ? '; Secure' : ''}`;
+}
+
+const unauthorized = problem(401, 'unauthorized', 'Authentication required', 'Log in, or send Authorization: Bearer <ADMIN_TOKEN>.');
+export const UNAUTHORIZED: Reply = { ...unauthorized, headers: { ...unauthorized.headers, 'WWW-Authenticate': 'Bearer' } };
+export const CSRF_REJECTED = problem(403, 'csrf', 'Missing anti-CSRF header', `State-changing requests with the session cookie need the ${CSRF_HEADER} header.`);
+
+export function isStateChanging(req: Request): boolean {
+  return req.method !== 'get' && req.method !== 'head';
+}
+
+/** Wraps an admin handler so it only runs for the owner (session + CSRF header) or a script (bearer). */
+export function adminOnly(auth: AdminAuth, handler: (req: Request) => Reply | Promise<Reply>) {
+  return (req: Request): Reply | Promise<Reply> => {
+    if (hasAdminToken(req, auth.adminToken)) return handler(req);
+    if (auth.owner.session(sessionToken(req, auth)) === undefined) return UNAUTHORIZED;
+    if (isStateChanging(req) && req.headers[CSRF_HEADER] !== '1') return CSRF_REJECTED;
+    return handler(req);
+  };
 }

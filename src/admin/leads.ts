@@ -8,10 +8,10 @@ import { normalisePhone } from '../leads/lead.ts';
 import { LEAD_STATUSES, type Lead, type LeadStatus, type LeadStore } from '../leads/store.ts';
 import { JOB_STATES, type Job, type JobState, type Outbox } from '../outbox/outbox.ts';
 import type { OutboxWorker } from '../outbox/worker.ts';
-import { adminOnly } from './auth.ts';
+import { adminOnly, type AdminAuth } from './auth.ts';
 
 export interface LeadAdminDeps {
-  adminToken: string | undefined;
+  auth: AdminAuth;
   db: Db;
   store: LeadStore;
   outbox: Outbox;
@@ -29,7 +29,7 @@ const JOURNEY_EVENTS = 200;
 const MAX_SALE_AGE_MS = 90 * 24 * 3600 * 1000;
 
 export function leadAdminRoutes(deps: LeadAdminDeps): Route[] {
-  const admin = (handler: (req: Request) => Reply | Promise<Reply>) => adminOnly(deps.adminToken, handler);
+  const admin = (handler: (req: Request) => Reply | Promise<Reply>) => adminOnly(deps.auth, handler);
   return [
     { method: 'get', path: '/api/admin/leads', handler: admin((req) => listLeads(deps, req)) },
     { method: 'get', path: '/api/admin/leads/:id', handler: admin((req) => leadDetail(deps, req.params[0]!)) },

@@ -6,10 +6,10 @@ import type { GeoLocator } from '../collect/geo.ts';
 import type { Route } from '../http/server.ts';
 import { json, problem, text } from '../http/reply.ts';
 import type { Metrics } from '../metrics.ts';
-import { adminOnly, hasAdminToken, isDirectLoopback, UNAUTHORIZED } from './auth.ts';
+import { adminOnly, hasAdminToken, isDirectLoopback, UNAUTHORIZED, type AdminAuth } from './auth.ts';
 
 export interface AdminDeps {
-  adminToken: string | undefined;
+  auth: AdminAuth;
   db: ClickHouse;
   database: string;
   batcher: Batcher;
@@ -49,14 +49,14 @@ export function adminRoutes(deps: AdminDeps): Route[] {
       method: 'get',
       path: '/metrics',
       async handler(req) {
-        if (!isDirectLoopback(req) && !hasAdminToken(req, deps.adminToken)) return UNAUTHORIZED;
+        if (!isDirectLoopback(req) && !hasAdminToken(req, deps.auth.adminToken)) return UNAUTHORIZED;
         return text(200, await deps.metrics.registry.metrics(), deps.metrics.registry.contentType);
       },
     },
     {
       method: 'get',
       path: '/api/admin/events',
-      handler: adminOnly(deps.adminToken, async (req) => {
+      handler: adminOnly(deps.auth, async (req) => {
         const limitParam = new URLSearchParams(req.query).get('limit');
         const limit = limitParam === null ? EVENTS_DEFAULT_LIMIT : Number(limitParam);
         if (!Number.isInteger(limit) || limit < 1 || limit > EVENTS_MAX_LIMIT) {
@@ -72,7 +72,7 @@ export function adminRoutes(deps: AdminDeps): Route[] {
     {
       method: 'get',
       path: '/api/admin/status',
-      handler: adminOnly(deps.adminToken, async () => {
+      handler: adminOnly(deps.auth, async () => {
         let clickhouse: Record<string, unknown> = { mode: deps.db.mode, database: deps.database, schemaVersion: deps.schemaVersion };
         try {
           const [row] = await withTimeout(deps.db.query<{ version: string }>('SELECT version() AS version'), READY_TIMEOUT_MS);

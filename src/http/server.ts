@@ -8,6 +8,8 @@ import { problem, type Reply } from './reply.ts';
 import type { HttpRequest, HttpResponse, TemplatedApp, Uws, us_listen_socket } from './uws.ts';
 
 export interface Request {
+  /** Lower-case, as uWS reports it: get, post, patch, delete … */
+  method: string;
   path: string;
   /** Raw query string without the "?". */
   query: string;
@@ -31,8 +33,9 @@ export interface RequestHeaders {
   referer: string;
   'accept-encoding': string;
   'if-none-match': string;
+  'x-lc-csrf': string;
 }
-const COPIED_HEADERS = ['content-type', 'user-agent', 'x-forwarded-for', 'cf-connecting-ip', 'authorization', 'cookie', 'origin', 'referer', 'accept-encoding', 'if-none-match'] as const;
+const COPIED_HEADERS = ['content-type', 'user-agent', 'x-forwarded-for', 'cf-connecting-ip', 'authorization', 'cookie', 'origin', 'referer', 'accept-encoding', 'if-none-match', 'x-lc-csrf'] as const;
 
 export type Handler = (req: Request) => Reply | Promise<Reply>;
 type Method = 'get' | 'post' | 'patch' | 'put' | 'del' | 'options';
@@ -105,6 +108,7 @@ function serve(deps: ServerDeps, route: Route, paramCount: number, res: HttpResp
     state.aborted = true;
   });
   const request: Request = {
+    method: req.getMethod(),
     path: req.getUrl(),
     query: req.getQuery() ?? '',
     params: paramCount === 0 ? NO_PARAMS : paramsOf(paramCount, req),

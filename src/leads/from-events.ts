@@ -14,8 +14,10 @@ export function leadsFromContactClicks(store: LeadStore, beacons: Beacon[], hit:
   const created: Lead[] = [];
   for (const b of beacons) {
     const ref = b.props.ref;
+    // One lead per visitor, kind of click and day: clicking WhatsApp twice is still one person.
+    const day = new Date(hit.receivedAt).toISOString().slice(0, 10);
     const draft: LeadDraft = {
-      eventId: b.id, // a resent beacon finds its lead instead of making another
+      eventId: b.visitorId ? `click:${b.type}:${b.visitorId}:${day}` : b.id,
       name: undefined,
       phone: undefined,
       email: undefined,

@@ -1,0 +1,160 @@
+// The owner's identity: one password (scrypt, OWASP parameters), a one-time setup code for the
+// first start, and sessions in SQLite behind an HttpOnly SameSite=Strict cookie (rotated at login,
+// idle and absolute expiry, revocable everywhere). Login failures slow down per IP and for the
+// account, with delays that grow but stay short enough that the real owner is never locked out.
+import { createHash, randomBytes, scrypt as scryptCallback, timingSafeEqual } from 'node:crypto';
+import { promisify } from 'node:util';
+import dumbPasswords from 'dumb-passwords';
+import type { Db } from '../leads/database.ts';
+
+const scrypt = promisify(scryptCallback) as (password: string, salt: Buffer, keylen: number, options: { N: number; r: number; p: number; maxmem: number }) => Promise<Buffer>;
+
+/** OWASP Password Storage Cheat Sheet: scrypt N=2^17, r=8, p=1 (128 MiB, ~0.2 s here). */
+const SCRYPT = { N: 2 ** 17, r: 8, p: 1, maxmem: 256 * 1024 * 1024 };
+const KEY_LENGTH = 32;
+export const MIN_PASSWORD_LENGTH = 12;
+const SETUP_CODE_TTL_MS = 60 * 60 * 1000;
+export const SESSION_IDLE_MS = 14 * 24 * 3600 * 1000;
+export const SESSION_ABSOLUTE_MS = 60 * 24 * 3600 * 1000;
+
+interface StoredPassword {
+  N: number;
+  r: number;
+  p: number;
+  salt: string;
+  hash: string;
+}
+
+export interface Session {
+  id: string;
+  created_at: number;
+  last_seen_at: number;
+  expires_at: number;
+}
+
+const sha256 = (s: string) => createHash('sha256').update(s).digest('hex');
+
+export class Owner {
+  constructor(private readonly db: Db) {}
+
+  hasPassword(): boolean {
+    return this.setting('owner_password') !== undefined;
+  }
+
+  /** Why a password is refused, or undefined when it is acceptable. */
+  weakness(password: string): string | undefined {
+    if (password.length < MIN_PASSWORD_LENGTH) return `must be at least ${MIN_PASSWORD_LENGTH} characters`;
+    if (password.length > 1000) return 'must be at most 1000 characters';
+    if (dumbPasswords.check(password) || dumbPasswords.check(password.toLowerCase())) return 'is one of the most common passwords';
+    return undefined;
+  }
+
+  async setPassword(password: string): Promise<void> {
+    const salt = randomBytes(16);
+    const hash = await scrypt(password.normalize('NFKC'), salt, KEY_LENGTH, SCRYPT);
+    const stored: StoredPassword = { N: SCRYPT.N, r: SCRYPT.r, p: SCRYPT.p, salt: salt.toString('base64'), hash: hash.toString('base64') };
+    this.db.transaction(() => {
+      this.putSetting('owner_password', JSON.stringify(stored));
+      this.db.prepare("DELETE FROM settings WHERE key = 'setup_code'").run();
+      this.db.prepare('DELETE FROM sessions').run(); // a new password logs every device out
+    })();
+  }
+
+  async verifyPassword(password: string): Promise<boolean> {
+    const raw = this.setting('owner_password');
+    if (raw === undefined) return false;
+    const stored = JSON.parse(raw) as StoredPassword;
+    const expected = Buffer.from(stored.hash, 'base64');
+    const actual = await scrypt(password.normalize('NFKC'), Buffer.from(stored.salt, 'base64'), expected.length, { N: stored.N, r: stored.r, p: stored.p, maxmem: SCRYPT.maxmem });
+    return timingSafeEqual(actual, expected);
+  }
+
+  /** A fresh one-time setup code (replacing any earlier one); only its hash is stored. */
+  newSetupCode(now = Date.now()): { code: string; expiresAt: number } {
+    const code = randomBytes(18).toString('base64url');
+    const expiresAt = now + SETUP_CODE_TTL_MS;
+    this.putSetting('setup_code', JSON.stringify({ hash: sha256(code), expiresAt }));
+    return { code, expiresAt };
+  }
+
+  setupCodeValid(code: string, now = Date.now()): boolean {
+    const raw = this.setting('setup_code');
+    if (raw === undefined || this.hasPassword()) return false;
+    const { hash, expiresAt } = JSON.parse(raw) as { hash: string; expiresAt: number };
+    return now < expiresAt && timingSafeEqual(Buffer.from(sha256(code)), Buffer.from(hash));
+  }
+
+  /** Starts a session; returns the token for the cookie (only its hash is stored). */
+  createSession(userAgent: string, now = Date.now()): string {
+    const token = randomBytes(32).toString('base64url');
+    this.db
+      .prepare('INSERT INTO sessions (id, created_at, last_seen_at, expires_at, user_agent) VALUES (?, ?, ?, ?, ?)')
+      .run(sha256(token), now, now, now + SESSION_ABSOLUTE_MS, userAgent.slice(0, 300) || null);
+    return token;
+  }
+
+  /** The live session for a token, touching its idle clock; undefined when unknown or expired. */
+  session(token: string, now = Date.now()): Session | undefined {
+    if (!token) return undefined;
+    const id = sha256(token);
+    const session = this.db.prepare('SELECT id, created_at, last_seen_at, expires_at FROM sessions WHERE id = ?').get(id) as Session | undefined;
+    if (!session) return undefined;
+    if (now > session.expires_at || now - session.last_seen_at > SESSION_IDLE_MS) {
+      this.db.prepare('DELETE FROM sessions WHERE id = ?').run(id);
+      return undefined;
+    }
+    if (now - session.last_seen_at > 60_000) this.db.prepare('UPDATE sessions SET last_seen_at = ? WHERE id = ?').run(now, id);
+    return session;
+  }
+
+  endSession(token: string): void {
+    this.db.prepare('DELETE FROM sessions WHERE id = ?').run(sha256(token));
+  }
+
+  endAllSessions(): number {
+    return this.db.prepare('DELETE FROM sessions').run().changes;
+  }
+
+  private setting(key: string): string | undefined {
+    return this.db.prepare('SELECT value FROM settings WHERE key = ?').pluck().get(key) as string | undefined;
+  }
+
+  private putSetting(key: string, value: string): void {
+    this.db.prepare('INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value').run(key, value);
+  }
+}
+
+/**
+ * Login throttling: after 3 free failures, each further failure doubles the wait (1 s, 2 s, 4 s…)
+ * up to a cap: 15 minutes for one IP, 30 s for the account, so an attacker spreading guesses over
+ * many IPs slows them all down but cannot lock the owner out. A success clears both.
+ */
+export class LoginThrottle {
+  private readonly failures = new Map<string, { count: number; until: number }>();
+  private static readonly FREE = 3;
+  private static readonly MAX_KEYS = 10_000;
+
+  /** Milliseconds to wait before another attempt from this IP may be checked (0 = go ahead). */
+  waitMs(ip: string, now = Date.now()): number {
+    return Math.max(0, (this.failures.get(`ip:${ip}`)?.until ?? 0) - now, (this.failures.get('account')?.until ?? 0) - now);
+  }
+
+  failed(ip: string, now = Date.now()): void {
+    this.bump(`ip:${ip}`, 15 * 60_000, now);
+    this.bump('account', 30_000, now);
+  }
+
+  succeeded(ip: string): void {
+    this.failures.delete(`ip:${ip}`);
+    this.failures.delete('account');
+  }
+
+  private bump(key: string, capMs: number, now: number): void {
+    const entry = this.failures.get(key) ?? { count: 0, until: 0 };
+    entry.count++;
+    entry.until = entry.count <= LoginThrottle.FREE ? 0 : now + Math.min(capMs, 1000 * 2 ** (entry.count - LoginThrottle.FREE - 1));
+    this.failures.delete(key);
+    this.failures.set(key, entry);
+    if (this.failures.size > LoginThrottle.MAX_KEYS) this.failures.delete(this.failures.keys().next().value!); // oldest first
+  }
+}

@@ -1,0 +1,109 @@
+// GET /api/admin/stats: what sells, for the dashboard. Visits come from ClickHouse (sessions with
+// a pageview), leads and sales from SQLite (test leads left out); days are UTC days. Revenue is
+// summed in the business's currency; sales recorded in another currency are listed apart.
+import type { ClickHouse } from '../events/clickhouse.ts';
+import { json, problem, type Reply } from '../http/reply.ts';
+import type { Request, Route } from '../http/server.ts';
+import type { Db } from '../leads/database.ts';
+import { adminOnly, type AdminAuth } from './auth.ts';
+
+export interface StatsDeps {
+  auth: AdminAuth;
+  db: Db;
+  clickhouse: ClickHouse;
+  currency: string;
+}
+
+const DAY_MS = 24 * 3600 * 1000;
+const MAX_RANGE_MS = 400 * DAY_MS;
+
+interface Row {
+  key: string;
+  visits: number;
+  leads: number;
+  sales: number;
+  revenue: number;
+}
+
+export function statsRoute(deps: StatsDeps): Route {
+  return { method: 'get', path: '/api/admin/stats', handler: adminOnly(deps.auth, (req) => stats(deps, req)) };
+}
+
+function parseTime(value: string | null, fallback: number): number {
+  if (value === null || value === '') return fallback;
+  return /^\d+$/.test(value) ? Number(value) : Date.parse(value);
+}
+
+async function stats(deps: StatsDeps, req: Request): Promise<Reply> {
+  const q = new URLSearchParams(req.query);
+  const now = Date.now();
+  const to = parseTime(q.get('to'), now);
+  const from = parseTime(q.get('from'), to - 7 * DAY_MS);
+  if (!Number.isFinite(from) || !Number.isFinite(to) || from >= to || to - from > MAX_RANGE_MS) {
+    return problem(400, 'invalid-parameter', 'Invalid range', 'from and to are ISO 8601 times or ms, from < to, at most 400 days apart.');
+  }
+
+  const visitsBy = async (column: string): Promise<Map<string, number>> => {
+    const rows = await deps.clickhouse.query<{ key: string; visits: string }>(
+      `SELECT ${column} AS key, uniqExact(session_id) AS visits FROM events
+       WHERE type = 'pageview' AND session_id != '' AND event_time >= fromUnixTimestamp64Milli({from:Int64}) AND event_time < fromUnixTimestamp64Milli({to:Int64})
+       GROUP BY key`,
+      { from, to },
+    );
+    return new Map(rows.map((r) => [String(r.key), Number(r.visits)]));
+  };
+  const [visitsTotal, visitsByCampaign, visitsByCity, visitsByDay] = await Promise.all([
+    visitsBy("''"),
+    visitsBy('utm_campaign'),
+    visitsBy('city'),
+    visitsBy("toString(toDate(event_time, 'UTC'))"),
+  ]);
+
+  const leadsBy = (expression: string) =>
+    deps.db.prepare(`SELECT ${expression} AS key, count(*) AS n FROM leads WHERE is_test = 0 AND created_at >= ? AND created_at < ? GROUP BY key`).all(from, to) as Array<{ key: string | null; n: number }>;
+  const salesBy = (expression: string) =>
+    deps.db
+      .prepare(`SELECT ${expression} AS key, count(*) AS n, sum(CASE WHEN sale_currency = ? THEN sale_value ELSE 0 END) AS revenue FROM leads WHERE is_test = 0 AND status = 'SOLD' AND sold_at >= ? AND sold_at < ? GROUP BY key`)
+      .all(deps.currency, from, to) as Array<{ key: string | null; n: number; revenue: number | null }>;
+
+  const table = (visits: Map<string, number>, leadExpr: string, saleExpr: string): Row[] => {
+    const rows = new Map<string, Row>();
+    const row = (key: string | null) => {
+      const k = key ?? '';
+      let r = rows.get(k);
+      if (!r) rows.set(k, (r = { key: k, visits: 0, leads: 0, sales: 0, revenue: 0 }));
+      return r;
+    };
+    for (const [key, n] of visits) row(key).visits = n;
+    for (const { key, n } of leadsBy(leadExpr)) row(key).leads = n;
+    for (const { key, n, revenue } of salesBy(saleExpr)) {
+      row(key).sales = n;
+      row(key).revenue = Math.round((revenue ?? 0) * 100) / 100;
+    }
+    return [...rows.values()].sort((a, b) => b.revenue - a.revenue || b.leads - a.leads || b.visits - a.visits);
+  };
+
+  const campaign = "coalesce(utm_campaign, '')";
+  const day = (column: string) => `strftime('%Y-%m-%d', ${column} / 1000, 'unixepoch')`;
+  const [totals] = table(new Map([['', visitsTotal.get('') ?? 0]]), "''", "''");
+  const others = deps.db
+    .prepare("SELECT sale_currency AS currency, sum(sale_value) AS revenue FROM leads WHERE is_test = 0 AND status = 'SOLD' AND sold_at >= ? AND sold_at < ? AND sale_currency != ? GROUP BY sale_currency")
+    .all(from, to, deps.currency);
+  const rate = (a: number, b: number) => (b === 0 ? null : Math.round((a / b) * 10_000) / 10_000);
+  const { key: _key, ...total } = totals ?? { key: '', visits: 0, leads: 0, sales: 0, revenue: 0 };
+
+  return json(200, {
+    from: new Date(from).toISOString(),
+    to: new Date(to).toISOString(),
+    currency: deps.currency,
+    totals: { ...total, leadRate: rate(total.leads, total.visits), saleRate: rate(total.sales, total.leads) },
+    otherCurrencies: others,
+    byCampaign: table(visitsByCampaign, campaign, campaign).map(({ key, ...r }) => ({ campaign: key, ...r })),
+    bySource: table(new Map(), 'source', 'source').map(({ key, visits: _v, ...r }) => ({ source: key, ...r })),
+    byCity: table(visitsByCity, "coalesce(city, '')", "coalesce(city, '')").map(({ key, ...r }) => ({ city: key, ...r })),
+    byDay: table(visitsByDay, day('created_at'), day('sold_at'))
+      .filter((r) => r.key !== '')
+      .sort((a, b) => a.key.localeCompare(b.key))
+      .map(({ key, ...r }) => ({ day: key, ...r })),
+  });
+}
