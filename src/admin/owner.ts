@@ -45,7 +45,10 @@ export class Owner {
   weakness(password: string): string | undefined {
     if (password.length < MIN_PASSWORD_LENGTH) return `must be at least ${MIN_PASSWORD_LENGTH} characters`;
     if (password.length > 1000) return 'must be at most 1000 characters';
-    if (dumbPasswords.check(password) || dumbPasswords.check(password.toLowerCase())) return 'is one of the most common passwords';
+    // A common password with digits or symbols stuck on ("iloveyou1234") is still that password.
+    const lower = password.toLowerCase();
+    const cores = [password, lower, lower.replace(/[\d\W_]+$/, ''), lower.replace(/^[\d\W_]+/, '')];
+    if (cores.some((core) => core.length >= 4 && dumbPasswords.check(core))) return 'is, or is built on, one of the most common passwords';
     return undefined;
   }
 
