@@ -6,6 +6,7 @@ import { adminRoutes } from './admin/routes.ts';
 import { LoginThrottle, Owner } from './admin/owner.ts';
 import { sessionRoutes } from './admin/session.ts';
 import { statsRoute } from './admin/stats.ts';
+import { loadPwa, pwaRoutes } from './admin/pwa.ts';
 import type { AdminAuth } from './admin/auth.ts';
 import { GeoLocator } from './collect/geo.ts';
 import { collectRoute } from './collect/route.ts';
@@ -97,6 +98,7 @@ async function main(): Promise<void> {
   log.info({ bytes: tracker.code.length, gzip: tracker.gzip.length, brotli: tracker.brotli.length }, 'tracker built');
   const app = buildApp({ uws: loaded.uws, log, metrics }, [
     trackerRoute(tracker),
+    ...pwaRoutes(loadPwa({ locale: config.leads.locale, currency: config.leads.currency })),
     collectRoute({
       trustProxy: config.trustProxy,
       geo,

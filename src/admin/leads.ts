@@ -40,6 +40,7 @@ export function leadAdminRoutes(deps: LeadAdminDeps): Route[] {
     { method: 'get', path: '/api/admin/push-subscriptions/vapid-public-key', handler: admin(() => json(200, { publicKey: deps.vapidPublicKey })) },
     { method: 'get', path: '/api/admin/push-subscriptions', handler: admin(() => listSubscriptions(deps)) },
     { method: 'post', path: '/api/admin/push-subscriptions', handler: admin((req) => addSubscription(deps, req)) },
+    { method: 'post', path: '/api/admin/push-subscriptions/test', handler: admin(() => testPush(deps)) },
     { method: 'del', path: '/api/admin/push-subscriptions/:id', handler: admin((req) => removeSubscription(deps, req.params[0]!)) },
   ];
 }
@@ -167,6 +168,17 @@ function addSubscription(deps: LeadAdminDeps, req: Request): Reply {
   }
   const id = deps.db.prepare('INSERT INTO push_subscriptions (endpoint, p256dh, auth, user_agent, created_at) VALUES (?, ?, ?, ?, ?)').run(body.endpoint, keys.p256dh, keys.auth, req.headers['user-agent'].slice(0, 300) || null, Date.now()).lastInsertRowid;
   return json(201, { id: Number(id) });
+}
+
+/** A test notification to every device, through the outbox like a real one. */
+function testPush(deps: LeadAdminDeps): Reply {
+  const ids = deps.db.prepare('SELECT id FROM push_subscriptions').pluck().all() as number[];
+  const at = Date.now();
+  for (const subscriptionId of ids) {
+    deps.outbox.enqueue('webpush', `webpush:test:${at}:${subscriptionId}`, null, { subscriptionId, notification: { title: 'Lean Capture', body: 'Test notification', url: '/admin/#/settings' } });
+  }
+  deps.worker.wake();
+  return json(202, { devices: ids.length });
 }
 
 function removeSubscription(deps: LeadAdminDeps, idText: string): Reply {

@@ -28,7 +28,7 @@ export function notification(lead: Lead, options: NotifyOptions): NotificationPa
     title: `New lead (${SOURCE_LABEL[lead.source]})${who}${lead.is_test ? ' [test]' : ''}`,
     body: parts.join(' · '),
     leadId: lead.id,
-    url: `/admin/#/leads/${lead.id}`,
+    url: `/admin/#/lead/${lead.id}`,
   };
 }
 

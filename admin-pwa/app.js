@@ -1,0 +1,383 @@
+// The owner's app: a hash-routed single page over the admin API. DOM is built with h() from
+// data, never from HTML strings, so nothing a visitor typed can become markup.
+import { texts as t } from './texts.js';
+
+const config = JSON.parse(document.getElementById('config').textContent);
+const locale = config.locale;
+const main = document.querySelector('main');
+const nav = document.querySelector('nav');
+
+// ---------- helpers ----------
+function h(tag, attrs = {}, ...children) {
+  const el = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs)) {
+    if (v === undefined || v === null || v === false) continue;
+    if (k.startsWith('on')) el.addEventListener(k.slice(2), v);
+    else el.setAttribute(k, v === true ? '' : v);
+  }
+  for (const c of children.flat()) if (c !== undefined && c !== null && c !== false) el.append(c);
+  return el;
+}
+const money = (value, currency = config.currency) => new Intl.NumberFormat(locale, { style: 'currency', currency }).format(value);
+const dateTime = (ms) => new Intl.DateTimeFormat(locale, { dateStyle: 'medium', timeStyle: 'short' }).format(ms);
+const percent = (x) => (x === null ? '—' : new Intl.NumberFormat(locale, { style: 'percent', maximumFractionDigits: 1 }).format(x));
+const ago = (ms) => t.ago(Math.floor((Date.now() - ms) / 60000));
+const SOURCE_ICON = { form: '📝', call: '📞', whatsapp: '💬', google_lead_form: '🅖' };
+
+let offline = false;
+function setOffline(value) {
+  offline = value;
+  document.body.classList.toggle('offline', value);
+}
+
+class ApiError extends Error {
+  constructor(status, problem) {
+    super(problem.title || `HTTP ${status}`);
+    this.status = status;
+    this.problem = problem;
+  }
+}
+
+async function api(path, { method = 'GET', body } = {}) {
+  let res;
+  try {
+    res = await fetch(path, {
+      method,
+      credentials: 'same-origin',
+      headers: { 'Content-Type': 'application/json', 'X-LC-CSRF': '1' },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+  } catch (err) {
+    setOffline(true);
+    throw err;
+  }
+  setOffline(res.headers.get('x-lc-offline') === '1');
+  const data = res.status === 204 ? null : await res.json().catch(() => ({}));
+  // Logged out (session expired, or logged out elsewhere): back to the login screen.
+  if (res.status === 401 && !path.startsWith('/api/admin/session')) {
+    location.hash = '#/login';
+    throw new ApiError(401, data ?? {});
+  }
+  if (!res.ok) throw new ApiError(res.status, data ?? {});
+  return data;
+}
+
+function show(...children) {
+  main.replaceChildren(...children);
+  main.focus();
+}
+
+function field(label, input) {
+  return h('label', { class: 'field' }, h('span', {}, label), input);
+}
+
+// ---------- auth ----------
+function passwordScreen(title, hint, submit) {
+  const input = h('input', { type: 'password', name: 'password', autocomplete: title === t.loginTitle ? 'current-password' : 'new-password', required: true, minlength: 12 });
+  const error = h('p', { class: 'error', role: 'alert' });
+  const form = h(
+    'form',
+    {
+      class: 'card auth',
+      onsubmit: async (e) => {
+        e.preventDefault();
+        error.textContent = '';
+        try {
+          await submit(input.value);
+          location.hash = '#/';
+        } catch (err) {
+          error.textContent = err.status === 429 ? t.tooMany(err.problem.detail?.match(/\d+/)?.[0] ?? '') : err.problem?.detail || err.problem?.title || err.message;
+        }
+      },
+    },
+    h('h1', {}, title),
+    hint && h('p', {}, hint),
+    field(t.password, input),
+    error,
+    h('button', { type: 'submit', class: 'primary' }, title === t.loginTitle ? t.logIn : t.save),
+  );
+  nav.hidden = true;
+  show(form);
+  input.focus();
+}
+
+// ---------- leads list ----------
+const listState = { status: '', q: '', cursor: null, loading: false };
+
+async function leadsScreen() {
+  nav.hidden = false;
+  const lastSeen = Number(localStorage.getItem('lc-last-seen') || 0);
+  const list = h('ul', { class: 'leads', 'aria-live': 'polite' });
+  const sentinel = h('div', { class: 'sentinel' });
+  const search = h('input', { type: 'search', placeholder: t.search, 'aria-label': t.search, value: listState.q });
+  const chips = h(
+    'div',
+    { class: 'chips', role: 'group' },
+    ['', 'NEW', 'CONTACTED', 'QUOTED', 'SOLD', 'LOST'].map((s) =>
+      h('button', { class: 'chip', 'aria-pressed': String(listState.status === s), onclick: () => { listState.status = s; leadsScreen(); } }, s ? t.statuses[s] : t.all),
+    ),
+  );
+  let newest = lastSeen;
+  const load = async (reset) => {
+    if (listState.loading || (!reset && listState.cursor === undefined)) return;
+    listState.loading = true;
+    try {
+      const params = new URLSearchParams({ limit: '30' });
+      if (listState.status) params.set('status', listState.status);
+      if (listState.q) params.set('q', listState.q);
+      if (!reset && listState.cursor) params.set('cursor', listState.cursor);
+      const page = await api(`/api/admin/leads?${params}`);
+      if (reset) list.replaceChildren();
+      for (const lead of page.leads) {
+        newest = Math.max(newest, lead.created_at);
+        list.append(
+          h(
+            'li',
+            { class: lead.created_at > lastSeen ? 'lead unread' : 'lead' },
+            h(
+              'a',
+              { href: `#/lead/${lead.id}` },
+              h('span', { class: 'icon', 'aria-label': t.sources[lead.source] }, SOURCE_ICON[lead.source]),
+              h('span', { class: 'who' }, lead.name || lead.phone || (lead.ref_code ? `#${lead.ref_code}` : t.sources[lead.source])),
+              h('span', { class: `status s-${lead.status}` }, t.statuses[lead.status]),
+              h('span', { class: 'meta' }, [lead.utm_campaign, lead.city, ago(lead.created_at)].filter(Boolean).join(' · ')),
+            ),
+          ),
+        );
+      }
+      if (reset && page.leads.length === 0) list.append(h('li', { class: 'empty' }, t.noLeads));
+      listState.cursor = page.nextCursor ?? undefined;
+      localStorage.setItem('lc-last-seen', String(newest));
+    } finally {
+      listState.loading = false;
+    }
+  };
+  search.addEventListener('input', () => {
+    clearTimeout(search.timer);
+    search.timer = setTimeout(() => { listState.q = search.value.trim(); load(true); }, 250);
+  });
+  const refresh = h('button', { class: 'refresh', onclick: () => load(true) }, t.refresh);
+  show(h('section', {}, h('div', { class: 'toolbar' }, search, refresh), chips, list, sentinel));
+  pullToRefresh(main, () => load(true));
+  new IntersectionObserver((entries) => entries[0].isIntersecting && load(false)).observe(sentinel);
+  await load(true);
+}
+
+function pullToRefresh(el, refresh) {
+  let startY = null;
+  el.ontouchstart = (e) => { startY = window.scrollY === 0 ? e.touches[0].clientY : null; };
+  el.ontouchend = (e) => {
+    if (startY !== null && e.changedTouches[0].clientY - startY > 80) refresh();
+    startY = null;
+  };
+}
+
+// ---------- lead detail ----------
+async function leadScreen(id) {
+  nav.hidden = false;
+  const { lead, history, deliveries, journey } = await api(`/api/admin/leads/${encodeURIComponent(id)}`);
+  const digits = (lead.phone || '').replace(/\D/g, '');
+  const hasClickId = Boolean(lead.gclid || lead.gbraid || lead.wbraid);
+  const notice = h('p', { class: 'notice', role: 'status' });
+
+  const status = h('select', { 'aria-label': t.status }, Object.entries(t.statuses).filter(([s]) => s !== 'SOLD' || lead.status === 'SOLD').map(([s, label]) => h('option', { value: s, selected: s === lead.status }, label)));
+  const phone = h('input', { type: 'tel', value: lead.phone || '', autocomplete: 'off' });
+  const note = h('textarea', { rows: 3 }, lead.note || '');
+  const save = h('button', {
+    class: 'primary',
+    onclick: async () => {
+      const change = {};
+      if (status.value !== lead.status && status.value !== 'SOLD') change.status = status.value;
+      if (phone.value.trim() && phone.value.trim() !== lead.phone) change.phone = phone.value.trim();
+      if (note.value !== (lead.note || '')) change.note = note.value;
+      try {
+        await api(`/api/admin/leads/${lead.id}`, { method: 'PATCH', body: change });
+        notice.textContent = t.saved;
+        leadScreen(id);
+      } catch (err) {
+        notice.textContent = Object.values(err.problem?.errors || {}).join(' ') || err.message;
+      }
+    },
+  }, t.save);
+
+  const value = h('input', { type: 'number', min: '0.01', step: '0.01', inputmode: 'decimal', name: 'value', required: true });
+  const date = h('input', { type: 'date', name: 'date', max: new Date().toISOString().slice(0, 10) });
+  const sold = h('form', {
+    class: 'card sale',
+    onsubmit: async (e) => {
+      e.preventDefault();
+      const amount = Number(value.value);
+      if (!(amount > 0) || !confirm(t.confirmSale(money(amount)))) return;
+      try {
+        await api(`/api/admin/leads/${lead.id}/sale`, { method: 'POST', body: { value: amount, ...(date.value ? { at: new Date(`${date.value}T12:00:00`).toISOString() } : {}) } });
+        await leadScreen(id);
+        main.querySelector('.notice').textContent = hasClickId ? t.saleQueued : `${t.saleQueued} ${t.noClickId}`;
+      } catch (err) {
+        notice.textContent = Object.values(err.problem?.errors || {}).join(' ') || err.message;
+      }
+    },
+  }, h('h2', {}, t.markSold), field(t.saleValue(config.currency), value), field(t.saleDate, date), h('button', { type: 'submit', class: 'primary sold' }, t.markSold));
+
+  const row = (label, value) => value ? h('tr', {}, h('th', {}, label), h('td', {}, value)) : null;
+  show(
+    h('article', { class: 'detail' },
+      h('h1', {}, lead.name || lead.phone || t.sources[lead.source], ' ', h('span', { class: `status s-${lead.status}` }, t.statuses[lead.status])),
+      lead.status === 'SOLD' && h('p', { class: 'sold-value' }, money(lead.sale_value, lead.sale_currency), ' · ', dateTime(lead.sold_at)),
+      notice,
+      digits && h('div', { class: 'actions' },
+        h('a', { class: 'button call', href: `tel:${lead.phone}` }, '📞 ', t.call),
+        h('a', { class: 'button wa', href: `https://wa.me/${digits}` }, '💬 ', t.whatsapp)),
+      lead.message && h('section', {}, h('h2', {}, t.message), h('p', { class: 'message' }, lead.message)),
+      lead.extra && h('pre', { class: 'extra' }, lead.extra),
+      h('section', { class: 'card' }, h('h2', {}, t.attribution), h('table', {},
+        row(t.campaign, lead.utm_campaign),
+        row(t.keyword, lead.utm_term),
+        row(t.clickId, hasClickId ? t.clickIdYes : t.clickIdNo),
+        row(t.landing, lead.landing_page || lead.page_url),
+        row(t.city, [lead.city, lead.country].filter(Boolean).join(', ')),
+        row(t.device, lead.user_agent && (/(iPhone|Android|iPad|Windows|Macintosh)/.exec(lead.user_agent)?.[0] ?? '')),
+        lead.ref_code && row('WhatsApp', `#${lead.ref_code}`))),
+      h('section', { class: 'card edit' }, field(t.status, status), field(t.phone, phone), field(t.note, note), save),
+      lead.status !== 'SOLD' && sold,
+      journey.length > 0 && h('section', {}, h('h2', {}, t.journey), h('ol', { class: 'journey' }, journey.map((e) => h('li', {}, h('time', {}, dateTime(Date.parse(e.event_time))), ' ', e.type === 'pageview' ? new URL(e.url).pathname : `${e.type} ${e.name || ''}`)))),
+      h('section', {}, h('h2', {}, t.deliveries), h('ul', { class: 'deliveries' }, deliveries.map((d) => h('li', { class: `d-${d.state}` }, `${d.destination}: ${t.deliveryState[d.state]}`, d.last_error ? ` (${d.last_error.slice(0, 120)})` : '')))),
+      h('section', {}, h('h2', {}, t.history), h('ul', { class: 'history' }, history.map((x) => h('li', {}, `${dateTime(x.at)} · ${x.field}: ${x.old_value ?? '—'} → ${x.new_value ?? '—'}`)))),
+    ),
+  );
+}
+
+// ---------- dashboard ----------
+async function dashboardScreen(range = '7') {
+  nav.hidden = false;
+  const now = Date.now();
+  const startOfDay = new Date(); startOfDay.setHours(0, 0, 0, 0);
+  const from = range === 'today' ? startOfDay.getTime() : now - Number(range) * 86400000;
+  const stats = await api(`/api/admin/stats?from=${from}&to=${now}`);
+  const rangeButton = (key, label) => h('button', { class: 'chip', 'aria-pressed': String(range === key), onclick: () => dashboardScreen(key) }, label);
+  const card = (label, value) => h('div', { class: 'metric' }, h('span', {}, label), h('strong', {}, value));
+  const table = (title, rows, keyName) => h('section', { class: 'card' }, h('h2', {}, title), h('table', { class: 'numbers' },
+    h('thead', {}, h('tr', {}, h('th', {}, ''), h('th', {}, t.visits), h('th', {}, t.leads), h('th', {}, t.sales), h('th', {}, t.revenue))),
+    h('tbody', {}, rows.map((r) => h('tr', {}, h('th', {}, (keyName === 'source' ? t.sources[r.source] : r[keyName]) || t.none), h('td', {}, r.visits ?? '—'), h('td', {}, r.leads), h('td', {}, r.sales), h('td', {}, money(r.revenue)))))));
+  show(
+    h('section', { class: 'dashboard' },
+      h('div', { class: 'chips' }, rangeButton('today', t.today), rangeButton('7', t.days7), rangeButton('30', t.days30)),
+      h('div', { class: 'metrics' },
+        card(t.visits, stats.totals.visits), card(t.leads, stats.totals.leads), card(t.sales, stats.totals.sales), card(t.revenue, money(stats.totals.revenue)),
+        card(t.leadRate, percent(stats.totals.leadRate)), card(t.saleRate, percent(stats.totals.saleRate))),
+      chart(stats.byDay),
+      table(t.byCampaign, stats.byCampaign, 'campaign'),
+      table(t.bySource, stats.bySource, 'source'),
+      table(t.byCity, stats.byCity, 'city')),
+  );
+}
+
+function chart(days) {
+  const width = 320;
+  const height = 120;
+  const max = Math.max(1, ...days.map((d) => d.visits));
+  const bar = width / Math.max(days.length, 1);
+  const svg = document.createElementNS('http://www.w3.org/2000/svg', 'svg');
+  svg.setAttribute('viewBox', `0 0 ${width} ${height}`);
+  svg.setAttribute('role', 'img');
+  svg.setAttribute('aria-label', days.map((d) => `${d.day}: ${d.visits} ${t.visits}, ${d.leads} ${t.leads}`).join('; '));
+  days.forEach((d, i) => {
+    for (const [value, cls, shrink] of [[d.visits, 'visits', 0], [d.leads, 'leads', bar / 4]]) {
+      const rect = document.createElementNS(svg.namespaceURI, 'rect');
+      const hgt = (value / max) * (height - 10);
+      rect.setAttribute('x', String(i * bar + 2 + shrink));
+      rect.setAttribute('y', String(height - hgt));
+      rect.setAttribute('width', String(Math.max(1, bar - 4 - 2 * shrink)));
+      rect.setAttribute('height', String(hgt));
+      rect.setAttribute('class', cls);
+      svg.append(rect);
+    }
+  });
+  return h('figure', { class: 'card chart' }, svg);
+}
+
+// ---------- live ----------
+let liveTimer;
+async function liveScreen() {
+  nav.hidden = false;
+  const list = h('ul', { class: 'live' });
+  show(h('section', {}, h('h1', {}, t.liveTitle), list));
+  const tick = async () => {
+    const { events } = await api('/api/admin/events?limit=50');
+    list.replaceChildren(...(events.length ? events : []).map((e) => h('li', {}, h('time', {}, ago(Date.parse(e.received_at))), ' ', `${e.type} ${e.path || ''}`, ' · ', [e.utm_campaign, e.city, e.device].filter(Boolean).join(' · '))));
+    if (!events.length) list.append(h('li', { class: 'empty' }, t.noEvents));
+  };
+  await tick();
+  liveTimer = setInterval(() => tick().catch(() => {}), 5000);
+}
+
+// ---------- settings ----------
+async function settingsScreen() {
+  nav.hidden = false;
+  const status = await api('/api/admin/status');
+  const { deliveries } = await api('/api/admin/deliveries?state=dead');
+  const warnings = [];
+  if (!status.clickhouse.reachable) warnings.push(t.warnings.clickhouse);
+  if (!status.geoip.loaded) warnings.push(t.warnings.geoip);
+  if (status.journal.full) warnings.push(t.warnings.journalFull);
+  else if (status.journal.backlogBytes > 1e6) warnings.push(t.warnings.journal);
+  if (status.outbox.dead > 0) warnings.push(t.warnings.dead(status.outbox.dead));
+
+  const pushState = h('p', { class: 'push-state' });
+  const pushButtons = h('div', { class: 'actions' });
+  const renderPush = async () => {
+    const supported = 'serviceWorker' in navigator && 'PushManager' in window && window.isSecureContext;
+    if (!supported) return pushState.replaceChildren(t.pushUnsupported);
+    const registration = await navigator.serviceWorker.ready;
+    const subscription = await registration.pushManager.getSubscription();
+    pushState.replaceChildren(subscription ? t.pushIsOn : t.pushIsOff);
+    pushButtons.replaceChildren(
+      subscription
+        ? h('button', { onclick: async () => { await api(`/api/admin/push-subscriptions/${localStorage.getItem('lc-push-id')}`, { method: 'DELETE' }).catch(() => {}); await subscription.unsubscribe(); renderPush(); } }, t.pushOff)
+        : h('button', { class: 'primary', onclick: async () => {
+            const { publicKey } = await api('/api/admin/push-subscriptions/vapid-public-key');
+            const sub = await registration.pushManager.subscribe({ userVisibleOnly: true, applicationServerKey: publicKey });
+            const { id } = await api('/api/admin/push-subscriptions', { method: 'POST', body: sub.toJSON() });
+            localStorage.setItem('lc-push-id', String(id));
+            renderPush();
+          } }, t.pushOn),
+      subscription && h('button', { onclick: () => api('/api/admin/push-subscriptions/test', { method: 'POST' }) }, t.pushTest),
+    );
+  };
+  show(
+    h('section', { class: 'settings' },
+      h('section', { class: 'card' }, h('h2', {}, t.push), pushState, pushButtons),
+      h('section', { class: 'card' }, h('h2', {}, t.health),
+        warnings.length ? h('ul', { class: 'warnings' }, warnings.map((w) => h('li', {}, w))) : h('p', {}, `✅ ${t.ok}`),
+        h('p', { class: 'small' }, `${t.telegram}: ${status.outbox.destinations.includes('telegram') ? t.pushIsOn : t.pushIsOff} · ClickHouse ${status.clickhouse.mode} ${status.clickhouse.version ?? ''} · ${status.http.uws}`)),
+      h('section', { class: 'card' }, h('h2', {}, t.deadDeliveries),
+        h('ul', { class: 'dead' }, deliveries.map((d) => h('li', {}, `${d.destination} · ${d.last_error ?? ''} `, h('button', { onclick: async () => { await api(`/api/admin/deliveries/${d.id}/retry`, { method: 'POST' }); settingsScreen(); } }, t.retryDelivery))))),
+      h('div', { class: 'actions' },
+        h('button', { onclick: async () => { await api('/api/admin/session', { method: 'DELETE' }); location.hash = '#/login'; } }, t.logOut),
+        h('button', { class: 'danger', onclick: async () => { await api('/api/admin/sessions', { method: 'DELETE' }); location.hash = '#/login'; } }, t.logOutEverywhere))),
+  );
+  renderPush();
+}
+
+// ---------- router ----------
+async function route() {
+  clearInterval(liveTimer);
+  const [, screen, arg] = location.hash.split('/');
+  nav.querySelectorAll('a').forEach((a) => a.setAttribute('aria-current', String(a.getAttribute('href') === `#/${screen ?? ''}`)));
+  try {
+    if (screen === 'setup') return passwordScreen(t.setupTitle, t.setupHint, (password) => api('/api/admin/setup', { method: 'POST', body: { code: arg, password } }));
+    if (screen === 'login') return passwordScreen(t.loginTitle, null, (password) => api('/api/admin/session', { method: 'POST', body: { password } }));
+    if (screen === 'lead') return await leadScreen(arg);
+    if (screen === 'dashboard') return await dashboardScreen();
+    if (screen === 'live') return await liveScreen();
+    if (screen === 'settings') return await settingsScreen();
+    return await leadsScreen();
+  } catch (err) {
+    if (err.status !== 401) show(h('p', { class: 'error', role: 'alert' }, err.message, ' ', h('button', { onclick: route }, t.retry)));
+  }
+}
+
+for (const [href, label] of [['#/', t.navLeads], ['#/dashboard', t.navDashboard], ['#/live', t.navLive], ['#/settings', t.navSettings]]) nav.append(h('a', { href }, label));
+document.querySelector('.offline-banner').textContent = t.offline;
+window.addEventListener('hashchange', route);
+if ('serviceWorker' in navigator) navigator.serviceWorker.register('/admin/sw.js', { scope: '/admin/' });
+route();
