@@ -22,7 +22,10 @@ self.addEventListener('fetch', (event) => {
     event.respondWith(
       fetch(event.request)
         .then((res) => {
-          if (res.ok) caches.open(DATA).then((cache) => cache.put(event.request, res.clone()));
+          if (res.ok) {
+            const copy = res.clone(); // now: once the page reads the body, it cannot be cloned
+            event.waitUntil(caches.open(DATA).then((cache) => cache.put(event.request, copy)));
+          }
           return res;
         })
         .catch(async () => {

@@ -1,0 +1,186 @@
+// The owner's PWA in Chromium at a phone's size: first-start setup, login, leads, mark sold, the
+// dashboard, push into the service worker, offline. Screenshots go to test/artifacts/.
+import assert from 'node:assert/strict';
+import { mkdirSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { after, before, describe, test } from 'node:test';
+import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import { loadPwa } from '../src/admin/pwa.ts';
+import { adminGet, eventually, removeDir, send, startServer, tempDir, type RunningServer } from './support/harness.ts';
+import { browserKeys, decryptPush, selfSignedCert, startPushService } from './support/push-service.ts';
+
+type Json = Record<string, any>;
+const ARTIFACTS = fileURLToPath(new URL('./artifacts/', import.meta.url));
+const PASSWORD = 'copper-meadow-violin-58';
+const PHONE = { viewport: { width: 390, height: 844 }, deviceScaleFactor: 2, isMobile: true, hasTouch: true, permissions: ['notifications'] };
+
+describe('the owner PWA', () => {
+  let server: RunningServer;
+  let browser: Browser;
+  let context: BrowserContext;
+  let page: Page;
+  let certDir: string;
+  let push: Awaited<ReturnType<typeof startPushService>>;
+  const errors: string[] = [];
+  const shot = (name: string) => page.screenshot({ path: `${ARTIFACTS}${name}.png`, fullPage: true });
+
+  before(async () => {
+    mkdirSync(ARTIFACTS, { recursive: true });
+    certDir = tempDir('pwa-cert');
+    const tls = selfSignedCert(certDir);
+    push = await startPushService(tls);
+    server = await startServer({ NODE_EXTRA_CA_CERTS: tls.cert, DEFAULT_COUNTRY: 'TR', CURRENCY: 'TRY', LOCALE: 'tr-TR', FLUSH_INTERVAL_MS: '100' });
+    browser = await chromium.launch({
+      executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
+      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    });
+    context = await browser.newContext(PHONE);
+    page = await context.newPage();
+    page.on('pageerror', (err) => errors.push(err.message));
+    page.on('dialog', (dialog) => void dialog.accept());
+  });
+  after(async () => {
+    await browser?.close();
+    await server.stop();
+    removeDir(server.dataDir);
+    await push.close();
+    removeDir(certDir);
+  });
+
+  test('first start: the setup link from the log sets the password; the cookie is HttpOnly and SameSite=Strict', async () => {
+    const line = server.output.find((l) => l.includes('setupUrl'))!;
+    const code = /#\/setup\/([A-Za-z0-9_-]+)/.exec(line)![1]!;
+    await page.goto(`${server.url}/admin/#/setup/${code}`);
+    await page.fill('input[name=password]', 'password1234');
+    await page.click('button[type=submit]');
+    await page.waitForSelector('.error:not(:empty)');
+    await shot('01-setup-weak-password');
+    await page.fill('input[name=password]', PASSWORD);
+    await page.click('button[type=submit]');
+    await page.waitForSelector('.leads');
+    const cookie = (await context.cookies()).find((c) => c.name === 'lc_session')!;
+    assert.equal(cookie.httpOnly, true);
+    assert.equal(cookie.sameSite, 'Strict');
+    await shot('02-leads-empty');
+  });
+
+  test('log out, a wrong password is rejected, the right one logs in; a request without the anti-CSRF header is refused', async () => {
+    await page.goto(`${server.url}/admin/#/settings`);
+    await page.click('text=Log out');
+    await page.waitForSelector('input[name=password]');
+    await page.fill('input[name=password]', 'not-the-password-1');
+    await page.click('button[type=submit]');
+    await page.waitForSelector('.error:not(:empty)');
+    assert.match(await page.textContent('.error') ?? '', /Wrong password/);
+    await shot('03-login-wrong');
+    await page.fill('input[name=password]', PASSWORD);
+    await page.click('button[type=submit]');
+    await page.waitForSelector('.leads');
+    const status = await page.evaluate(async () => (await fetch('/api/admin/sessions', { method: 'DELETE' })).status);
+    assert.equal(status, 403, 'same cookie, no X-LC-CSRF header');
+  });
+
+  test('a lead sent to POST /lead appears, opens, and is marked sold with its notifications listed', async () => {
+    const res = await send(`${server.url}/lead`, { name: 'Zeynep Kaya', phone: '0532 111 22 33', message: 'Kombi su kaçırıyor', attribution: { gclid: 'G-PWA', utm_campaign: 'kombi', utm_term: 'kombi tamiri' } }, { 'Content-Type': 'application/json' });
+    const { id } = (await res.json()) as { id: string };
+    await page.click('.refresh');
+    await page.waitForSelector('text=Zeynep Kaya');
+    assert.ok(await page.$('.lead.unread'), 'the new lead is highlighted');
+    await shot('04-leads');
+    await page.click('text=Zeynep Kaya');
+    await page.waitForSelector('.detail');
+    assert.equal(await page.getAttribute('.button.call', 'href'), 'tel:+905321112233');
+    assert.equal(await page.getAttribute('.button.wa', 'href'), 'https://wa.me/905321112233');
+    await shot('05-lead-detail');
+    await page.fill('input[name=value]', '4500');
+    await page.click('button.sold');
+    await page.waitForSelector('.sold-value');
+    assert.match(await page.textContent('.detail h1') ?? '', /Sold/);
+    assert.match(await page.textContent('.notice') ?? '', /Sale saved/);
+    const lead = (await adminGet<Json>(server, `/api/admin/leads/${id}`)).lead;
+    assert.deepEqual([lead.status, lead.sale_value, lead.sale_currency], ['SOLD', 4500, 'TRY']);
+    await shot('06-lead-sold');
+  });
+
+  test('the dashboard shows what was sent: visits, leads, sales and revenue by campaign', async () => {
+    for (const session of ['d1', 'd2']) {
+      assert.equal((await send(`${server.url}/collect`, { type: 'pageview', url: 'https://usta.example.com/?utm_campaign=kombi', sessionId: session })).status, 204);
+    }
+    await eventually(async () => ((await adminGet<Json>(server, '/api/admin/stats')).totals.visits === 2 ? true : undefined), 10_000, 'the visits');
+    await page.click('nav >> text=Sales');
+    await page.waitForSelector('.metrics');
+    const metrics = await page.$$eval('.metric', (els) => els.map((e) => [e.querySelector('span')!.textContent, e.querySelector('strong')!.textContent]));
+    assert.deepEqual(metrics.slice(0, 3), [['Visits', '2'], ['Leads', '1'], ['Sales', '1']]);
+    assert.match(metrics[3]![1]!, /4\.500,00/, 'revenue formatted for tr-TR');
+    const kombi = await page.$$eval('.numbers tbody tr', (rows) => rows.map((r) => [...r.children].map((c) => c.textContent)).find((r) => r[0] === 'kombi'));
+    assert.deepEqual(kombi!.slice(0, 4), ['kombi', '2', '1', '1']);
+    await shot('07-dashboard');
+    await page.click('nav >> text=Live');
+    await page.waitForSelector('.live li');
+    await shot('08-live');
+    await page.click('nav >> text=Settings');
+    await page.waitForSelector('.settings');
+    await shot('09-settings');
+  });
+
+  test('a push the server sends is shown by the service worker, and its click opens the lead', async () => {
+    await page.goto(`${server.url}/admin/#/`);
+    await page.evaluate(() => navigator.serviceWorker.ready);
+    const device = browserKeys();
+    const subscribe = await page.evaluate(
+      async (body) => (await fetch('/api/admin/push-subscriptions', { method: 'POST', headers: { 'Content-Type': 'application/json', 'X-LC-CSRF': '1' }, body: JSON.stringify(body) })).status,
+      { endpoint: `${push.origin}/push/owner-phone`, keys: { p256dh: device.p256dh, auth: device.authText } },
+    );
+    assert.equal(subscribe, 201);
+    const res = await send(`${server.url}/lead`, { name: 'Push Test', phone: '+905329998877' }, { 'Content-Type': 'application/json' });
+    const { id } = (await res.json()) as { id: string };
+    await eventually(async () => (push.received.length > 0 ? true : undefined), 5000, 'the push');
+    const payload = decryptPush(push.received[0]!.body, device);
+    assert.equal(JSON.parse(payload).leadId, id);
+
+    // Hand the decrypted payload to the PWA's service worker as a push service would.
+    const cdp = await context.newCDPSession(page);
+    const registrations: Json[] = [];
+    cdp.on('ServiceWorker.workerRegistrationUpdated', (e: Json) => registrations.push(...e.registrations));
+    await cdp.send('ServiceWorker.enable');
+    await eventually(async () => (registrations.some((r) => r.scopeURL.endsWith('/admin/')) ? true : undefined), 5000, 'the registration');
+    const registration = registrations.find((r) => r.scopeURL.endsWith('/admin/'))!;
+    await cdp.send('ServiceWorker.deliverPushMessage', { origin: server.url, registrationId: registration.registrationId, data: payload });
+    const notifications = await eventually(async () => {
+      const shown = await page.evaluate(async () => (await (await navigator.serviceWorker.ready).getNotifications()).map((n) => ({ title: n.title, body: n.body, data: n.data })));
+      return shown.length > 0 ? shown : undefined;
+    }, 5000, 'the notification');
+    assert.equal(notifications[0]!.title, 'New lead (form)');
+    assert.equal(notifications[0]!.data.url, `/admin/#/lead/${id}`);
+
+    // A tap on the notification: the worker's notificationclick handler navigates the app there.
+    const [worker] = context.serviceWorkers();
+    await worker!.evaluate(async () => {
+      const [notification] = await (self as any).registration.getNotifications();
+      self.dispatchEvent(new (self as any).NotificationEvent('notificationclick', { notification }));
+    });
+    await page.waitForURL(`**${notifications[0]!.data.url}`);
+  });
+
+  test('offline, the service worker serves the shell and the last data, marked as offline', async () => {
+    await page.goto(`${server.url}/admin/#/`);
+    await page.waitForSelector('.leads li');
+    // The worker keeps the last answer of each admin API call; wait until it has this one.
+    await page.waitForFunction(async () => (await (await caches.open('lc-data')).keys()).some((r) => r.url.includes('/api/admin/leads')));
+    await context.setOffline(true);
+    await page.reload();
+    await page.waitForSelector('text=Zeynep Kaya');
+    assert.ok(await page.isVisible('.offline-banner'), 'the offline banner shows');
+    await shot('10-offline');
+    await context.setOffline(false);
+    assert.deepEqual(errors, []);
+  });
+
+  test('the whole app shell is under 100 KB compressed', () => {
+    const assets = loadPwa({ locale: 'tr-TR', currency: 'TRY' });
+    let total = 0;
+    for (const [path, asset] of assets) if (path !== '/admin/') total += asset.type === 'image/png' ? asset.body.length : asset.gzip.length;
+    console.log(`# PWA shell: ${total} B compressed (${assets.size - 1} files)`);
+    assert.ok(total < 100 * 1024, `${total} B`);
+  });
+});
