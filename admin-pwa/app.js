@@ -247,13 +247,18 @@ async function leadScreen(id) {
 }
 
 // ---------- dashboard ----------
-async function dashboardScreen(range = '7') {
+async function dashboardScreen(range = '7', custom = {}) {
   nav.hidden = false;
   const now = Date.now();
   const startOfDay = new Date(); startOfDay.setHours(0, 0, 0, 0);
-  const from = range === 'today' ? startOfDay.getTime() : now - Number(range) * 86400000;
-  const stats = await api(`/api/admin/stats?from=${from}&to=${now}`);
+  const from = range === 'custom' ? Date.parse(`${custom.from}T00:00:00`) : range === 'today' ? startOfDay.getTime() : now - Number(range) * 86400000;
+  const to = range === 'custom' ? Date.parse(`${custom.to}T00:00:00`) + 86400000 : now;
+  const stats = await api(`/api/admin/stats?from=${from}&to=${to}`);
   const rangeButton = (key, label) => h('button', { class: 'chip', 'aria-pressed': String(range === key), onclick: () => dashboardScreen(key) }, label);
+  const day = (ms) => new Date(ms - new Date(ms).getTimezoneOffset() * 60000).toISOString().slice(0, 10);
+  const fromInput = h('input', { type: 'date', value: custom.from ?? day(from), 'aria-label': t.custom });
+  const toInput = h('input', { type: 'date', value: custom.to ?? day(now), 'aria-label': t.custom });
+  const customRange = h('form', { class: 'range', onsubmit: (e) => { e.preventDefault(); dashboardScreen('custom', { from: fromInput.value, to: toInput.value }); } }, fromInput, toInput, h('button', { type: 'submit', 'aria-pressed': String(range === 'custom') }, t.custom));
   const card = (label, value) => h('div', { class: 'metric' }, h('span', {}, label), h('strong', {}, value));
   const table = (title, rows, keyName) => h('section', { class: 'card' }, h('h2', {}, title), h('table', { class: 'numbers' },
     h('thead', {}, h('tr', {}, h('th', {}, ''), h('th', {}, t.visits), h('th', {}, t.leads), h('th', {}, t.sales), h('th', {}, t.revenue))),
@@ -261,6 +266,7 @@ async function dashboardScreen(range = '7') {
   show(
     h('section', { class: 'dashboard' },
       h('div', { class: 'chips' }, rangeButton('today', t.today), rangeButton('7', t.days7), rangeButton('30', t.days30)),
+      customRange,
       h('div', { class: 'metrics' },
         card(t.visits, stats.totals.visits), card(t.leads, stats.totals.leads), card(t.sales, stats.totals.sales), card(t.revenue, money(stats.totals.revenue)),
         card(t.leadRate, percent(stats.totals.leadRate)), card(t.saleRate, percent(stats.totals.saleRate))),
