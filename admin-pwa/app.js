@@ -102,7 +102,8 @@ function passwordScreen(title, hint, submit) {
 }
 
 // ---------- leads list ----------
-const listState = { status: '', q: '', cursor: null, loading: false };
+/** The list's filters outlive a visit to a lead; its paging belongs to each rendering. */
+const listState = { status: '', q: '' };
 
 async function leadsScreen() {
   nav.hidden = false;
@@ -118,17 +119,18 @@ async function leadsScreen() {
     ),
   );
   let newest = lastSeen;
+  const page = { cursor: null, loading: false };
   const load = async (reset) => {
-    if (listState.loading || (!reset && listState.cursor === undefined)) return;
-    listState.loading = true;
+    if ((page.loading && !reset) || (!reset && page.cursor === undefined)) return;
+    page.loading = true;
     try {
       const params = new URLSearchParams({ limit: '30' });
       if (listState.status) params.set('status', listState.status);
       if (listState.q) params.set('q', listState.q);
-      if (!reset && listState.cursor) params.set('cursor', listState.cursor);
-      const page = await api(`/api/admin/leads?${params}`);
+      if (!reset && page.cursor) params.set('cursor', page.cursor);
+      const result = await api(`/api/admin/leads?${params}`);
       if (reset) list.replaceChildren();
-      for (const lead of page.leads) {
+      for (const lead of result.leads) {
         newest = Math.max(newest, lead.created_at);
         list.append(
           h(
@@ -145,11 +147,11 @@ async function leadsScreen() {
           ),
         );
       }
-      if (reset && page.leads.length === 0) list.append(h('li', { class: 'empty' }, t.noLeads));
-      listState.cursor = page.nextCursor ?? undefined;
+      if (reset && result.leads.length === 0) list.append(h('li', { class: 'empty' }, t.noLeads));
+      page.cursor = result.nextCursor ?? undefined;
       localStorage.setItem('lc-last-seen', String(newest));
     } finally {
-      listState.loading = false;
+      page.loading = false;
     }
   };
   search.addEventListener('input', () => {

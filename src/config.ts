@@ -5,6 +5,8 @@ import { isIP } from 'node:net';
 import { resolve, join } from 'node:path';
 import { parseEnv } from 'node:util';
 import type { FsyncPolicy } from './events/journal.ts';
+import type { GoogleConfig } from './destinations/google.ts';
+import type { MetaConfig } from './destinations/meta.ts';
 
 export type TrustProxy = { kind: 'none' } | { kind: 'hops'; hops: number } | { kind: 'cloudflare' };
 
@@ -22,6 +24,12 @@ export interface Config {
   geoipCityDb: string;
   journal: { dir: string; fsync: FsyncPolicy; maxBytes: number };
   leads: LeadsConfig;
+  /** Google Ads conversions through the Data Manager API; undefined until every key is set. */
+  google: GoogleConfig | undefined;
+  /** What is missing or wrong in the GOOGLE_* keys, for /api/admin/status. */
+  googleProblems: string[];
+  /** Meta Conversions API; undefined unless META_PIXEL_ID and META_ACCESS_TOKEN are set. */
+  meta: MetaConfig | undefined;
 }
 
 export interface LeadsConfig {
@@ -127,6 +135,8 @@ export function readConfig(env: Env): Config {
     flushMaxRows: int('FLUSH_MAX_ROWS', 1000, 1, 100_000),
     geoipCityDb: resolve(str('GEOIP_CITY_DB', join(dataDir, 'GeoLite2-City.mmdb'))),
     leads: readLeadsConfig(dataDir, publicOrigin, str, optional, int, problems),
+    ...readGoogleConfig(str, optional),
+    meta: readMetaConfig(str, optional, problems),
     journal: {
       dir: join(dataDir, 'journal'),
       fsync: parseFsync(str('JOURNAL_FSYNC', '200'), problems),
@@ -183,6 +193,56 @@ function readLeadsConfig(
     outboxMaxAttempts: int('OUTBOX_MAX_ATTEMPTS', 10, 1, 100),
     vapid,
     telegram: botToken && chatId ? { apiUrl: str('TELEGRAM_API_URL', 'https://api.telegram.org').replace(/\/$/, ''), botToken, chatId } : undefined,
+  };
+}
+
+function readMetaConfig(str: (key: string, fallback: string) => string, optional: (key: string) => string | undefined, problems: string[]): MetaConfig | undefined {
+  const pixelId = optional('META_PIXEL_ID');
+  const accessToken = optional('META_ACCESS_TOKEN');
+  if (pixelId === undefined && accessToken === undefined) return undefined;
+  if (pixelId === undefined || accessToken === undefined) {
+    problems.push('META_PIXEL_ID and META_ACCESS_TOKEN go together: set both or neither');
+    return undefined;
+  }
+  if (!/^\d+$/.test(pixelId)) problems.push(`META_PIXEL_ID must be the numeric pixel (dataset) id, got "${pixelId}"`);
+  const apiVersion = str('META_API_VERSION', 'v24.0');
+  if (!/^v\d+\.\d+$/.test(apiVersion)) problems.push(`META_API_VERSION must look like v24.0, got "${apiVersion}"`);
+  return { pixelId, accessToken, apiVersion, graphUrl: str('META_GRAPH_URL', 'https://graph.facebook.com'), testEventCode: optional('META_TEST_EVENT_CODE') };
+}
+
+/** Google is optional: a partial setup is reported (not fatal), so the rest of the server runs. */
+function readGoogleConfig(str: (key: string, fallback: string) => string, optional: (key: string) => string | undefined): { google: GoogleConfig | undefined; googleProblems: string[] } {
+  const digits = (key: string) => optional(key)?.replace(/-/g, '');
+  const values = {
+    clientId: optional('GOOGLE_CLIENT_ID'),
+    clientSecret: optional('GOOGLE_CLIENT_SECRET'),
+    refreshToken: optional('GOOGLE_REFRESH_TOKEN'),
+    customerId: digits('GOOGLE_ADS_CUSTOMER_ID'),
+    conversionActionId: optional('GOOGLE_CONVERSION_ACTION_ID'),
+  };
+  const keys: Record<keyof typeof values, string> = {
+    clientId: 'GOOGLE_CLIENT_ID',
+    clientSecret: 'GOOGLE_CLIENT_SECRET',
+    refreshToken: 'GOOGLE_REFRESH_TOKEN',
+    customerId: 'GOOGLE_ADS_CUSTOMER_ID',
+    conversionActionId: 'GOOGLE_CONVERSION_ACTION_ID',
+  };
+  const set = Object.values(values).filter((v) => v !== undefined).length;
+  if (set === 0) return { google: undefined, googleProblems: ['not configured: sales are not sent to Google Ads'] };
+  const problems = (Object.keys(values) as Array<keyof typeof values>).filter((k) => values[k] === undefined).map((k) => `${keys[k]} is missing`);
+  const loginCustomerId = digits('GOOGLE_ADS_LOGIN_CUSTOMER_ID');
+  for (const [key, value] of [['GOOGLE_ADS_CUSTOMER_ID', values.customerId], ['GOOGLE_ADS_LOGIN_CUSTOMER_ID', loginCustomerId], ['GOOGLE_CONVERSION_ACTION_ID', values.conversionActionId]] as const) {
+    if (value !== undefined && !/^\d{1,20}$/.test(value)) problems.push(`${key} must be a number (dashes allowed), got "${value}"`);
+  }
+  if (problems.length > 0) return { google: undefined, googleProblems: problems };
+  return {
+    google: {
+      ...(values as { [K in keyof typeof values]: string }),
+      loginCustomerId,
+      endpoint: str('GOOGLE_DATAMANAGER_ENDPOINT', 'https://datamanager.googleapis.com'),
+      tokenUrl: str('GOOGLE_OAUTH_TOKEN_URL', 'https://oauth2.googleapis.com/token'),
+    },
+    googleProblems: [],
   };
 }
 

@@ -30,6 +30,8 @@ import { Outbox } from './outbox/outbox.ts';
 import { OutboxWorker } from './outbox/worker.ts';
 import { telegram } from './destinations/telegram.ts';
 import { vapidKeys, webPush } from './destinations/webpush.ts';
+import { google } from './destinations/google.ts';
+import { meta } from './destinations/meta.ts';
 
 const SHUTDOWN_FLUSH_MS = 10_000;
 const APP_VERSION = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
@@ -71,7 +73,20 @@ async function main(): Promise<void> {
   const outbox = new Outbox(leadsDb, config.leads.outboxMaxAttempts);
   if (config.leads.vapid.subject === undefined) log.warn('VAPID_SUBJECT is not set (mailto: or https: URL): some push services reject pushes without a real contact');
   const vapid = vapidKeys(leadsDb, config.leads.vapid, 'mailto:owner@lean-capture.invalid');
-  const destinations = [webPush(leadsDb, vapid), ...(config.leads.telegram ? [telegram(config.leads.telegram)] : [])];
+  const destinations = [
+    webPush(leadsDb, vapid),
+    ...(config.leads.telegram ? [telegram(config.leads.telegram)] : []),
+    ...(config.google ? [google(config.google, store)] : []),
+    ...(config.meta ? [meta(config.meta, store)] : []),
+  ];
+  if (config.meta) {
+    store.onCreate.push((lead) => outbox.enqueue('meta', `meta:lead:${lead.id}`, lead.id, { leadId: lead.id, event: 'Lead' }));
+    store.onSale.push((lead, sale) => outbox.enqueue('meta', `meta:purchase:${lead.id}:${sale.value}:${sale.currency}:${sale.at}`, lead.id, { leadId: lead.id, event: 'Purchase' }));
+  }
+  if (config.google) {
+    // A sale, or a restated value, is one Google event under the lead's transaction id.
+    store.onSale.push((lead, sale) => outbox.enqueue('google', `google:${lead.id}:${sale.value}:${sale.currency}:${sale.at}`, lead.id, { leadId: lead.id }));
+  } else log.warn({ google: config.googleProblems }, 'sales are not sent to Google Ads');
   const worker = new OutboxWorker(outbox, destinations, log, metrics);
   const agents = new AgentParser();
   const notify = { includeName: config.leads.notifyIncludeName, telegram: config.leads.telegram !== undefined, locale: config.leads.locale };
@@ -149,6 +164,7 @@ async function main(): Promise<void> {
       statusExtras: () => ({
         leads: { database: config.leads.databasePath, schemaVersion: sqliteSchemaVersion(leadsDb) },
         outbox: { ...outbox.counts(), destinations: destinations.map((d) => d.name) },
+        google: { configured: config.google !== undefined, problems: config.googleProblems },
       }),
     }),
   ]);

@@ -34,6 +34,8 @@ const LANDING_BODY = `
   // Keep the test on this page (a tel: or wa.me navigation would replace it); the page's own
   // handlers run after the tracker's, which listens in the capture phase.
   for (const id of ['tel', 'wa']) document.getElementById(id).addEventListener('click', (e) => e.preventDefault());
+  // A stand-in for the Meta pixel: records what the tracker hands it.
+  window.fbq = (...args) => (window.fbqCalls = window.fbqCalls || []).push(args);
 </script>`;
 
 describe('the tracker in Chromium', () => {
@@ -181,6 +183,9 @@ describe('the tracker in Chromium', () => {
       ['form', 'Elif', '+905324445566', 'elif@example.com', 'G-FORM', 'forms', true, 'district: Kadıköy'],
     );
     assert.match(lead.fbc, /^fb\.1\.\d{13}\.FBFORM$/);
+    const fbq = (await p.evaluate(() => (window as any).fbqCalls)) as unknown[][];
+    assert.ok(fbq.length >= 1);
+    for (const call of fbq) assert.deepEqual(call, ['track', 'Lead', {}, { eventID: lead.event_id }], 'the pixel gets the id the server sends to Meta');
 
     // Field errors from the server are shown in the form.
     await p.fill('[name=phone]', '12');

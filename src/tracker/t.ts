@@ -102,7 +102,9 @@ safe(() => {
     if (!('lcLead' in form.dataset)) return;
     e.preventDefault();
     // One id per form on this page: a double click, a retry or a second send is the same lead.
+    // The Meta pixel, if the site runs it, gets the same id: Meta counts the lead once.
     form.lc ||= crypto.randomUUID?.();
+    w.fbq?.('track', 'Lead', {}, { eventID: form.lc });
     // The form's own fields as they are (the server keeps unknown ones as extra text).
     const lead = { ...Object.fromEntries(new FormData(form)), eventId: form.lc, visitorId: memory.v, sessionId: session(), pageUrl: pageUrl(), attribution: attribution(), consent: { ads: consent } };
     // The page styles the outcome: form[data-lc-state=sent|error], [data-lc-error=<field>] get the message.

@@ -1,0 +1,216 @@
+// Sales back to Google Ads through the Data Manager API, end to end: the real server, Google's
+// official client, a local OAuth token endpoint and Data Manager API that check every request.
+import assert from 'node:assert/strict';
+import { createHash, randomUUID } from 'node:crypto';
+import { test } from 'node:test';
+import { googleEmail, googlePhone, metaEmail, metaPhone } from '../src/destinations/normalise.ts';
+import { adminGet, eventually, removeDir, send, startServer, type RunningServer } from './support/harness.ts';
+import { CLIENT, startGoogle, UNAVAILABLE } from './support/google.ts';
+import { META, startMeta } from './support/meta.ts';
+
+type Json = Record<string, any>;
+const sha256 = (s: string) => createHash('sha256').update(s).digest('hex');
+
+async function setup(google: Awaited<ReturnType<typeof startGoogle>>, dataDir?: string) {
+  return startServer({
+    TRUST_PROXY: '1',
+    DEFAULT_COUNTRY: 'TR',
+    CURRENCY: 'TRY',
+    GOOGLE_CLIENT_ID: CLIENT.id,
+    GOOGLE_CLIENT_SECRET: CLIENT.secret,
+    GOOGLE_REFRESH_TOKEN: CLIENT.refreshToken,
+    GOOGLE_ADS_CUSTOMER_ID: '123-456-7890',
+    GOOGLE_ADS_LOGIN_CUSTOMER_ID: '999-888-7777',
+    GOOGLE_CONVERSION_ACTION_ID: '55555',
+    GOOGLE_DATAMANAGER_ENDPOINT: google.origin,
+    GOOGLE_OAUTH_TOKEN_URL: google.tokenUrl,
+    ...(dataDir ? { DATA_DIR: dataDir } : {}),
+  });
+}
+
+async function lead(server: RunningServer, body: Json): Promise<string> {
+  const res = await send(`${server.url}/lead`, body, { 'Content-Type': 'application/json', 'X-Forwarded-For': '81.214.10.20' });
+  assert.equal(res.status, 201);
+  return ((await res.json()) as { id: string }).id;
+}
+
+function sell(server: RunningServer, id: string, value: number, at?: string) {
+  return fetch(`${server.url}/api/admin/leads/${id}/sale`, {
+    method: 'POST',
+    headers: { Authorization: 'Bearer test-admin-token-0123456789', 'Content-Type': 'application/json' },
+    body: JSON.stringify({ value, ...(at ? { at } : {}) }),
+  });
+}
+
+async function googleDelivery(server: RunningServer, id: string, state: string): Promise<Json> {
+  return eventually(async () => {
+    const { deliveries } = await adminGet<Json>(server, `/api/admin/leads/${id}`);
+    return deliveries.find((d: Json) => d.destination === 'google' && d.state === state);
+  }, 20_000, `the Google delivery to be ${state}`);
+}
+
+test('hashes follow the normalisation examples in Google\'s and Meta\'s documentation', () => {
+  assert.equal(googleEmail(' cloudy.sanfrancisco+shopping@gmail.com '), 'cloudysanfrancisco@gmail.com');
+  assert.equal(googleEmail('user.name+NYC@Example.com'), 'user.name+nyc@example.com');
+  assert.equal(googlePhone('+18005550100'), '+18005550100');
+  assert.equal(metaEmail(' John_Smith@gmail.com '), 'john_smith@gmail.com');
+  assert.equal(metaPhone('+16505551212'), '16505551212');
+  assert.equal(sha256(metaEmail('John_Smith@gmail.com')), sha256('john_smith@gmail.com'));
+});
+
+test('a sold lead with gclid, email and phone becomes exactly one Google event with hashed user data', async () => {
+  const google = await startGoogle();
+  const server = await setup(google);
+  try {
+    const id = await lead(server, { phone: '0532 123 45 67', email: 'Ayse.Yilmaz+ads@Gmail.com', consent: { ads: true }, attribution: { gclid: 'Cj0KCQ-sale' } });
+    const at = new Date(Date.now() - 3_600_000).toISOString();
+    assert.equal((await sell(server, id, 1250.5, at)).status, 201);
+    const done = await googleDelivery(server, id, 'done');
+    assert.match(done.attemptLog.at(-1).response, /^accepted/);
+    assert.equal(google.requests.length, 1);
+    const body = google.requests[0]!.body;
+    assert.deepEqual(body.destinations, [{ operatingAccount: { accountType: 'GOOGLE_ADS', accountId: '1234567890' }, loginAccount: { accountType: 'GOOGLE_ADS', accountId: '9998887777' }, productDestinationId: '55555' }]);
+    const [event] = body.events;
+    assert.equal(event.transactionId, id);
+    assert.equal(Date.parse(event.eventTimestamp), Date.parse(at));
+    assert.deepEqual([event.conversionValue, event.currency], [1250.5, 'TRY']);
+    assert.equal(event.adIdentifiers.gclid, 'Cj0KCQ-sale');
+    assert.deepEqual(event.adIdentifiers.landingPageDeviceInfo, { userAgent: event.adIdentifiers.landingPageDeviceInfo.userAgent, ipAddress: '81.214.10.20' });
+    assert.deepEqual(event.userData.userIdentifiers, [{ emailAddress: sha256('ayseyilmaz@gmail.com') }, { phoneNumber: sha256('+905321234567') }]);
+    assert.deepEqual(event.consent, { adUserData: 'CONSENT_GRANTED', adPersonalization: 'CONSENT_GRANTED' });
+    assert.ok(!JSON.stringify(body).includes('5321234567') && !/yilmaz/i.test(JSON.stringify(body)), 'no plain email or phone');
+
+    // A corrected value restates the same transaction.
+    assert.equal((await sell(server, id, 1400, at)).status, 201);
+    await eventually(async () => (google.requests.length === 2 ? true : undefined), 10_000, 'the restatement');
+    assert.deepEqual([google.events()[1]!.transactionId, google.events()[1]!.conversionValue], [id, 1400]);
+    const status = await adminGet<Json>(server, '/api/admin/status');
+    assert.deepEqual(status.google, { configured: true, problems: [] });
+  } finally {
+    await server.stop();
+    removeDir(server.dataDir);
+    await google.close();
+  }
+});
+
+test('503 twice: retried with backoff, then accepted once; an expired access token is refreshed', async () => {
+  const google = await startGoogle({ tokenLifetimeSeconds: 1 });
+  const server = await setup(google);
+  try {
+    google.script(UNAVAILABLE, UNAVAILABLE);
+    const id = await lead(server, { phone: '+905320000011', consent: { ads: true }, attribution: { gbraid: 'GB-sale' } });
+    assert.equal((await sell(server, id, 300)).status, 201);
+    const done = await googleDelivery(server, id, 'done').catch(async (err) => {
+      throw new Error(`${err.message}: ${JSON.stringify((await adminGet<Json>(server, `/api/admin/leads/${id}`)).deliveries)} rejected: ${JSON.stringify(google.rejected)}`);
+    });
+    assert.deepEqual(done.attemptLog.map((a: Json) => a.outcome), ['transient', 'transient', 'ok']);
+    assert.equal(google.requests.length, 3, 'the client itself did not retry behind the outbox');
+    assert.equal(google.events()[2]!.adIdentifiers.gbraid, 'GB-sale');
+    assert.ok(google.tokenRequests.length >= 2, `the 1 s token was refreshed (${google.tokenRequests.length} token requests)`);
+  } finally {
+    await server.stop();
+    removeDir(server.dataDir);
+    await google.close();
+  }
+});
+
+test('without ads consent no user data is sent; with neither click id nor user data nothing is sent, and the lead says why', async () => {
+  const google = await startGoogle();
+  const server = await setup(google);
+  try {
+    const withClick = await lead(server, { phone: '+905320000022', email: 'a@example.com', consent: { ads: false }, attribution: { wbraid: 'WB-1' } });
+    assert.equal((await sell(server, withClick, 100)).status, 201);
+    await googleDelivery(server, withClick, 'done');
+    const [event] = google.events();
+    assert.equal(event!.userData, undefined);
+    assert.deepEqual(event!.consent, { adUserData: 'CONSENT_DENIED', adPersonalization: 'CONSENT_DENIED' });
+
+    const nothing = await lead(server, { phone: '+905320000033', consent: { ads: false } });
+    assert.equal((await sell(server, nothing, 100)).status, 201);
+    const dead = await googleDelivery(server, nothing, 'dead');
+    assert.match(dead.last_error, /not sent: no click id, and no ads consent/);
+    assert.equal(google.requests.length, 1, 'nothing went to Google');
+  } finally {
+    await server.stop();
+    removeDir(server.dataDir);
+    await google.close();
+  }
+});
+
+test('a crash after sending but before marking done re-sends the same transactionId', async () => {
+  const google = await startGoogle();
+  const first = await setup(google);
+  const dataDir = first.dataDir;
+  try {
+    google.script('hold');
+    const id = await lead(first, { phone: '+905320000044', consent: { ads: true }, attribution: { gclid: 'G-CRASH' } });
+    assert.equal((await sell(first, id, 999)).status, 201);
+    await eventually(async () => (google.requests.length === 1 ? true : undefined), 10_000, 'the held upload');
+    first.stop('SIGKILL');
+    await first.exited;
+    const second = await setup(google, dataDir);
+    try {
+      await googleDelivery(second, id, 'done');
+      assert.deepEqual(google.events().map((e) => e.transactionId), [id, id], 'the same transaction twice: Google keeps one');
+    } finally {
+      await second.stop();
+    }
+  } finally {
+    removeDir(dataDir);
+    await google.close();
+  }
+});
+
+test('Meta: a new lead sends Lead with the form\'s eventId and a sale sends Purchase, hashed, with consent only', async () => {
+  const metaApi = await startMeta();
+  const server = await startServer({
+    TRUST_PROXY: '1',
+    DEFAULT_COUNTRY: 'TR',
+    CURRENCY: 'TRY',
+    META_PIXEL_ID: META.pixelId,
+    META_ACCESS_TOKEN: META.token,
+    META_API_VERSION: META.version,
+    META_GRAPH_URL: metaApi.url,
+  });
+  try {
+    const eventId = randomUUID();
+    const id = await lead(server, {
+      eventId,
+      phone: '0532 765 43 21',
+      email: ' Elif@Example.com ',
+      consent: { ads: true },
+      visitorId: 'v-meta',
+      pageUrl: 'https://usta.example.com/iletisim',
+      attribution: { fbc: 'fb.1.1700000000000.FBCLID', fbp: 'fb.1.1700000000000.42' },
+    });
+    const leadEvent = await eventually(async () => metaApi.events.find((e) => e.event_name === 'Lead'), 10_000, 'the Lead event');
+    assert.equal(leadEvent.event_id, eventId, 'the same id a browser pixel would send');
+    assert.equal(leadEvent.action_source, 'website');
+    assert.equal(leadEvent.event_source_url, 'https://usta.example.com/iletisim');
+    assert.deepEqual(leadEvent.user_data, {
+      em: [sha256('elif@example.com')],
+      ph: [sha256('905327654321')],
+      external_id: [sha256('v-meta')],
+      fbc: 'fb.1.1700000000000.FBCLID',
+      fbp: 'fb.1.1700000000000.42',
+      client_ip_address: '81.214.10.20',
+      client_user_agent: leadEvent.user_data.client_user_agent,
+    });
+    assert.equal((await sell(server, id, 2000)).status, 201);
+    const purchase = await eventually(async () => metaApi.events.find((e) => e.event_name === 'Purchase'), 10_000, 'the Purchase event');
+    assert.deepEqual([purchase.event_id, purchase.action_source, purchase.custom_data], [`${id}:purchase`, 'system_generated', { value: 2000, currency: 'TRY' }]);
+
+    const noConsent = await lead(server, { phone: '+905320000055', consent: { ads: false } });
+    const skipped = await eventually(async () => {
+      const { deliveries } = await adminGet<Json>(server, `/api/admin/leads/${noConsent}`);
+      return deliveries.find((d: Json) => d.destination === 'meta' && d.state === 'dead');
+    }, 10_000, 'the skipped Lead');
+    assert.match(skipped.last_error, /no ads consent/);
+    assert.equal(metaApi.events.length, 2, 'nothing about the person without consent reached Meta');
+    assert.deepEqual(metaApi.rejected, []);
+  } finally {
+    await server.stop();
+    removeDir(server.dataDir);
+    await metaApi.close();
+  }
+});

@@ -1,0 +1,150 @@
+// Local stand-ins for Google: the OAuth 2.0 token endpoint (refresh-token grant) and the Data
+// Manager API's POST /v1/events:ingest, checking requests against the published format: bearer
+// token issued here and not expired; destinations with a Google Ads operating account and a
+// numeric conversion action; 1–2000 events; transactionId; RFC 3339 eventTimestamp; currency as
+// ISO 4217; at most one of gclid/gbraid/wbraid; user identifiers as 64 lower-case hex with
+// encoding HEX and never plain PII. Errors use Google's JSON error shape.
+import { randomUUID } from 'node:crypto';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+
+export const CLIENT = { id: 'test-client.apps.googleusercontent.com', secret: 'test-secret', refreshToken: '1//test-refresh-token' };
+
+type Scripted = { status: number; code: string; message: string } | 'hold';
+
+export interface IngestedRequest {
+  at: number;
+  body: Record<string, any>;
+}
+
+const HEX64 = /^[0-9a-f]{64}$/;
+const RFC3339 = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2}:\d{2})$/;
+
+export async function startGoogle(options: { tokenLifetimeSeconds?: number } = {}) {
+  const tokens = new Map<string, number>(); // access token → expiry (ms)
+  const tokenRequests: number[] = [];
+  const requests: IngestedRequest[] = [];
+  /** Requests refused as malformed, with the reason: a test failing on them shows what was wrong. */
+  const rejected: Array<{ body: unknown; problem: string }> = [];
+  const script: Scripted[] = [];
+  const held: ServerResponse[] = [];
+
+  const error = (res: ServerResponse, status: number, statusText: string, message: string) => {
+    res.writeHead(status, { 'Content-Type': 'application/json; charset=UTF-8' });
+    res.end(JSON.stringify({ error: { code: status, message, status: statusText } }));
+  };
+
+  const server = createServer(async (req: IncomingMessage, res: ServerResponse) => {
+    const chunks: Buffer[] = [];
+    for await (const c of req) chunks.push(c as Buffer);
+    const raw = Buffer.concat(chunks).toString('utf8');
+    const url = new URL(req.url ?? '/', 'http://x');
+
+    if (url.pathname === '/token') {
+      const form = new URLSearchParams(raw);
+      if (form.get('grant_type') !== 'refresh_token' || form.get('refresh_token') !== CLIENT.refreshToken || form.get('client_id') !== CLIENT.id || form.get('client_secret') !== CLIENT.secret) {
+        res.writeHead(400, { 'Content-Type': 'application/json' });
+        return res.end(JSON.stringify({ error: 'invalid_grant', error_description: 'Bad Request' }));
+      }
+      const token = `ya29.${randomUUID()}`;
+      const lifetime = options.tokenLifetimeSeconds ?? 3599;
+      tokens.set(token, Date.now() + lifetime * 1000);
+      tokenRequests.push(Date.now());
+      res.writeHead(200, { 'Content-Type': 'application/json' });
+      return res.end(JSON.stringify({ access_token: token, expires_in: lifetime, scope: 'https://www.googleapis.com/auth/datamanager', token_type: 'Bearer' }));
+    }
+
+    if (req.method !== 'POST' || url.pathname !== '/v1/events:ingest') return error(res, 404, 'NOT_FOUND', `no method ${req.method} ${url.pathname}`);
+    const bearer = /^Bearer (.+)$/.exec(req.headers.authorization ?? '')?.[1];
+    const expiry = bearer === undefined ? undefined : tokens.get(bearer);
+    if (expiry === undefined || expiry < Date.now()) return error(res, 401, 'UNAUTHENTICATED', 'Request had invalid authentication credentials.');
+    let body: Record<string, any>;
+    try {
+      body = JSON.parse(raw);
+    } catch {
+      return error(res, 400, 'INVALID_ARGUMENT', 'Invalid JSON payload received.');
+    }
+    normaliseEnums(body);
+    const problem = validate(body);
+    if (problem) {
+      rejected.push({ body, problem });
+      return error(res, 400, 'INVALID_ARGUMENT', problem);
+    }
+    requests.push({ at: Date.now(), body });
+    const next = script.shift();
+    if (next === 'hold') return void held.push(res);
+    if (next) return error(res, next.status, next.code, next.message);
+    res.writeHead(200, { 'Content-Type': 'application/json; charset=UTF-8' });
+    res.end(JSON.stringify({ requestId: randomUUID() }));
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const address = server.address();
+  const origin = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
+  return {
+    origin,
+    tokenUrl: `${origin}/token`,
+    requests,
+    rejected,
+    tokenRequests,
+    events: () => requests.flatMap((r) => r.body.events as Array<Record<string, any>>),
+    script: (...answers: Scripted[]) => script.push(...answers),
+    close: () =>
+      new Promise<void>((resolve) => {
+        for (const res of held) res.destroy();
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}
+
+export const UNAVAILABLE = { status: 503, code: 'UNAVAILABLE', message: 'The service is currently unavailable.' } as const;
+
+// Proto3 JSON lets a client write an enum as its name or its number (the official client sends
+// numbers); the server reads both. Names from destination.proto, consent.proto, event.proto and
+// ingestion_service.proto.
+const ACCOUNT_TYPES = ['ACCOUNT_TYPE_UNSPECIFIED', 'GOOGLE_ADS', 'DISPLAY_VIDEO_PARTNER', 'DISPLAY_VIDEO_ADVERTISER', 'DATA_PARTNER'];
+const CONSENT = ['CONSENT_STATUS_UNSPECIFIED', 'CONSENT_GRANTED', 'CONSENT_DENIED'];
+const EVENT_SOURCES: Record<number, string> = { 0: 'EVENT_SOURCE_UNSPECIFIED', 1: 'WEB', 2: 'APP', 3: 'IN_STORE', 4: 'PHONE', 5: 'OTHER', 6: 'MESSAGE' };
+const ENCODINGS = ['ENCODING_UNSPECIFIED', 'HEX', 'BASE64'];
+
+function normaliseEnums(body: Record<string, any>): void {
+  const name = (value: unknown, names: string[] | Record<number, string>) => (typeof value === 'number' ? (names as Record<number, string>)[value] ?? value : value);
+  for (const d of Array.isArray(body.destinations) ? body.destinations : []) {
+    for (const account of [d?.operatingAccount, d?.loginAccount, d?.linkedAccount]) if (account) account.accountType = name(account.accountType, ACCOUNT_TYPES);
+  }
+  body.encoding = name(body.encoding, ENCODINGS);
+  for (const e of Array.isArray(body.events) ? body.events : []) {
+    if (e?.consent) for (const key of ['adUserData', 'adPersonalization']) e.consent[key] = name(e.consent[key], CONSENT);
+    if (e && 'eventSource' in e) e.eventSource = name(e.eventSource, EVENT_SOURCES);
+  }
+}
+
+function validate(body: Record<string, any>): string | undefined {
+  const destinations = body.destinations;
+  if (!Array.isArray(destinations) || destinations.length === 0) return 'destinations is required';
+  for (const d of destinations) {
+    if (d?.operatingAccount?.accountType !== 'GOOGLE_ADS' || !/^\d+$/.test(d.operatingAccount.accountId ?? '')) return 'destinations.operating_account must be a Google Ads account id';
+    if (d.loginAccount && !/^\d+$/.test(d.loginAccount.accountId ?? '')) return 'destinations.login_account.account_id must be numeric';
+    if (!/^\d+$/.test(d.productDestinationId ?? '')) return 'destinations.product_destination_id must be a conversion action id';
+  }
+  if (!Array.isArray(body.events) || body.events.length === 0 || body.events.length > 2000) return 'events must hold 1 to 2000 events';
+  if (body.encoding !== 'HEX') return 'encoding must be HEX for hex-encoded hashes';
+  for (const [i, e] of body.events.entries()) {
+    const at = `events[${i}]`;
+    if (typeof e.transactionId !== 'string' || e.transactionId === '') return `${at}.transaction_id is required`;
+    if (typeof e.eventTimestamp !== 'string' || !RFC3339.test(e.eventTimestamp)) return `${at}.event_timestamp must be RFC 3339`;
+    if (typeof e.conversionValue !== 'number' || !(e.conversionValue >= 0)) return `${at}.conversion_value must be a number`;
+    if (!/^[A-Z]{3}$/.test(e.currency ?? '')) return `${at}.currency must be ISO 4217`;
+    const ids = ['gclid', 'gbraid', 'wbraid'].filter((k) => e.adIdentifiers?.[k]);
+    if (ids.length > 1) return `${at}.ad_identifiers: only one of gclid, gbraid and wbraid`;
+    for (const identifier of e.userData?.userIdentifiers ?? []) {
+      const values = Object.values(identifier) as string[];
+      if (values.length !== 1) return `${at}.user_data: each identifier has exactly one field`;
+      if (!HEX64.test(values[0]!)) return `${at}.user_data: identifiers must be SHA-256 hashes in lower-case hex (no plain PII)`;
+    }
+    if (ids.length === 0 && !(e.userData?.userIdentifiers?.length > 0)) return `${at}: an ad identifier or user data is required`;
+    for (const key of ['adUserData', 'adPersonalization']) {
+      if (e.consent && !['CONSENT_GRANTED', 'CONSENT_DENIED'].includes(e.consent[key])) return `${at}.consent.${key} is invalid`;
+    }
+  }
+  return undefined;
+}

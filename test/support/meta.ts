@@ -1,0 +1,60 @@
+// A local Graph API for the Conversions API: POST /{version}/{pixel}/events with
+// {data, access_token, test_event_code?}, checked as Meta documents it: a known access token,
+// 1–1000 events, event_name, event_time in seconds within the last 7 days, a valid action_source,
+// event_source_url for website events, hashed em/ph/external_id as 64 lower-case hex, and value
+// with currency for Purchase. Answers {events_received, fbtrace_id} or a Graph error.
+import { createServer } from 'node:http';
+
+export const META = { pixelId: '123456789012345', token: 'EAAB-test-token', version: 'v24.0' };
+const ACTION_SOURCES = ['email', 'website', 'app', 'phone_call', 'chat', 'physical_store', 'system_generated', 'business_messaging', 'other'];
+const HEX64 = /^[0-9a-f]{64}$/;
+
+export async function startMeta() {
+  const events: Array<Record<string, any>> = [];
+  const rejected: string[] = [];
+  const server = createServer(async (req, res) => {
+    const chunks: Buffer[] = [];
+    for await (const c of req) chunks.push(c as Buffer);
+    const fail = (status: number, message: string, code = 100) => {
+      rejected.push(message);
+      res.writeHead(status, { 'Content-Type': 'application/json' });
+      res.end(JSON.stringify({ error: { message, type: 'OAuthException', code, fbtrace_id: 'Atest' } }));
+    };
+    if (req.method !== 'POST' || req.url !== `/${META.version}/${META.pixelId}/events`) return fail(404, `Unknown path ${req.url}`, 803);
+    let body: Record<string, any>;
+    try {
+      body = JSON.parse(Buffer.concat(chunks).toString('utf8'));
+    } catch {
+      return fail(400, 'Invalid JSON');
+    }
+    if (body.access_token !== META.token) return fail(400, 'Invalid OAuth access token - Cannot parse access token', 190);
+    if (!Array.isArray(body.data) || body.data.length === 0 || body.data.length > 1000) return fail(400, 'data must hold 1 to 1000 events');
+    const now = Date.now() / 1000;
+    for (const e of body.data) {
+      if (typeof e.event_name !== 'string' || !e.event_name) return fail(400, 'event_name is required');
+      if (!Number.isInteger(e.event_time) || e.event_time > now + 60 || e.event_time < now - 7 * 86400) return fail(400, 'event_time must be a Unix time in seconds within the last 7 days');
+      if (!ACTION_SOURCES.includes(e.action_source)) return fail(400, `invalid action_source ${e.action_source}`);
+      if (e.action_source === 'website' && !e.event_source_url) return fail(400, 'event_source_url is required for website events');
+      const u = e.user_data ?? {};
+      for (const key of ['em', 'ph', 'external_id']) {
+        for (const v of u[key] ?? []) if (!HEX64.test(v)) return fail(400, `user_data.${key} must be SHA-256 hashes`);
+      }
+      if (e.event_name === 'Purchase' && (typeof e.custom_data?.value !== 'number' || !/^[A-Z]{3}$/.test(e.custom_data?.currency ?? ''))) return fail(400, 'Purchase needs custom_data.value and currency');
+      events.push(e);
+    }
+    res.writeHead(200, { 'Content-Type': 'application/json' });
+    res.end(JSON.stringify({ events_received: body.data.length, messages: [], fbtrace_id: 'Atest' }));
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const address = server.address();
+  return {
+    url: `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`,
+    events,
+    rejected,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}
