@@ -189,7 +189,10 @@ async function leadScreen(id) {
     class: 'primary',
     onclick: async () => {
       const change = {};
-      if (status.value !== lead.status && status.value !== 'SOLD') change.status = status.value;
+      if (status.value !== lead.status && status.value !== 'SOLD') {
+        if (lead.status === 'SOLD' && !confirm(t.confirmUnsell)) return;
+        change.status = status.value;
+      }
       if (phone.value.trim() && phone.value.trim() !== lead.phone) change.phone = phone.value.trim();
       if (note.value !== (lead.note || '')) change.note = note.value;
       try {
