@@ -214,3 +214,27 @@ test('Meta: a new lead sends Lead with the form\'s eventId and a sale sends Purc
     await metaApi.close();
   }
 });
+
+test('POST /api/admin/sales finds the lead by phone, email or WhatsApp code for CRMs and automations', async () => {
+  const server = await startServer({ DEFAULT_COUNTRY: 'TR', CURRENCY: 'TRY' });
+  const post = (body: unknown) =>
+    fetch(`${server.url}/api/admin/sales`, { method: 'POST', headers: { Authorization: 'Bearer test-admin-token-0123456789', 'Content-Type': 'application/json' }, body: JSON.stringify(body) });
+  try {
+    const byPhone = await lead(server, { phone: '+905321110001' });
+    const byEmail = await lead(server, { email: 'Crm@Example.com' });
+    const sold = await post({ phone: '0532 111 00 01', value: 700 });
+    assert.equal(sold.status, 201);
+    assert.equal(((await sold.json()) as Json).lead.id, byPhone);
+    assert.equal((await post({ email: 'crm@example.com', value: 80, currency: 'EUR' })).status, 201);
+    const { lead: l } = await adminGet<Json>(server, `/api/admin/leads/${byEmail}`);
+    assert.deepEqual([l.status, l.sale_value, l.sale_currency], ['SOLD', 80, 'EUR']);
+    assert.equal((await adminGet<Json>(server, `/api/admin/leads/${byEmail}`)).history.at(-1).actor, 'api');
+    assert.equal((await post({ phone: '+905329999999', value: 1 })).status, 404);
+    assert.equal((await post({ value: 1 })).status, 422);
+    assert.equal((await post({ leadId: byPhone, value: -1 })).status, 422);
+    assert.equal((await fetch(`${server.url}/api/admin/sales`, { method: 'POST', body: '{}' })).status, 401);
+  } finally {
+    await server.stop();
+    removeDir(server.dataDir);
+  }
+});

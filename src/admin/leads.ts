@@ -35,6 +35,7 @@ export function leadAdminRoutes(deps: LeadAdminDeps): Route[] {
     { method: 'get', path: '/api/admin/leads/:id', handler: admin((req) => leadDetail(deps, req.params[0]!)) },
     { method: 'patch', path: '/api/admin/leads/:id', handler: admin((req) => patchLead(deps, req)) },
     { method: 'post', path: '/api/admin/leads/:id/sale', handler: admin((req) => postSale(deps, req)) },
+    { method: 'post', path: '/api/admin/sales', handler: admin((req) => postSaleByContact(deps, req)) },
     { method: 'get', path: '/api/admin/deliveries', handler: admin((req) => listDeliveries(deps, req)) },
     { method: 'post', path: '/api/admin/deliveries/:id/retry', handler: admin((req) => retryDelivery(deps, req.params[0]!)) },
     { method: 'get', path: '/api/admin/push-subscriptions/vapid-public-key', handler: admin(() => json(200, { publicKey: deps.vapidPublicKey })) },
@@ -106,6 +107,33 @@ async function patchLead(deps: LeadAdminDeps, req: Request): Promise<Reply> {
 async function postSale(deps: LeadAdminDeps, req: Request): Promise<Reply> {
   const body = parseJson(req);
   if (body === undefined) return problem(400, 'invalid-json', 'Body is not a JSON object');
+  return recordSale(deps, req.params[0]!, body, 'owner');
+}
+
+/**
+ * POST /api/admin/sales, for CRMs and automation tools: the lead is found by `leadId`, or the most
+ * recent one with that `phone`, `email` or WhatsApp `refCode`; then the same as marking it sold.
+ */
+async function postSaleByContact(deps: LeadAdminDeps, req: Request): Promise<Reply> {
+  const body = parseJson(req);
+  if (body === undefined) return problem(400, 'invalid-json', 'Body is not a JSON object');
+  const text = (key: string) => (typeof body[key] === 'string' && (body[key] as string).trim() !== '' ? (body[key] as string).trim() : undefined);
+  let id = text('leadId');
+  if (id === undefined) {
+    const phone = text('phone') === undefined ? undefined : normalisePhone(text('phone')!, deps.defaultCountry);
+    const email = text('email')?.toLowerCase();
+    const refCode = text('refCode')?.toUpperCase();
+    if (!phone && !email && !refCode) return problem(422, 'invalid-sale', 'Which lead?', 'Send leadId, or a phone, email or refCode of the lead.', { errors: { lead: 'leadId, phone, email or refCode is required' } });
+    id = deps.db
+      .prepare('SELECT id FROM leads WHERE (phone = ? OR email = ? OR ref_code = ?) ORDER BY rowid DESC LIMIT 1')
+      .pluck()
+      .get(phone ?? null, email ?? null, refCode ?? null) as string | undefined;
+    if (id === undefined) return notFound('lead with that phone, email or code');
+  }
+  return recordSale(deps, id, body, 'api');
+}
+
+async function recordSale(deps: LeadAdminDeps, id: string, body: Record<string, unknown>, actor: string): Promise<Reply> {
   const errors: Record<string, string> = {};
   const value = body.value;
   if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0 || value > MAX_SALE_VALUE) errors.value = `must be a number above 0 and at most ${MAX_SALE_VALUE}`;
@@ -118,7 +146,7 @@ async function postSale(deps: LeadAdminDeps, req: Request): Promise<Reply> {
     if (!Number.isFinite(at) || at > now + 5 * 60_000 || at < now - MAX_SALE_AGE_MS) errors.at = 'must be a time within the last 90 days (ISO 8601 or ms)';
   }
   if (Object.keys(errors).length > 0) return problem(422, 'invalid-sale', 'The sale has invalid fields', 'See errors.', { errors });
-  const result = deps.store.recordSale(req.params[0]!, { value: Math.round((value as number) * 100) / 100, currency: currency as string, at }, 'owner');
+  const result = deps.store.recordSale(id, { value: Math.round((value as number) * 100) / 100, currency: currency as string, at }, actor);
   if (!result) return notFound('lead');
   queueMicrotask(() => deps.worker.wake()); // jobs the sale added (conversions) go out now
   return json(result.changed ? 201 : 200, { lead: leadView(result.lead) });
