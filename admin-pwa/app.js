@@ -25,6 +25,8 @@ const ago = (ms) => t.ago(Math.floor((Date.now() - ms) / 60000));
 const SOURCE_ICON = { form: '📝', call: '📞', whatsapp: '💬', google_lead_form: '🅖' };
 
 let offline = false;
+/** Bumped by every navigation: a screen whose data arrives after the owner moved on does not render. */
+let generation = 0;
 function setOffline(value) {
   offline = value;
   document.body.classList.toggle('offline', value);
@@ -177,7 +179,9 @@ function pullToRefresh(el, refresh) {
 // ---------- lead detail ----------
 async function leadScreen(id) {
   nav.hidden = false;
+  const mine = generation;
   const { lead, history, deliveries, journey } = await api(`/api/admin/leads/${encodeURIComponent(id)}`);
+  if (mine !== generation) return;
   const digits = (lead.phone || '').replace(/\D/g, '');
   const hasClickId = Boolean(lead.gclid || lead.gbraid || lead.wbraid);
   const notice = h('p', { class: 'notice', role: 'status' });
@@ -258,7 +262,9 @@ async function dashboardScreen(range = '7', custom = {}) {
   const startOfDay = new Date(); startOfDay.setHours(0, 0, 0, 0);
   const from = range === 'custom' ? Date.parse(`${custom.from}T00:00:00`) : range === 'today' ? startOfDay.getTime() : now - Number(range) * 86400000;
   const to = range === 'custom' ? Date.parse(`${custom.to}T00:00:00`) + 86400000 : now;
+  const mine = generation;
   const stats = await api(`/api/admin/stats?from=${from}&to=${to}`);
+  if (mine !== generation) return;
   const rangeButton = (key, label) => h('button', { class: 'chip', 'aria-pressed': String(range === key), onclick: () => dashboardScreen(key) }, label);
   const day = (ms) => new Date(ms - new Date(ms).getTimezoneOffset() * 60000).toISOString().slice(0, 10);
   const fromInput = h('input', { type: 'date', value: custom.from ?? day(from), 'aria-label': t.custom });
@@ -324,8 +330,10 @@ async function liveScreen() {
 // ---------- settings ----------
 async function settingsScreen() {
   nav.hidden = false;
+  const mine = generation;
   const status = await api('/api/admin/status');
   const { deliveries } = await api('/api/admin/deliveries?state=dead');
+  if (mine !== generation) return;
   const warnings = [];
   if (!status.clickhouse.reachable) warnings.push(t.warnings.clickhouse);
   if (!status.geoip.loaded) warnings.push(t.warnings.geoip);
@@ -371,6 +379,7 @@ async function settingsScreen() {
 
 // ---------- router ----------
 async function route() {
+  generation++;
   clearInterval(liveTimer);
   const [, screen, arg] = location.hash.split('/');
   nav.querySelectorAll('a').forEach((a) => a.setAttribute('aria-current', String(a.getAttribute('href') === `#/${screen ?? ''}`)));

@@ -325,16 +325,21 @@ export class Journal {
     });
   }
 
-  /** One writer per journal: a second server on the same DATA_DIR would interleave segments. */
+  /**
+   * One writer per journal: a second server on the same DATA_DIR would interleave segments. The
+   * owner is recorded as "pid start-time", so a pid reused by another process after a crash or a
+   * reboot is not mistaken for a live owner.
+   */
   private lock(): void {
     const path = join(this.options.dir, 'owner.pid');
     if (existsSync(path)) {
-      const pid = Number(readFileSync(path, 'utf8'));
-      if (Number.isInteger(pid) && pid !== process.pid && isAlive(pid)) {
+      const [pidText, started] = readFileSync(path, 'utf8').trim().split(' ');
+      const pid = Number(pidText);
+      if (Number.isInteger(pid) && pid !== process.pid && isAlive(pid) && (started === undefined || processStart(pid) === started)) {
         throw new Error(`journal ${this.options.dir} is in use by process ${pid} (another Lean Capture process using this DATA_DIR?)`);
       }
     }
-    writeFileSync(path, String(process.pid)); // a pid left by a crashed process is simply taken over
+    writeFileSync(path, `${process.pid} ${processStart(process.pid) ?? ''}`.trim()); // a crashed owner's file is taken over
   }
 
   private readCursor(): CursorFile {
@@ -374,6 +379,16 @@ export class Journal {
     } finally {
       closeSync(fd);
     }
+  }
+}
+
+/** The process's start time in clock ticks since boot (field 22 of /proc/<pid>/stat), where /proc exists. */
+function processStart(pid: number): string | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19];
+  } catch {
+    return undefined;
   }
 }
 

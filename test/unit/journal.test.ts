@@ -113,6 +113,9 @@ test('a second writer on the same journal is refused while the first lives, and 
   writeFileSync(join(dir, 'owner.pid'), '999999999'); // no such process: a crash left it
   const second = open(dir);
   second.close();
+  writeFileSync(join(dir, 'owner.pid'), `${process.ppid} 1`); // that pid now belongs to a process started at another time
+  const third = open(dir);
+  third.close();
   first.close();
   removeDir(dir);
 });
