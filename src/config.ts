@@ -30,6 +30,7 @@ export interface Config {
   googleProblems: string[];
   /** Meta Conversions API; undefined unless META_PIXEL_ID and META_ACCESS_TOKEN are set. */
   meta: MetaConfig | undefined;
+  stripeWebhookSecret: string | undefined;
 }
 
 export interface LeadsConfig {
@@ -137,6 +138,7 @@ export function readConfig(env: Env): Config {
     leads: readLeadsConfig(dataDir, publicOrigin, str, optional, int, problems),
     ...readGoogleConfig(str, optional),
     meta: readMetaConfig(str, optional, problems),
+    stripeWebhookSecret: optional('STRIPE_WEBHOOK_SECRET'),
     journal: {
       dir: join(dataDir, 'journal'),
       fsync: parseFsync(str('JOURNAL_FSYNC', '200'), problems),

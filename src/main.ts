@@ -25,6 +25,7 @@ import { openDatabase, schemaVersion as sqliteSchemaVersion } from './leads/data
 import { leadEventRow, leadsFromContactClicks } from './leads/from-events.ts';
 import { enqueueNotifications } from './leads/notify.ts';
 import { leadRoutes } from './leads/routes.ts';
+import { stripeRoute } from './leads/stripe.ts';
 import { LeadStore } from './leads/store.ts';
 import { Outbox } from './outbox/outbox.ts';
 import { OutboxWorker } from './outbox/worker.ts';
@@ -131,6 +132,9 @@ async function main(): Promise<void> {
     }),
     ...sessionRoutes({ auth, throttle: new LoginThrottle(), trustProxy: config.trustProxy, log }),
     statsRoute({ auth, db: leadsDb, clickhouse: db, currency: config.leads.currency }),
+    ...(config.stripeWebhookSecret
+      ? [stripeRoute({ secret: config.stripeWebhookSecret, db: leadsDb, store, defaultCountry: config.leads.defaultCountry, log, onSale: () => worker.wake() })]
+      : []),
     ...leadRoutes({
       store,
       geo,

@@ -1,7 +1,7 @@
 // Sales back to Google Ads through the Data Manager API, end to end: the real server, Google's
 // official client, a local OAuth token endpoint and Data Manager API that check every request.
 import assert from 'node:assert/strict';
-import { createHash, randomUUID } from 'node:crypto';
+import { createHash, createHmac, randomUUID } from 'node:crypto';
 import { test } from 'node:test';
 import { googleEmail, googlePhone, metaEmail, metaPhone } from '../src/destinations/normalise.ts';
 import { adminGet, eventually, removeDir, send, startServer, type RunningServer } from './support/harness.ts';
@@ -233,6 +233,37 @@ test('POST /api/admin/sales finds the lead by phone, email or WhatsApp code for 
     assert.equal((await post({ value: 1 })).status, 422);
     assert.equal((await post({ leadId: byPhone, value: -1 })).status, 422);
     assert.equal((await fetch(`${server.url}/api/admin/sales`, { method: 'POST', body: '{}' })).status, 401);
+  } finally {
+    await server.stop();
+    removeDir(server.dataDir);
+  }
+});
+
+test('a Stripe payment, signed and fresh, becomes the sale of its lead once', async () => {
+  const secret = 'whsec_test_secret';
+  const server = await startServer({ DEFAULT_COUNTRY: 'TR', STRIPE_WEBHOOK_SECRET: secret });
+  const post = (body: string, signature: string) => fetch(`${server.url}/hooks/stripe`, { method: 'POST', headers: { 'Content-Type': 'application/json', 'Stripe-Signature': signature }, body });
+  const sign = (body: string, t = Math.floor(Date.now() / 1000)) => `t=${t},v1=${createHmac('sha256', secret).update(`${t}.${body}`).digest('hex')},v0=ignored`;
+  try {
+    const byReference = await lead(server, { phone: '+905321230001' });
+    const byEmail = await lead(server, { email: 'payer@example.com' });
+    const checkout = JSON.stringify({ id: 'evt_1', type: 'checkout.session.completed', created: Math.floor(Date.now() / 1000) - 60, data: { object: { amount_total: 125050, currency: 'try', client_reference_id: byReference } } });
+    const first = await post(checkout, sign(checkout));
+    assert.equal(first.status, 200);
+    assert.deepEqual(await first.json(), { matched: true, leadId: byReference, duplicate: false });
+    assert.deepEqual(await (await post(checkout, sign(checkout))).json(), { matched: true, leadId: byReference, duplicate: true }, 'Stripe resending the event changes nothing');
+    const l = (await adminGet<Json>(server, `/api/admin/leads/${byReference}`)).lead;
+    assert.deepEqual([l.status, l.sale_value, l.sale_currency], ['SOLD', 1250.5, 'TRY']);
+
+    const intent = JSON.stringify({ id: 'evt_2', type: 'payment_intent.succeeded', created: Math.floor(Date.now() / 1000), data: { object: { amount_received: 5000, currency: 'jpy', receipt_email: 'Payer@Example.com' } } });
+    assert.equal((await post(intent, sign(intent))).status, 200);
+    const e = (await adminGet<Json>(server, `/api/admin/leads/${byEmail}`)).lead;
+    assert.deepEqual([e.status, e.sale_value, e.sale_currency], ['SOLD', 5000, 'JPY'], 'JPY has no minor unit');
+
+    assert.equal((await post(checkout, sign(checkout).replace(/v1=[0-9a-f]{64}/, `v1=${'0'.repeat(64)}`))).status, 400, 'a wrong signature');
+    assert.equal((await post(checkout, sign(checkout, Math.floor(Date.now() / 1000) - 600))).status, 400, 'older than 300 s');
+    const other = JSON.stringify({ id: 'evt_3', type: 'customer.created', data: { object: {} } });
+    assert.deepEqual(await (await post(other, sign(other))).json(), { ignored: 'customer.created' });
   } finally {
     await server.stop();
     removeDir(server.dataDir);

@@ -34,8 +34,9 @@ export interface RequestHeaders {
   'accept-encoding': string;
   'if-none-match': string;
   'x-lc-csrf': string;
+  'stripe-signature': string;
 }
-const COPIED_HEADERS = ['content-type', 'user-agent', 'x-forwarded-for', 'cf-connecting-ip', 'authorization', 'cookie', 'origin', 'referer', 'accept-encoding', 'if-none-match', 'x-lc-csrf'] as const;
+const COPIED_HEADERS = ['content-type', 'user-agent', 'x-forwarded-for', 'cf-connecting-ip', 'authorization', 'cookie', 'origin', 'referer', 'accept-encoding', 'if-none-match', 'x-lc-csrf', 'stripe-signature'] as const;
 
 export type Handler = (req: Request) => Reply | Promise<Reply>;
 type Method = 'get' | 'post' | 'patch' | 'put' | 'del' | 'options';

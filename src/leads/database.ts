@@ -104,6 +104,16 @@ const MIGRATIONS: Array<{ version: number; name: string; sql: string }> = [
       );
     `,
   },
+  {
+    version: 3,
+    name: 'Stripe events already processed',
+    sql: `
+      CREATE TABLE stripe_events (
+        id TEXT PRIMARY KEY,
+        received_at INTEGER NOT NULL
+      );
+    `,
+  },
 ];
 
 export function openDatabase(path: string): Db {
