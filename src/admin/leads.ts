@@ -124,10 +124,7 @@ async function postSaleByContact(deps: LeadAdminDeps, req: Request): Promise<Rep
     const email = text('email')?.toLowerCase();
     const refCode = text('refCode')?.toUpperCase();
     if (!phone && !email && !refCode) return problem(422, 'invalid-sale', 'Which lead?', 'Send leadId, or a phone, email or refCode of the lead.', { errors: { lead: 'leadId, phone, email or refCode is required' } });
-    id = deps.db
-      .prepare('SELECT id FROM leads WHERE (phone = ? OR email = ? OR ref_code = ?) ORDER BY rowid DESC LIMIT 1')
-      .pluck()
-      .get(phone ?? null, email ?? null, refCode ?? null) as string | undefined;
+    id = deps.store.findByContact({ phone, email, refCode })?.id;
     if (id === undefined) return notFound('lead with that phone, email or code');
   }
   return recordSale(deps, id, body, 'api');

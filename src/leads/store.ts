@@ -190,6 +190,16 @@ export class LeadStore {
     return { leads: page.map(({ seq: _seq, ...lead }) => lead), nextCursor: more && last ? encodeCursor(last.seq) : undefined };
   }
 
+  /** The most recent lead with this (normalised) phone, email or WhatsApp ref code, in that order of preference. */
+  findByContact(contact: { phone?: string; email?: string; refCode?: string }): Lead | undefined {
+    for (const [column, value] of [['phone', contact.phone], ['email', contact.email], ['ref_code', contact.refCode]] as const) {
+      if (!value) continue;
+      const lead = this.db.prepare(`SELECT * FROM leads WHERE ${column} = ? ORDER BY rowid DESC LIMIT 1`).get(value) as Lead | undefined;
+      if (lead) return lead;
+    }
+    return undefined;
+  }
+
   history(id: string): HistoryEntry[] {
     return this.db.prepare('SELECT at, actor, field, old_value, new_value FROM lead_history WHERE lead_id = ? ORDER BY at, id').all(id) as HistoryEntry[];
   }

@@ -1,7 +1,7 @@
 // POST /hooks/stripe (with STRIPE_WEBHOOK_SECRET): a paid Stripe checkout or payment becomes the
 // sale of its lead. The Stripe-Signature header (t=…,v1=HMAC-SHA256 of "t.rawBody") is checked
 // with a 300 s tolerance; each Stripe event id is processed once. The lead is found by
-// client_reference_id or metadata.lead_id, else by the customer's email, then phone.
+// client_reference_id or metadata.lead_id, else by the customer's phone or email.
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import type { Logger } from '../log.ts';
 import { json, problem, type Reply } from '../http/reply.ts';
@@ -64,8 +64,10 @@ function handle(deps: StripeDeps, req: Request): Reply {
 
   const lead =
     (typeof paid.leadId === 'string' ? deps.store.get(paid.leadId)?.id : undefined) ??
-    findBy(deps, 'email', typeof paid.email === 'string' ? normaliseEmail(paid.email) : undefined) ??
-    findBy(deps, 'phone', typeof paid.phone === 'string' ? normalisePhone(paid.phone, deps.defaultCountry) : undefined);
+    deps.store.findByContact({
+      email: typeof paid.email === 'string' ? normaliseEmail(paid.email) : undefined,
+      phone: typeof paid.phone === 'string' ? normalisePhone(paid.phone, deps.defaultCountry) : undefined,
+    })?.id;
   if (!lead) {
     deps.log.warn({ stripeEvent: event.id }, 'a Stripe payment matches no lead; not recorded');
     return json(200, { matched: false });
@@ -79,9 +81,4 @@ function handle(deps: StripeDeps, req: Request): Reply {
   })();
   if (recorded?.changed) deps.onSale();
   return json(200, { matched: true, leadId: lead, duplicate: recorded === undefined });
-}
-
-function findBy(deps: StripeDeps, column: 'email' | 'phone', value: string | undefined): string | undefined {
-  if (!value) return undefined;
-  return deps.db.prepare(`SELECT id FROM leads WHERE ${column} = ? ORDER BY rowid DESC LIMIT 1`).pluck().get(value) as string | undefined;
 }
