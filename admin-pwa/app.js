@@ -249,7 +249,7 @@ async function leadScreen(id) {
       h('section', { class: 'card edit' }, field(t.status, status), field(t.phone, phone), field(t.note, note), save),
       lead.status !== 'SOLD' && sold,
       journey.length > 0 && h('section', {}, h('h2', {}, t.journey), h('ol', { class: 'journey' }, journey.map((e) => h('li', {}, h('time', {}, dateTime(Date.parse(e.event_time))), ' ', e.type === 'pageview' ? new URL(e.url).pathname : `${e.type} ${e.name || ''}`)))),
-      h('section', {}, h('h2', {}, t.deliveries), h('ul', { class: 'deliveries' }, deliveries.map((d) => h('li', { class: `d-${d.state}` }, `${d.destination}: ${t.deliveryState[d.state]}`, d.last_error ? ` (${d.last_error.slice(0, 120)})` : '')))),
+      h('section', {}, h('h2', {}, t.deliveries), h('ul', { class: 'deliveries' }, deliveries.map((d) => h('li', { class: `d-${d.status}` }, `${t.destinations[d.destination] ?? d.destination}: ${t.deliveryStatus[d.status]}`, d.attempts > 1 ? ` · ${t.attempts(d.attempts)}` : '', d.reason ? h('span', { class: 'small reason' }, d.reason.slice(0, 200)) : '')))),
       h('section', {}, h('h2', {}, t.history), h('ul', { class: 'history' }, history.map((x) => h('li', {}, `${dateTime(x.at)} · ${x.field}: ${x.old_value ?? '—'} → ${x.new_value ?? '—'}`)))),
     ),
   );
@@ -340,6 +340,11 @@ async function settingsScreen() {
   if (status.journal.full) warnings.push(t.warnings.journalFull);
   else if (status.journal.backlogBytes > 1e6) warnings.push(t.warnings.journal);
   if (status.outbox.dead > 0) warnings.push(t.warnings.dead(status.outbox.dead));
+  for (const d of status.outbox.destinations) {
+    if (d.parked) warnings.push(t.warnings.parked(d.destination, d.waiting, d.parked.reason));
+    else if (!d.configured && d.waiting > 0) warnings.push(t.warnings.unconfigured(d.destination, d.waiting));
+  }
+  for (const problem of status.google.configured ? [] : status.google.problems) if (!/^not configured/.test(problem)) warnings.push(`Google Ads: ${problem}`);
 
   const pushState = h('p', { class: 'push-state' });
   const pushButtons = h('div', { class: 'actions' });
@@ -367,7 +372,7 @@ async function settingsScreen() {
       h('section', { class: 'card' }, h('h2', {}, t.push), pushState, pushButtons),
       h('section', { class: 'card' }, h('h2', {}, t.health),
         warnings.length ? h('ul', { class: 'warnings' }, warnings.map((w) => h('li', {}, w))) : h('p', {}, `✅ ${t.ok}`),
-        h('p', { class: 'small' }, `${t.telegram}: ${status.outbox.destinations.includes('telegram') ? t.pushIsOn : t.pushIsOff} · ClickHouse ${status.clickhouse.mode} ${status.clickhouse.version ?? ''} · ${status.http.uws}`)),
+        h('p', { class: 'small' }, `${t.telegram}: ${status.outbox.destinations.some((d) => d.destination === 'telegram' && d.configured) ? t.pushIsOn : t.pushIsOff} · ClickHouse ${status.clickhouse.mode} ${status.clickhouse.version ?? ''} · ${status.http.uws}`)),
       h('section', { class: 'card' }, h('h2', {}, t.deadDeliveries),
         h('ul', { class: 'dead' }, deliveries.map((d) => h('li', {}, `${d.destination} · ${d.last_error ?? ''} `, h('button', { onclick: async () => { await api(`/api/admin/deliveries/${d.id}/retry`, { method: 'POST' }); settingsScreen(); } }, t.retryDelivery))))),
       h('div', { class: 'actions' },

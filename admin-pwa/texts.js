@@ -54,7 +54,12 @@ export const texts = {
   confirmUnsell: 'This sale was sent to Google and Meta, which cannot take it back. Change the status anyway?',
   saleQueued: 'Sale saved. Uploads are queued.',
   noClickId: 'No click id — Google cannot credit this sale.',
-  deliveryState: { pending: 'queued', sending: 'sending', done: 'sent', dead: 'failed — retry from Settings' },
+  deliveryStatus: {
+    queued: 'queued', sending: 'sending', retrying: 'retrying', parked: 'on hold — settings refused', waiting: 'waiting — not set up',
+    sent: 'sent, being processed', accepted: 'accepted', partial: 'partly accepted', rejected: 'rejected', dead: 'failed — retry from Settings',
+  },
+  destinations: { webpush: 'Push', telegram: 'Telegram', google: 'Google Ads', meta: 'Meta' },
+  attempts: (n) => `${n} attempts`,
   saved: 'Saved',
   // dashboard
   today: 'Today',
@@ -93,5 +98,7 @@ export const texts = {
     journal: 'Events are waiting to be stored.',
     journalFull: 'The event journal is full: visits are being refused!',
     dead: (n) => `${n} delivery failed for good.`,
+    parked: (name, n, reason) => `${texts.destinations[name] ?? name}: ${n} on hold. ${reason}`,
+    unconfigured: (name, n) => `${texts.destinations[name] ?? name}: ${n} waiting, but it is not set up on the server.`,
   },
 };

@@ -43,6 +43,8 @@ export interface LeadsConfig {
   googleLeadFormKey: string | undefined;
   notifyIncludeName: boolean;
   outboxMaxAttempts: number;
+  outboxParkedProbeMs: number;
+  outboxStatusCheckMs: number;
   vapid: { publicKey: string | undefined; privateKey: string | undefined; subject: string | undefined };
   telegram: { apiUrl: string; botToken: string; chatId: string } | undefined;
 }
@@ -193,6 +195,8 @@ function readLeadsConfig(
     googleLeadFormKey: optional('GOOGLE_LEAD_FORM_KEY'),
     notifyIncludeName: notifyIncludeName === 'true',
     outboxMaxAttempts: int('OUTBOX_MAX_ATTEMPTS', 10, 1, 100),
+    outboxParkedProbeMs: int('OUTBOX_PARKED_PROBE_MS', 900_000, 100, 86_400_000),
+    outboxStatusCheckMs: int('OUTBOX_STATUS_CHECK_MS', 60_000, 100, 3_600_000),
     vapid,
     telegram: botToken && chatId ? { apiUrl: str('TELEGRAM_API_URL', 'https://api.telegram.org').replace(/\/$/, ''), botToken, chatId } : undefined,
   };

@@ -71,7 +71,7 @@ async function main(): Promise<void> {
   // Leads, the outbox and the owner's notifications.
   const leadsDb = openDatabase(config.leads.databasePath);
   const store = new LeadStore(leadsDb);
-  const outbox = new Outbox(leadsDb, config.leads.outboxMaxAttempts);
+  const outbox = new Outbox(leadsDb, config.leads.outboxMaxAttempts, config.leads.outboxStatusCheckMs);
   if (config.leads.vapid.subject === undefined) log.warn('VAPID_SUBJECT is not set (mailto: or https: URL): some push services reject pushes without a real contact');
   const vapid = vapidKeys(leadsDb, config.leads.vapid, 'mailto:owner@lean-capture.invalid');
   const destinations = [
@@ -88,7 +88,7 @@ async function main(): Promise<void> {
     // A sale, or a restated value, is one Google event under the lead's transaction id.
     store.onSale.push((lead, sale) => outbox.enqueue('google', `google:${lead.id}:${sale.value}:${sale.currency}:${sale.at}`, lead.id, { leadId: lead.id }));
   } else log.warn({ google: config.googleProblems }, 'sales are not sent to Google Ads');
-  const worker = new OutboxWorker(outbox, destinations, log, metrics);
+  const worker = new OutboxWorker(outbox, destinations, log, metrics, { parkedProbeMs: config.leads.outboxParkedProbeMs, statusCheckMs: config.leads.outboxStatusCheckMs });
   const agents = new AgentParser();
   const notify = { includeName: config.leads.notifyIncludeName, telegram: config.leads.telegram !== undefined, locale: config.leads.locale };
   store.onCreate.push((lead) => enqueueNotifications(leadsDb, outbox, lead, notify));
@@ -167,7 +167,7 @@ async function main(): Promise<void> {
       appVersion: APP_VERSION,
       statusExtras: () => ({
         leads: { database: config.leads.databasePath, schemaVersion: sqliteSchemaVersion(leadsDb) },
-        outbox: { ...outbox.counts(), destinations: destinations.map((d) => d.name) },
+        outbox: { ...outbox.counts(), destinations: worker.status() },
         google: { configured: config.google !== undefined, problems: config.googleProblems },
       }),
     }),

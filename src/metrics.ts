@@ -52,6 +52,12 @@ export function createMetrics() {
     labelNames: ['destination', 'outcome'],
     registers: [registry],
   });
+  const processed = new Counter({
+    name: 'lc_outbox_processed_total',
+    help: 'Processing outcomes the far side reported for delivered requests (Google), by destination and status',
+    labelNames: ['destination', 'status'],
+    registers: [registry],
+  });
   const batchesParked = new Counter({
     name: 'lc_clickhouse_batches_parked_total',
     help: 'Batches ClickHouse rejected as invalid data, kept in journal/rejected/',
@@ -99,6 +105,7 @@ export function createMetrics() {
     journalDamaged,
     batchesParked,
     deliveries: (destination: string, outcome: string) => deliveries.labels(destination, outcome).inc(),
+    processed: (destination: string, status: string, requests = 1) => processed.labels(destination, status).inc(requests),
     journalRefused: (reason: 'full' | 'write-failed') => journalRefused.labels(reason).inc(),
     /** Registers a gauge read at scrape time, for figures another component owns. */
     gauge(name: string, help: string, read: () => number) {

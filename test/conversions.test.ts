@@ -11,7 +11,7 @@ import { META, startMeta } from './support/meta.ts';
 type Json = Record<string, any>;
 const sha256 = (s: string) => createHash('sha256').update(s).digest('hex');
 
-async function setup(google: Awaited<ReturnType<typeof startGoogle>>, dataDir?: string) {
+async function setup(google: Awaited<ReturnType<typeof startGoogle>>, dataDir?: string, extra: Record<string, string> = {}) {
   return startServer({
     TRUST_PROXY: '1',
     DEFAULT_COUNTRY: 'TR',
@@ -25,6 +25,7 @@ async function setup(google: Awaited<ReturnType<typeof startGoogle>>, dataDir?: 
     GOOGLE_DATAMANAGER_ENDPOINT: google.origin,
     GOOGLE_OAUTH_TOKEN_URL: google.tokenUrl,
     ...(dataDir ? { DATA_DIR: dataDir } : {}),
+    ...extra,
   });
 }
 
@@ -137,6 +138,109 @@ test('without ads consent no user data is sent; with neither click id nor user d
   }
 });
 
+test('a batch: one event Google refuses goes dead alone, one we can tell is bad is never sent, the rest arrive once; processing outcomes are shown', async () => {
+  const google = await startGoogle();
+  const server = await setup(google, undefined, { OUTBOX_STATUS_CHECK_MS: '200' });
+  const deliveryOf = async (id: string) => (await adminGet<Json>(server, `/api/admin/leads/${id}`)).deliveries.find((d: Json) => d.destination === 'google');
+  try {
+    // The first sale's request is held, so the next ones queue up and leave as one batch.
+    google.script('hold');
+    const first = await lead(server, { phone: '+905320000101', consent: { ads: true }, attribution: { gclid: 'Gclid-first' } });
+    assert.equal((await sell(server, first, 10)).status, 201);
+    await eventually(async () => (google.requests.length === 1 ? true : undefined), 10_000, 'the held request');
+    const ids: string[] = [];
+    for (let i = 0; i < 5; i++) {
+      ids.push(await lead(server, { phone: `+90532000020${i}`, consent: { ads: true }, attribution: { gclid: `Gclid-batch-${i}` } }));
+      assert.equal((await sell(server, ids[i]!, 100 + i)).status, 201);
+    }
+    const mangled = await lead(server, { phone: '+905320000299', consent: { ads: true }, attribution: { gclid: 'Gclid copied with spaces' } });
+    assert.equal((await sell(server, mangled, 50)).status, 201);
+    const bad = ids[2]!;
+    google.refuseEvents((e) => (e.transactionId === bad ? 'conversion_value exceeds the maximum for this conversion action' : undefined));
+    // The request holding ids[3] and ids[4] is processed in part by Google.
+    google.processWith((events) =>
+      events.some((e) => e.transactionId === ids[4])
+        ? { requestStatus: 'PARTIAL_SUCCESS', errorInfo: { errorCounts: [{ recordCount: '1', reason: 'PROCESSING_ERROR_REASON_INVALID_GCLID' }] } }
+        : { requestStatus: 'SUCCESS' },
+    );
+    google.release();
+
+    const dead = await eventually(async () => ((await deliveryOf(bad))?.state === 'dead' ? deliveryOf(bad) : undefined), 20_000, 'the refused event to be dead');
+    assert.equal(dead.status, 'rejected');
+    assert.match(dead.reason, /Google rejected this sale: .*conversion_value exceeds the maximum/);
+    const notSent = await eventually(async () => ((await deliveryOf(mangled))?.state === 'dead' ? deliveryOf(mangled) : undefined), 10_000, 'the mangled gclid to be dead');
+    assert.match(notSent.reason, /^not sent: the gclid is malformed/);
+    assert.equal(notSent.attemptLog.length, 1);
+
+    const good = ids.filter((id) => id !== bad);
+    for (const id of good) await googleDelivery(server, id, 'done');
+    // One batch of 5 refused, then halves until the bad event was alone: [0,1,2] refused, [3,4] sent, [0,1] sent, [2] refused.
+    assert.deepEqual(google.refused.map((r) => r.events), [5, 3, 1]);
+    assert.ok(google.refused.every((r) => r.transactionId === bad));
+    const sent = google.events().map((e) => e.transactionId);
+    for (const id of [first, ...good]) assert.equal(sent.filter((t) => t === id).length, 1, `${id} sent once`);
+    assert.ok(!sent.includes(bad) && !sent.includes(mangled));
+    assert.equal(google.requests.filter((r) => r.body.events.length > 1).length, 2, 'the good events went in batches');
+
+    // Google's processing outcome, asked with the request id, shows on each delivery.
+    const settled = await eventually(async () => {
+      const all = await Promise.all([first, ...good].map(deliveryOf));
+      return all.every((d) => d.status === 'accepted' || d.status === 'partial') ? all : undefined;
+    }, 20_000, 'processing outcomes');
+    const byId = new Map([first, ...good].map((id, i) => [id, settled[i]]));
+    assert.equal(byId.get(ids[0]!).status, 'accepted');
+    assert.equal(byId.get(ids[0]!).reason, 'processed by Google');
+    assert.equal(byId.get(ids[4]!).status, 'partial');
+    assert.match(byId.get(ids[4]!).reason, /1 × Google does not know this click id/);
+    assert.ok(google.statusQueries.length >= 6, 'each request was asked about until it had an outcome');
+    const metrics = await (await fetch(`${server.url}/metrics`)).text();
+    assert.match(metrics, /lc_outbox_processed_total\{destination="google",status="partial"\} 2/);
+    assert.match(metrics, /lc_outbox_deliveries_total\{destination="google",outcome="permanent"\} 2/);
+  } finally {
+    await server.stop();
+    removeDir(server.dataDir);
+    await google.close();
+  }
+});
+
+test('refused credentials park every Google delivery with one clear status, without using attempts; fixed credentials resume them', async () => {
+  const google = await startGoogle();
+  const server = await setup(google, undefined, { OUTBOX_PARKED_PROBE_MS: '1000' });
+  try {
+    google.setRefreshTokenValid(false);
+    const a = await lead(server, { phone: '+905320000301', consent: { ads: true }, attribution: { gclid: 'Gclid-parked-a' } });
+    assert.equal((await sell(server, a, 10)).status, 201);
+    const parked = await eventually(async () => {
+      const status = await adminGet<Json>(server, '/api/admin/status');
+      return status.outbox.destinations.find((d: Json) => d.destination === 'google' && d.parked);
+    }, 10_000, 'Google to be parked');
+    assert.match(parked.parked.reason, /Google refused our OAuth credentials \(invalid_grant\): check GOOGLE_CLIENT_ID, GOOGLE_CLIENT_SECRET and GOOGLE_REFRESH_TOKEN/);
+    const b = await lead(server, { phone: '+905320000302', consent: { ads: true }, attribution: { gclid: 'Gclid-parked-b' } });
+    assert.equal((await sell(server, b, 20)).status, 201);
+    for (const id of [a, b]) {
+      const { deliveries } = await adminGet<Json>(server, `/api/admin/leads/${id}`);
+      const d = deliveries.find((x: Json) => x.destination === 'google');
+      assert.deepEqual([d.state, d.status, d.attempts], ['pending', 'parked', 0], `${id} waits without using attempts`);
+      assert.match(d.reason, /invalid_grant/);
+    }
+    // Probes keep failing (one job each time), then the owner fixes the credentials.
+    await new Promise((r) => setTimeout(r, 2500));
+    assert.equal(google.requests.length, 0);
+    const { deliveries } = await adminGet<Json>(server, `/api/admin/leads/${a}`);
+    assert.ok(deliveries[0].attemptLog.length >= 2 && deliveries[0].attemptLog.every((x: Json) => x.outcome === 'parked'), 'probed');
+    assert.equal((await adminGet<Json>(server, `/api/admin/leads/${b}`)).deliveries[0].attemptLog.length, 0, 'only one job probes');
+    google.setRefreshTokenValid(true);
+    for (const id of [a, b]) await googleDelivery(server, id, 'done');
+    const status = await adminGet<Json>(server, '/api/admin/status');
+    assert.equal(status.outbox.destinations.find((d: Json) => d.destination === 'google').parked, undefined);
+    assert.deepEqual(google.events().map((e) => e.transactionId).sort(), [a, b].sort());
+  } finally {
+    await server.stop();
+    removeDir(server.dataDir);
+    await google.close();
+  }
+});
+
 test('a crash after sending but before marking done re-sends the same transactionId', async () => {
   const google = await startGoogle();
   const first = await setup(google);
@@ -208,6 +312,24 @@ test('Meta: a new lead sends Lead with the form\'s eventId and a sale sends Purc
     assert.match(skipped.last_error, /no ads consent/);
     assert.equal(metaApi.events.length, 2, 'nothing about the person without consent reached Meta');
     assert.deepEqual(metaApi.rejected, []);
+  } finally {
+    await server.stop();
+    removeDir(server.dataDir);
+    await metaApi.close();
+  }
+});
+
+test('Meta: a refused access token parks Meta deliveries with one clear status', async () => {
+  const metaApi = await startMeta();
+  const server = await startServer({ META_PIXEL_ID: META.pixelId, META_ACCESS_TOKEN: 'EAAB-revoked', META_API_VERSION: META.version, META_GRAPH_URL: metaApi.url });
+  try {
+    const id = await lead(server, { phone: '+905320000066', consent: { ads: true }, pageUrl: 'https://usta.example.com/' });
+    const parked = await eventually(async () => (await adminGet<Json>(server, '/api/admin/status')).outbox.destinations.find((d: Json) => d.destination === 'meta' && d.parked), 10_000, 'Meta to be parked');
+    assert.match(parked.parked.reason, /Meta refused our access token \(check META_ACCESS_TOKEN and META_PIXEL_ID\): .*code 190/);
+    assert.equal(parked.waiting, 1);
+    const { deliveries } = await adminGet<Json>(server, `/api/admin/leads/${id}`);
+    assert.deepEqual([deliveries[0].state, deliveries[0].status, deliveries[0].attempts], ['pending', 'parked', 0]);
+    assert.equal(metaApi.events.length, 0);
   } finally {
     await server.stop();
     removeDir(server.dataDir);

@@ -151,7 +151,8 @@ async function recordSale(deps: LeadAdminDeps, id: string, body: Record<string, 
 
 function deliveryView(deps: LeadAdminDeps, job: Job) {
   const { payload: _payload, ...view } = job;
-  return { ...view, attemptLog: deps.outbox.attempts(job.id) };
+  const attemptLog = deps.outbox.attempts(job.id);
+  return { ...view, ...deps.worker.describe(job, attemptLog.at(-1)?.outcome), attemptLog };
 }
 
 function listDeliveries(deps: LeadAdminDeps, req: Request): Reply {

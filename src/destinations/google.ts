@@ -3,12 +3,15 @@
 // the refresh-token flow. One sale = one event whose transactionId is the lead id, so retries,
 // replays and restated values are deduplicated by Google. The event is built from the lead as it
 // is when sent (the current value), with the click id, the landing page's device, and hashed
-// email/phone only with ads consent.
-import { IngestionServiceClient } from '@google-ads/datamanager';
+// email/phone only with ads consent. Events go up to 2000 per request; Google fails a request
+// for one bad event, so each event is checked first. An accepted request is processed later:
+// its requestId is kept and GET /v1/requestStatus:retrieve tells how it went.
+import { IngestionServiceClient, protos } from '@google-ads/datamanager';
 import { OAuth2Client } from 'google-auth-library';
 import type { Lead, LeadStore } from '../leads/store.ts';
-import type { DeliveryResult, Job } from '../outbox/outbox.ts';
-import type { Destination } from './destination.ts';
+import type { DeliveryResult, Job, RemoteStatus } from '../outbox/outbox.ts';
+import { isIP } from 'node:net';
+import type { BatchDestination } from './destination.ts';
 import { googleEmail, googlePhone, sha256Hex } from './normalise.ts';
 
 export interface GoogleConfig {
@@ -28,8 +31,10 @@ export interface GoogleJob {
 
 /** gRPC status codes worth retrying: UNKNOWN, DEADLINE_EXCEEDED, RESOURCE_EXHAUSTED (quota), ABORTED, INTERNAL, UNAVAILABLE. */
 const TRANSIENT_CODES = new Set([2, 4, 8, 10, 13, 14]);
-/** Authentication and configuration: nothing a retry of this event fixes. */
-const CONFIG_CODES = new Set([7, 16]);
+/** PERMISSION_DENIED, UNAUTHENTICATED, NOT_FOUND (account or conversion action): our settings, not the event. */
+const CONFIG_CODES = new Set([5, 7, 16, 401, 403, 404]);
+/** The most events Google takes in one events:ingest request. */
+export const GOOGLE_BATCH_SIZE = 2000;
 
 export type GoogleEvent = Record<string, unknown>;
 
@@ -60,7 +65,58 @@ export function saleEvent(lead: Lead): { event: GoogleEvent } | { reason: string
   };
 }
 
-export function google(config: GoogleConfig, store: LeadStore): Destination {
+/** What Google would refuse in this event, checked before it joins a batch. */
+export function googleProblem(event: GoogleEvent, now = Date.now()): string | undefined {
+  const e = event as { transactionId?: string; conversionValue?: number; currency?: string; eventTimestamp?: { seconds: number }; adIdentifiers?: { gclid?: string; gbraid?: string; wbraid?: string; landingPageDeviceInfo?: { ipAddress?: string } } };
+  if (!e.transactionId) return 'no transaction id';
+  if (typeof e.conversionValue !== 'number' || !Number.isFinite(e.conversionValue) || e.conversionValue < 0) return 'the sale value is not a positive number';
+  if (!/^[A-Z]{3}$/.test(e.currency ?? '')) return `the currency ${JSON.stringify(e.currency)} is not an ISO 4217 code`;
+  if (!e.eventTimestamp || e.eventTimestamp.seconds * 1000 > now + 5 * 60_000) return 'the sale time is in the future';
+  const ids = e.adIdentifiers ?? {};
+  for (const key of ['gclid', 'gbraid', 'wbraid'] as const) {
+    // Click ids are URL-safe base64; anything else was mangled on the way (copied with spaces, cut).
+    if (ids[key] !== undefined && !/^[A-Za-z0-9_-]{1,1000}$/.test(ids[key]!)) return `the ${key} is malformed`;
+  }
+  const ip = ids.landingPageDeviceInfo?.ipAddress;
+  if (ip !== undefined && isIP(ip) === 0) return 'the landing page IP address is malformed';
+  return undefined;
+}
+
+/** Plain words for Google's processing error reasons (ProcessingErrorReason in the API). */
+const REASONS: Record<string, string> = {
+  EVENT_TOO_OLD: 'the sale is older than the conversion action accepts',
+  DENIED_CONSENT: 'the person denied consent',
+  NO_CONSENT: 'no consent was given',
+  UNKNOWN_CONSENT: 'consent is unknown',
+  DUPLICATE_GCLID: 'a conversion with this click id was already imported',
+  DUPLICATE_TRANSACTION_ID: 'this sale was already imported',
+  INVALID_GCLID: 'Google does not know this click id',
+  INVALID_GBRAID: 'Google does not know this gbraid',
+  INVALID_WBRAID: 'Google does not know this wbraid',
+  INTERNAL_ERROR: 'an internal error at Google',
+  DESTINATION_ACCOUNT_ENHANCED_CONVERSIONS_TERMS_NOT_SIGNED: 'the enhanced conversions terms are not accepted in the Google Ads account',
+  INVALID_EVENT: 'the event is invalid',
+};
+
+const v1 = protos.google.ads.datamanager.v1;
+
+function reasonText(reason: unknown): string {
+  const full = typeof reason === 'number' ? (v1.ProcessingErrorReason as unknown as Record<number, string>)[reason] ?? `reason ${reason}` : String(reason);
+  const name = full.replace(/^PROCESSING_ERROR_REASON_/, '');
+  return REASONS[name] ?? name.toLowerCase().replaceAll('_', ' ');
+}
+
+/** Our status and words for one RequestStatusPerDestination (enums as names or numbers). */
+export function processingOutcome(status: { requestStatus?: unknown; errorInfo?: { errorCounts?: Array<{ recordCount?: unknown; reason?: unknown }> } } | undefined): { status: RemoteStatus; detail?: string } {
+  const name = typeof status?.requestStatus === 'number' ? (v1.RequestStatusPerDestination.RequestStatus as unknown as Record<number, string>)[status.requestStatus] : String(status?.requestStatus ?? '');
+  const errors = (status?.errorInfo?.errorCounts ?? []).map((c) => `${Number(c.recordCount ?? 0)} × ${reasonText(c.reason)}`).join('; ');
+  if (name === 'SUCCESS') return { status: 'accepted', detail: 'processed by Google' };
+  if (name === 'FAILED') return { status: 'rejected', detail: `Google could not process it: ${errors || 'no reason given'}` };
+  if (name === 'PARTIAL_SUCCESS') return { status: 'partial', detail: `Google processed part of the request this sale was in; failed: ${errors || 'no reason given'}` };
+  return { status: 'processing' };
+}
+
+export function google(config: GoogleConfig, store: LeadStore): BatchDestination<GoogleEvent> {
   const auth = new OAuth2Client({ clientId: config.clientId, clientSecret: config.clientSecret, endpoints: { oauth2TokenUrl: config.tokenUrl } });
   auth.setCredentials({ refresh_token: config.refreshToken });
   const endpoint = new URL(config.endpoint);
@@ -80,26 +136,48 @@ export function google(config: GoogleConfig, store: LeadStore): Destination {
 
   return {
     name: 'google',
-    async send(job: Job): Promise<DeliveryResult> {
+    batchSize: GOOGLE_BATCH_SIZE,
+    build(job: Job) {
       const { leadId } = JSON.parse(job.payload) as GoogleJob;
       const lead = store.get(leadId);
       if (!lead) return { outcome: 'permanent', response: 'the lead was erased' };
       const built = saleEvent(lead);
       if ('reason' in built) return { outcome: 'permanent', response: `not sent: ${built.reason}` };
+      const problem = googleProblem(built.event);
+      return problem ? { outcome: 'permanent', response: `not sent: ${problem}` } : built;
+    },
+    async post(events: GoogleEvent[]): Promise<DeliveryResult> {
       try {
         // Retries are the outbox's (backoff, dead letter, visible); the client's configuration
         // marks IngestEvents non-idempotent, so it does not retry on its own.
-        const [response] = await client.ingestEvents({ destinations: [destination], encoding: 'HEX', events: [built.event] } as never, { timeout: 30_000 });
-        return { outcome: 'ok', httpStatus: 200, response: `accepted: request ${(response as { requestId?: string }).requestId ?? ''}` };
+        const [response] = await client.ingestEvents({ destinations: [destination], encoding: 'HEX', events } as never, { timeout: 25_000 });
+        const requestId = (response as { requestId?: string }).requestId || undefined;
+        return { outcome: 'ok', httpStatus: 200, response: `accepted in a request of ${events.length} event(s)${requestId ? `, request ${requestId}` : ''}`, remoteRef: requestId };
       } catch (err) {
-        const e = err as { code?: number; message?: string };
-        const message = (e.message ?? String(err)).slice(0, 400);
-        // Over HTTP/JSON the client reports the HTTP status as the code; over gRPC, a gRPC status.
-        const code = e.code;
-        if (typeof code !== 'number' || TRANSIENT_CODES.has(code) || code === 408 || code === 429 || code >= 500) return { outcome: 'transient', httpStatus: code, response: message };
-        if (CONFIG_CODES.has(code) || code === 401 || code === 403) return { outcome: 'permanent', httpStatus: code, response: `Google refused our credentials (check the GOOGLE_* settings): ${message}` };
-        return { outcome: 'permanent', httpStatus: code, response: `Google rejected this sale: ${message}` };
+        return classify(err);
       }
     },
+    async processingOutcome(requestId: string) {
+      const [response] = await client.retrieveRequestStatus({ requestId }, { timeout: 25_000 });
+      return processingOutcome((response as { requestStatusPerDestination?: Array<Parameters<typeof processingOutcome>[0]> }).requestStatusPerDestination?.[0]);
+    },
   };
+}
+
+/** Our outcome for an error of the client: its code is the HTTP status over HTTP/JSON, a gRPC status otherwise. */
+export function classify(err: unknown): DeliveryResult {
+  const e = err as { code?: unknown; message?: string; response?: { data?: { error?: string } } };
+  const message = (e.message ?? String(err)).slice(0, 400);
+  // The token endpoint refusing the refresh token or client (google-auth-library's error).
+  const oauthError = e.response?.data?.error;
+  if (oauthError === 'invalid_grant' || oauthError === 'invalid_client' || oauthError === 'unauthorized_client') {
+    return { outcome: 'parked', response: `Google refused our OAuth credentials (${oauthError}): check GOOGLE_CLIENT_ID, GOOGLE_CLIENT_SECRET and GOOGLE_REFRESH_TOKEN` };
+  }
+  const code = typeof e.code === 'number' ? e.code : undefined;
+  if (code === undefined || TRANSIENT_CODES.has(code) || code === 408 || code === 429 || code >= 500) return { outcome: 'transient', httpStatus: code, response: message };
+  // A destination (account or conversion action) Google does not accept is our settings too.
+  if (CONFIG_CODES.has(code) || /operating.?account|login.?account|product.?destination/i.test(message)) {
+    return { outcome: 'parked', httpStatus: code, response: `Google refused our settings (check the GOOGLE_* settings): ${message}` };
+  }
+  return { outcome: 'permanent', httpStatus: code, response: `Google rejected this sale: ${message}` };
 }

@@ -2,11 +2,12 @@
 // access_token, test_event_code?}. A new lead sends `Lead`, a sale `Purchase`; event_id is stable
 // per lead and event (the form's own eventId for Lead, so a browser pixel sending the same id is
 // counted once). User data goes only with ads consent: fbc, fbp, IP and user agent as they are;
-// em, ph and external_id as SHA-256 of Meta's normalisation.
+// em, ph and external_id as SHA-256 of Meta's normalisation. Up to 1000 events per request; one
+// invalid event fails the request, so each is checked before it joins a batch.
 import { request } from 'undici';
 import type { Lead, LeadStore } from '../leads/store.ts';
 import type { DeliveryResult, Job } from '../outbox/outbox.ts';
-import { outcomeOfStatus, type Destination } from './destination.ts';
+import { outcomeOfStatus, type BatchDestination } from './destination.ts';
 import { metaEmail, metaExternalId, metaPhone, sha256Hex } from './normalise.ts';
 
 export interface MetaConfig {
@@ -22,8 +23,11 @@ export interface MetaJob {
   event: 'Lead' | 'Purchase';
 }
 
-/** Meta refuses events older than 7 days. */
+/** Meta refuses events older than 7 days, and takes at most 1000 per request. */
 const MAX_AGE_SECONDS = 7 * 24 * 3600;
+export const META_BATCH_SIZE = 1000;
+/** Graph API error codes about our token or its permissions (190 invalid/expired token, 10 and 200 permissions, 102 session). */
+const CREDENTIAL_CODES = new Set([10, 102, 190, 200]);
 
 const ACTION_SOURCE: Record<Lead['source'], string> = {
   form: 'website',
@@ -32,12 +36,21 @@ const ACTION_SOURCE: Record<Lead['source'], string> = {
   google_lead_form: 'other',
 };
 
-export function metaEvent(lead: Lead, name: MetaJob['event'], now = Date.now()): { event: Record<string, unknown> } | { reason: string } {
+export interface MetaEvent {
+  event_name: MetaJob['event'];
+  event_time: number;
+  event_id: string;
+  action_source: string;
+  event_source_url?: string;
+  user_data: Record<string, unknown>;
+  custom_data?: { value: number; currency: string };
+}
+
+export function metaEvent(lead: Lead, name: MetaJob['event']): { event: MetaEvent } | { reason: string } {
   if (lead.consent_ads !== 1) return { reason: 'no ads consent: nothing about this person is sent to Meta' };
   const at = name === 'Purchase' ? lead.sold_at : lead.created_at;
   if (at === null || (name === 'Purchase' && lead.sale_value === null)) return { reason: 'the lead is not marked sold' };
   const eventTime = Math.floor(at / 1000);
-  if (now / 1000 - eventTime > MAX_AGE_SECONDS) return { reason: 'the event is older than the 7 days Meta accepts' };
   const userData: Record<string, unknown> = {
     ...(lead.email ? { em: [sha256Hex(metaEmail(lead.email))] } : {}),
     ...(lead.phone ? { ph: [sha256Hex(metaPhone(lead.phone))] } : {}),
@@ -57,25 +70,40 @@ export function metaEvent(lead: Lead, name: MetaJob['event'], now = Date.now()):
       action_source: actionSource,
       ...(lead.page_url ? { event_source_url: lead.page_url } : {}),
       user_data: userData,
-      ...(name === 'Purchase' ? { custom_data: { value: lead.sale_value, currency: lead.sale_currency } } : {}),
+      ...(name === 'Purchase' ? { custom_data: { value: lead.sale_value!, currency: lead.sale_currency! } } : {}),
     },
   };
 }
 
-export function meta(config: MetaConfig, store: LeadStore): Destination {
+/** What Meta would refuse in this event, checked before it joins a batch. */
+export function metaProblem(event: MetaEvent, now = Date.now()): string | undefined {
+  if (event.event_time > now / 1000 + 60) return 'the event time is in the future';
+  if (now / 1000 - event.event_time > MAX_AGE_SECONDS) return 'the event is older than the 7 days Meta accepts';
+  if (event.action_source === 'website' && !event.event_source_url) return 'a website event needs the page URL';
+  const custom = event.custom_data;
+  if (custom && (!Number.isFinite(custom.value) || custom.value < 0 || !/^[A-Z]{3}$/.test(custom.currency ?? ''))) return 'the value or currency is invalid';
+  return undefined;
+}
+
+export function meta(config: MetaConfig, store: LeadStore): BatchDestination<MetaEvent> {
   const url = `${config.graphUrl.replace(/\/$/, '')}/${config.apiVersion}/${config.pixelId}/events`;
   return {
     name: 'meta',
-    async send(job: Job): Promise<DeliveryResult> {
+    batchSize: META_BATCH_SIZE,
+    build(job: Job) {
       const { leadId, event: name } = JSON.parse(job.payload) as MetaJob;
       const lead = store.get(leadId);
       if (!lead) return { outcome: 'permanent', response: 'the lead was erased' };
       const built = metaEvent(lead, name);
       if ('reason' in built) return { outcome: 'permanent', response: `not sent: ${built.reason}` };
+      const problem = metaProblem(built.event);
+      return problem ? { outcome: 'permanent', response: `not sent: ${problem}` } : built;
+    },
+    async post(events: MetaEvent[]): Promise<DeliveryResult> {
       const res = await request(url, {
         method: 'POST',
         headers: { 'content-type': 'application/json' },
-        body: JSON.stringify({ data: [built.event], access_token: config.accessToken, ...(config.testEventCode ? { test_event_code: config.testEventCode } : {}) }),
+        body: JSON.stringify({ data: events, access_token: config.accessToken, ...(config.testEventCode ? { test_event_code: config.testEventCode } : {}) }),
         headersTimeout: 15_000,
         bodyTimeout: 15_000,
       });
@@ -86,8 +114,7 @@ export function meta(config: MetaConfig, store: LeadStore): Destination {
       try {
         const error = (JSON.parse(text) as { error?: { message?: string; error_user_msg?: string; code?: number } }).error;
         if (error) reason = `${error.error_user_msg ?? error.message ?? ''} (code ${error.code ?? '?'})`;
-        // Graph API: code 190 = invalid or expired access token, 10/200 = permissions.
-        if (error?.code === 190 || error?.code === 10 || error?.code === 200) return { outcome: 'permanent', httpStatus: res.statusCode, response: `Meta refused our access token (check META_ACCESS_TOKEN): ${reason}` };
+        if (error?.code !== undefined && CREDENTIAL_CODES.has(error.code)) return { outcome: 'parked', httpStatus: res.statusCode, response: `Meta refused our access token (check META_ACCESS_TOKEN and META_PIXEL_ID): ${reason}` };
       } catch {
         // not JSON: keep the excerpt
       }

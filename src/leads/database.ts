@@ -114,6 +114,33 @@ const MIGRATIONS: Array<{ version: number; name: string; sql: string }> = [
       );
     `,
   },
+  {
+    version: 4,
+    name: 'outbox: parked attempts, and the far side\'s processing outcome of a delivery',
+    sql: `
+      CREATE TABLE outbox_attempts_v4 (
+        id INTEGER PRIMARY KEY,
+        job_id INTEGER NOT NULL REFERENCES outbox (id) ON DELETE CASCADE,
+        at INTEGER NOT NULL,
+        outcome TEXT NOT NULL CHECK (outcome IN ('ok', 'transient', 'permanent', 'parked')),
+        http_status INTEGER,
+        response TEXT,
+        duration_ms INTEGER NOT NULL
+      );
+      INSERT INTO outbox_attempts_v4 SELECT * FROM outbox_attempts;
+      DROP TABLE outbox_attempts;
+      ALTER TABLE outbox_attempts_v4 RENAME TO outbox_attempts;
+      CREATE INDEX outbox_attempts_job ON outbox_attempts (job_id, at);
+
+      -- Set when the far side processes deliveries after accepting them (Google's request id):
+      -- remote_status is processing, accepted, partial or rejected; remote_check_at is when to ask next.
+      ALTER TABLE outbox ADD COLUMN remote_ref TEXT;
+      ALTER TABLE outbox ADD COLUMN remote_status TEXT;
+      ALTER TABLE outbox ADD COLUMN remote_detail TEXT;
+      ALTER TABLE outbox ADD COLUMN remote_check_at INTEGER;
+      CREATE INDEX outbox_remote_check ON outbox (remote_status, remote_check_at);
+    `,
+  },
 ];
 
 export function openDatabase(path: string): Db {

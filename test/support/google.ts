@@ -3,7 +3,9 @@
 // token issued here and not expired; destinations with a Google Ads operating account and a
 // numeric conversion action; 1–2000 events; transactionId; RFC 3339 eventTimestamp; currency as
 // ISO 4217; at most one of gclid/gbraid/wbraid; user identifiers as 64 lower-case hex with
-// encoding HEX and never plain PII. Errors use Google's JSON error shape.
+// encoding HEX and never plain PII. Errors use Google's JSON error shape. GET
+// /v1/requestStatus:retrieve answers PROCESSING on the first question about an accepted request,
+// then its outcome (SUCCESS unless a test decides otherwise with `processWith`).
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 
@@ -19,7 +21,15 @@ export interface IngestedRequest {
 const HEX64 = /^[0-9a-f]{64}$/;
 const RFC3339 = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2}:\d{2})$/;
 
+type RequestStatus = { requestStatus: string; errorInfo?: { errorCounts: Array<{ recordCount: string; reason: string }> } };
+
 export async function startGoogle(options: { tokenLifetimeSeconds?: number } = {}) {
+  let refreshTokenValid = true;
+  /** Events Google refuses at validation (the whole request fails), by the reason to give. */
+  let refuse: (event: Record<string, any>) => string | undefined = () => undefined;
+  let processWith: (events: Array<Record<string, any>>) => RequestStatus = () => ({ requestStatus: 'SUCCESS' });
+  const outcomes = new Map<string, { asked: number; status: RequestStatus; destination: unknown }>();
+  const statusQueries: string[] = [];
   const tokens = new Map<string, number>(); // access token → expiry (ms)
   const tokenRequests: number[] = [];
   const requests: IngestedRequest[] = [];
@@ -27,6 +37,8 @@ export async function startGoogle(options: { tokenLifetimeSeconds?: number } = {
   const rejected: Array<{ body: unknown; problem: string }> = [];
   const script: Scripted[] = [];
   const held: ServerResponse[] = [];
+  /** Requests failed because of a refused event: how many events they held, and which one. */
+  const refused: Array<{ events: number; transactionId: string }> = [];
 
   const error = (res: ServerResponse, status: number, statusText: string, message: string) => {
     res.writeHead(status, { 'Content-Type': 'application/json; charset=UTF-8' });
@@ -41,7 +53,7 @@ export async function startGoogle(options: { tokenLifetimeSeconds?: number } = {
 
     if (url.pathname === '/token') {
       const form = new URLSearchParams(raw);
-      if (form.get('grant_type') !== 'refresh_token' || form.get('refresh_token') !== CLIENT.refreshToken || form.get('client_id') !== CLIENT.id || form.get('client_secret') !== CLIENT.secret) {
+      if (form.get('grant_type') !== 'refresh_token' || !refreshTokenValid || form.get('refresh_token') !== CLIENT.refreshToken || form.get('client_id') !== CLIENT.id || form.get('client_secret') !== CLIENT.secret) {
         res.writeHead(400, { 'Content-Type': 'application/json' });
         return res.end(JSON.stringify({ error: 'invalid_grant', error_description: 'Bad Request' }));
       }
@@ -53,10 +65,21 @@ export async function startGoogle(options: { tokenLifetimeSeconds?: number } = {
       return res.end(JSON.stringify({ access_token: token, expires_in: lifetime, scope: 'https://www.googleapis.com/auth/datamanager', token_type: 'Bearer' }));
     }
 
-    if (req.method !== 'POST' || url.pathname !== '/v1/events:ingest') return error(res, 404, 'NOT_FOUND', `no method ${req.method} ${url.pathname}`);
     const bearer = /^Bearer (.+)$/.exec(req.headers.authorization ?? '')?.[1];
     const expiry = bearer === undefined ? undefined : tokens.get(bearer);
-    if (expiry === undefined || expiry < Date.now()) return error(res, 401, 'UNAUTHENTICATED', 'Request had invalid authentication credentials.');
+    const authenticated = expiry !== undefined && expiry >= Date.now();
+    if (req.method === 'GET' && url.pathname === '/v1/requestStatus:retrieve') {
+      if (!authenticated) return error(res, 401, 'UNAUTHENTICATED', 'Request had invalid authentication credentials.');
+      const id = url.searchParams.get('requestId') ?? '';
+      statusQueries.push(id);
+      const known = outcomes.get(id);
+      if (!known) return error(res, 404, 'NOT_FOUND', `request ${id} not found`);
+      const status = known.asked++ === 0 ? { requestStatus: 'PROCESSING' } : known.status;
+      res.writeHead(200, { 'Content-Type': 'application/json; charset=UTF-8' });
+      return res.end(JSON.stringify({ requestStatusPerDestination: [{ destination: known.destination, ...status }] }));
+    }
+    if (req.method !== 'POST' || url.pathname !== '/v1/events:ingest') return error(res, 404, 'NOT_FOUND', `no method ${req.method} ${url.pathname}`);
+    if (!authenticated) return error(res, 401, 'UNAUTHENTICATED', 'Request had invalid authentication credentials.');
     let body: Record<string, any>;
     try {
       body = JSON.parse(raw);
@@ -69,12 +92,22 @@ export async function startGoogle(options: { tokenLifetimeSeconds?: number } = {
       rejected.push({ body, problem });
       return error(res, 400, 'INVALID_ARGUMENT', problem);
     }
+    // Fast fail: one refused event fails the request, naming it like google.rpc.BadRequest does.
+    for (const [i, e] of (body.events as Array<Record<string, any>>).entries()) {
+      const reason = refuse(e);
+      if (reason === undefined) continue;
+      refused.push({ events: body.events.length, transactionId: e.transactionId });
+      res.writeHead(400, { 'Content-Type': 'application/json; charset=UTF-8' });
+      return res.end(JSON.stringify({ error: { code: 400, message: `events[${i}]: ${reason}`, status: 'INVALID_ARGUMENT', details: [{ '@type': 'type.googleapis.com/google.rpc.BadRequest', fieldViolations: [{ field: `events[${i}]`, description: reason }] }] } }));
+    }
     requests.push({ at: Date.now(), body });
     const next = script.shift();
     if (next === 'hold') return void held.push(res);
     if (next) return error(res, next.status, next.code, next.message);
+    const requestId = randomUUID();
+    outcomes.set(requestId, { asked: 0, status: processWith(body.events), destination: body.destinations[0] });
     res.writeHead(200, { 'Content-Type': 'application/json; charset=UTF-8' });
-    res.end(JSON.stringify({ requestId: randomUUID() }));
+    res.end(JSON.stringify({ requestId }));
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const address = server.address();
@@ -85,8 +118,26 @@ export async function startGoogle(options: { tokenLifetimeSeconds?: number } = {
     requests,
     rejected,
     tokenRequests,
+    refused,
+    statusQueries,
     events: () => requests.flatMap((r) => r.body.events as Array<Record<string, any>>),
     script: (...answers: Scripted[]) => script.push(...answers),
+    /** Answers the held requests (as accepted), in order. */
+    release: () => {
+      for (const res of held.splice(0)) {
+        const requestId = randomUUID();
+        outcomes.set(requestId, { asked: 0, status: { requestStatus: 'SUCCESS' }, destination: undefined });
+        res.writeHead(200, { 'Content-Type': 'application/json; charset=UTF-8' });
+        res.end(JSON.stringify({ requestId }));
+      }
+    },
+    /** The token endpoint refuses (invalid_grant) or accepts our refresh token again. */
+    setRefreshTokenValid: (valid: boolean) => {
+      refreshTokenValid = valid;
+      if (!valid) tokens.clear();
+    },
+    refuseEvents: (rule: typeof refuse) => (refuse = rule),
+    processWith: (rule: typeof processWith) => (processWith = rule),
     close: () =>
       new Promise<void>((resolve) => {
         for (const res of held) res.destroy();
