@@ -249,7 +249,7 @@ async function leadScreen(id) {
       h('section', { class: 'card edit' }, field(t.status, status), field(t.phone, phone), field(t.note, note), save),
       lead.status !== 'SOLD' && sold,
       journey.length > 0 && h('section', {}, h('h2', {}, t.journey), h('ol', { class: 'journey' }, journey.map((e) => h('li', {}, h('time', {}, dateTime(Date.parse(e.event_time))), ' ', e.type === 'pageview' ? new URL(e.url).pathname : `${e.type} ${e.name || ''}`)))),
-      h('section', {}, h('h2', {}, t.deliveries), h('ul', { class: 'deliveries' }, deliveries.map((d) => h('li', { class: `d-${d.status}` }, `${t.destinations[d.destination] ?? d.destination}: ${t.deliveryStatus[d.status]}`, d.attempts > 1 ? ` · ${t.attempts(d.attempts)}` : '', d.reason ? h('span', { class: 'small reason' }, d.reason.slice(0, 200)) : '')))),
+      h('section', {}, h('h2', {}, t.deliveries), deliveries.length === 0 ? h('p', { class: 'small' }, t.noDeliveries) : h('ul', { class: 'deliveries' }, deliveries.map((d) => h('li', { class: `d-${d.status}` }, `${t.destinations[d.destination] ?? d.destination}: ${t.deliveryStatus[d.status]}`, d.attempts > 1 ? ` · ${t.attempts(d.attempts)}` : '', d.reason ? h('span', { class: 'small reason' }, d.reason.slice(0, 200)) : '')))),
       h('section', {}, h('h2', {}, t.history), h('ul', { class: 'history' }, history.map((x) => h('li', {}, `${dateTime(x.at)} · ${x.field}: ${x.old_value ?? '—'} → ${x.new_value ?? '—'}`)))),
     ),
   );

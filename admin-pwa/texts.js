@@ -44,6 +44,7 @@ export const texts = {
   journey: 'Visit',
   history: 'History',
   deliveries: 'Notifications and uploads',
+  noDeliveries: 'None: no notification channel or ad platform is set up for this lead.',
   phone: 'Phone',
   note: 'Note',
   status: 'Status',
