@@ -31,6 +31,17 @@ export interface Config {
   /** Meta Conversions API; undefined unless META_PIXEL_ID and META_ACCESS_TOKEN are set. */
   meta: MetaConfig | undefined;
   stripeWebhookSecret: string | undefined;
+  /** Backups to S3; undefined unless S3_BUCKET is set. */
+  backup: BackupConfig | undefined;
+}
+
+export interface BackupConfig {
+  s3: { endpoint: string | undefined; region: string; bucket: string; prefix: string; accessKeyId: string | undefined; secretAccessKey: string | undefined; forcePathStyle: boolean };
+  /** AES-256-GCM key; without it backups are compressed but not encrypted. */
+  encryptionKey: Buffer | undefined;
+  keep: { daily: number; weekly: number; monthly: number };
+  /** The owner is told when the last good backup is older than this. */
+  maxAgeHours: number;
 }
 
 export interface LeadsConfig {
@@ -140,6 +151,7 @@ export function readConfig(env: Env): Config {
     leads: readLeadsConfig(dataDir, publicOrigin, str, optional, int, problems),
     ...readGoogleConfig(str, optional),
     meta: readMetaConfig(str, optional, problems),
+    backup: readBackupConfig(str, optional, int, problems),
     stripeWebhookSecret: optional('STRIPE_WEBHOOK_SECRET'),
     journal: {
       dir: join(dataDir, 'journal'),
@@ -199,6 +211,34 @@ function readLeadsConfig(
     outboxStatusCheckMs: int('OUTBOX_STATUS_CHECK_MS', 60_000, 100, 3_600_000),
     vapid,
     telegram: botToken && chatId ? { apiUrl: str('TELEGRAM_API_URL', 'https://api.telegram.org').replace(/\/$/, ''), botToken, chatId } : undefined,
+  };
+}
+
+function readBackupConfig(str: (key: string, fallback: string) => string, optional: (key: string) => string | undefined, int: (key: string, fallback: number, min: number, max: number) => number, problems: string[]): BackupConfig | undefined {
+  const bucket = optional('S3_BUCKET');
+  const keyText = optional('BACKUP_ENCRYPTION_KEY');
+  let encryptionKey: Buffer | undefined;
+  if (keyText !== undefined) {
+    const hex = /^[0-9a-fA-F]{64}$/.test(keyText);
+    encryptionKey = Buffer.from(keyText, hex ? 'hex' : 'base64');
+    if (encryptionKey.length !== 32 || (!hex && encryptionKey.toString('base64') !== keyText)) {
+      problems.push('BACKUP_ENCRYPTION_KEY must be 32 random bytes, as 64 hex characters or base64 (openssl rand -base64 32)');
+    }
+  }
+  const forcePathStyle = str('S3_FORCE_PATH_STYLE', 'false');
+  if (!['true', 'false'].includes(forcePathStyle)) problems.push('S3_FORCE_PATH_STYLE must be true or false');
+  const endpoint = optional('S3_ENDPOINT');
+  if (endpoint !== undefined && !/^https?:\/\/.+/.test(endpoint)) problems.push(`S3_ENDPOINT must be an http(s) URL, got "${endpoint}"`);
+  let prefix = str('S3_PREFIX', 'lean-capture/');
+  if (prefix !== '' && !prefix.endsWith('/')) prefix += '/';
+  const keep = { daily: int('BACKUP_KEEP_DAILY', 14, 1, 3650), weekly: int('BACKUP_KEEP_WEEKLY', 8, 0, 520), monthly: int('BACKUP_KEEP_MONTHLY', 12, 0, 120) };
+  const maxAgeHours = int('BACKUP_MAX_AGE_HOURS', 36, 1, 24 * 365);
+  if (bucket === undefined) return undefined;
+  return {
+    s3: { endpoint, region: str('S3_REGION', 'us-east-1'), bucket, prefix, accessKeyId: optional('S3_ACCESS_KEY_ID'), secretAccessKey: optional('S3_SECRET_ACCESS_KEY'), forcePathStyle: forcePathStyle === 'true' },
+    encryptionKey,
+    keep,
+    maxAgeHours,
   };
 }
 

@@ -23,7 +23,7 @@ import { createLogger } from './log.ts';
 import { createMetrics } from './metrics.ts';
 import { openDatabase, schemaVersion as sqliteSchemaVersion } from './leads/database.ts';
 import { leadEventRow, leadsFromContactClicks } from './leads/from-events.ts';
-import { enqueueNotifications } from './leads/notify.ts';
+import { enqueueNotifications, notifyOwner } from './leads/notify.ts';
 import { leadRoutes } from './leads/routes.ts';
 import { stripeRoute } from './leads/stripe.ts';
 import { LeadStore } from './leads/store.ts';
@@ -33,6 +33,10 @@ import { telegram } from './destinations/telegram.ts';
 import { vapidKeys, webPush } from './destinations/webpush.ts';
 import { google } from './destinations/google.ts';
 import { meta } from './destinations/meta.ts';
+import { backupRoutes } from './admin/backups.ts';
+import { s3Store } from './backup/s3.ts';
+import { Backups } from './backup/service.ts';
+import { join } from 'node:path';
 
 const SHUTDOWN_FLUSH_MS = 10_000;
 const APP_VERSION = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
@@ -106,6 +110,22 @@ async function main(): Promise<void> {
   metrics.gauge('lc_outbox_pending_jobs', 'Outbox jobs waiting to be sent', () => outbox.counts().pending);
   worker.wake();
 
+  // Backups: run here when asked (only this process can read the embedded ClickHouse).
+  const backups = new Backups(
+    config.backup && { config: config.backup, store: s3Store(config.backup.s3), leadsDb, clickhouse: db, database: config.clickhouse.database, appVersion: APP_VERSION, scratchDir: join(config.dataDir, 'backup-scratch') },
+    leadsDb,
+    {
+      notify: (key, title, body) => {
+        notifyOwner(leadsDb, outbox, key, { title, body, url: '/admin/#/settings' }, notify.telegram);
+        worker.wake();
+      },
+    },
+    log,
+  );
+  if (config.backup && !config.backup.encryptionKey) log.warn('BACKUP_ENCRYPTION_KEY is not set: backups (which hold phone numbers) are stored unencrypted');
+  const backupWatch = setInterval(() => backups.checkAge(), 3_600_000);
+  backupWatch.unref();
+
   const owner = new Owner(leadsDb);
   const auth: AdminAuth = { adminToken: config.adminToken, owner, secureCookies: config.publicOrigin?.startsWith('https://') ?? false };
   if (config.adminToken === undefined) log.info('ADMIN_TOKEN is not set: scripts cannot use the admin API, and /metrics is served to loopback only');
@@ -154,6 +174,7 @@ async function main(): Promise<void> {
       currency: config.leads.currency,
       vapidPublicKey: vapid.publicKey,
     }),
+    ...backupRoutes(auth, backups),
     ...adminRoutes({
       auth,
       db,
@@ -169,6 +190,7 @@ async function main(): Promise<void> {
         leads: { database: config.leads.databasePath, schemaVersion: sqliteSchemaVersion(leadsDb) },
         outbox: { ...outbox.counts(), destinations: worker.status() },
         google: { configured: config.google !== undefined, problems: config.googleProblems },
+        backup: backups.status(),
       }),
     }),
   ]);
@@ -190,6 +212,7 @@ async function main(): Promise<void> {
     app.close(); // ends keep-alive connections too, so no request arrives after the flush
     geo.close();
     await worker.stop();
+    clearInterval(backupWatch); // a backup still running is abandoned: no manifest, so no backup
     const unflushed = await batcher.close(SHUTDOWN_FLUSH_MS);
     journal.close();
     if (unflushed > 0) log.warn({ rows: unflushed }, 'ClickHouse did not confirm these rows in time; they stay in the journal for the next start');

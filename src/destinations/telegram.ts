@@ -14,7 +14,7 @@ export interface TelegramConfig {
 export interface NotificationPayload {
   title: string;
   body: string;
-  leadId: string;
+  leadId?: string;
   url: string;
 }
 

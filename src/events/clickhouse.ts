@@ -11,6 +11,8 @@ export interface ClickHouse {
   exec(sql: string): Promise<void>;
   /** Runs a SELECT with server-side bound parameters; returns its rows (64-bit integers arrive as strings). */
   query<T>(sql: string, params?: QueryParams): Promise<T[]>;
+  /** Runs a SELECT and returns its rows as JSONEachRow text, untouched (backups: 64-bit integers stay exact). */
+  queryText(sql: string, params?: QueryParams): Promise<string>;
   /**
    * Appends newline-delimited JSONEachRow rows to a table of ours. With a dedup token, ClickHouse
    * drops an insert whose token it has seen among the table's last inserts (a retry, a replay).

@@ -331,15 +331,11 @@ export class Journal {
    * reboot is not mistaken for a live owner.
    */
   private lock(): void {
-    const path = join(this.options.dir, 'owner.pid');
-    if (existsSync(path)) {
-      const [pidText, started] = readFileSync(path, 'utf8').trim().split(' ');
-      const pid = Number(pidText);
-      if (Number.isInteger(pid) && pid !== process.pid && isAlive(pid) && (started === undefined || processStart(pid) === started)) {
-        throw new Error(`journal ${this.options.dir} is in use by process ${pid} (another Lean Capture process using this DATA_DIR?)`);
-      }
+    const owner = journalOwner(this.options.dir);
+    if (owner !== undefined && owner !== process.pid) {
+      throw new Error(`journal ${this.options.dir} is in use by process ${owner} (another Lean Capture process using this DATA_DIR?)`);
     }
-    writeFileSync(path, `${process.pid} ${processStart(process.pid) ?? ''}`.trim()); // a crashed owner's file is taken over
+    writeFileSync(join(this.options.dir, 'owner.pid'), `${process.pid} ${processStart(process.pid) ?? ''}`.trim()); // a crashed owner's file is taken over
   }
 
   private readCursor(): CursorFile {
@@ -380,6 +376,15 @@ export class Journal {
       closeSync(fd);
     }
   }
+}
+
+/** The pid of the live process that owns this journal (a running server), if any. */
+export function journalOwner(dir: string): number | undefined {
+  const path = join(dir, 'owner.pid');
+  if (!existsSync(path)) return undefined;
+  const [pidText, started] = readFileSync(path, 'utf8').trim().split(' ');
+  const pid = Number(pidText);
+  return Number.isInteger(pid) && isAlive(pid) && (started === undefined || processStart(pid) === started) ? pid : undefined;
 }
 
 /** The process's start time in clock ticks since boot (field 22 of /proc/<pid>/stat), where /proc exists. */

@@ -95,6 +95,13 @@ export const MIGRATIONS: Migration[] = [
   },
 ];
 
+/**
+ * Tables backups export, with the column that places a row in time (export chunks) and the one
+ * that says when it arrived (a backup's cutoff). Backups refuse to run while a table of ours is
+ * missing here, so a new table cannot be left out silently.
+ */
+export const BACKUP_TABLES = [{ table: 'events', timeColumn: 'event_time', cutoffColumn: 'received_at' }] as const;
+
 const MIGRATIONS_TABLE = `CREATE TABLE IF NOT EXISTS schema_migrations (
   version UInt32,
   name String,

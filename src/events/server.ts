@@ -30,6 +30,10 @@ export async function openServer(config: ServerConfig): Promise<ClickHouse> {
       const result = await client.query({ query: sql, query_params: params, format: 'JSONEachRow' });
       return result.json<T>();
     },
+    async queryText(sql: string, params?: QueryParams) {
+      const result = await client.query({ query: sql, query_params: params, format: 'JSONEachRow' });
+      return result.text();
+    },
     async insert(table, rows, dedupToken) {
       const { stream } = await client.exec({
         query: `INSERT INTO ${table} FORMAT JSONEachRow`,

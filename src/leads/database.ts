@@ -143,6 +143,9 @@ const MIGRATIONS: Array<{ version: number; name: string; sql: string }> = [
   },
 ];
 
+/** The schema version this build writes (a backup from a newer one is refused). */
+export const SQLITE_SCHEMA_VERSION = Math.max(...MIGRATIONS.map((m) => m.version));
+
 export function openDatabase(path: string): Db {
   mkdirSync(dirname(path), { recursive: true });
   const db = new Database(path);

@@ -1,5 +1,5 @@
-// Tells the owner about a new lead: one web push job per subscribed device and one Telegram job,
-// enqueued in the lead's own transaction. The text says where the lead came from, not who it is:
+// Tells the owner about a new lead (or another event, such as a failed backup): one web push job
+// per subscribed device and one Telegram job, enqueued in the lead's own transaction. The text says where the lead came from, not who it is:
 // the name only when NOTIFY_INCLUDE_NAME is on (a lock screen is public).
 import type { Db } from './database.ts';
 import type { Outbox } from '../outbox/outbox.ts';
@@ -33,11 +33,15 @@ export function notification(lead: Lead, options: NotifyOptions): NotificationPa
 }
 
 export function enqueueNotifications(db: Db, outbox: Outbox, lead: Lead, options: NotifyOptions): void {
-  const payload = notification(lead, options);
+  notifyOwner(db, outbox, lead.id, notification(lead, options), options.telegram, lead.id);
+}
+
+/** One push job per subscribed device and one Telegram job, under dedup keys derived from `key`. */
+export function notifyOwner(db: Db, outbox: Outbox, key: string, payload: NotificationPayload, telegram: boolean, leadId: string | null = null): void {
   const subscriptions = db.prepare('SELECT id FROM push_subscriptions').pluck().all() as number[];
   for (const subscriptionId of subscriptions) {
     const job: PushJob = { subscriptionId, notification: payload };
-    outbox.enqueue('webpush', `webpush:${lead.id}:${subscriptionId}`, lead.id, job);
+    outbox.enqueue('webpush', `webpush:${key}:${subscriptionId}`, leadId, job);
   }
-  if (options.telegram) outbox.enqueue('telegram', `telegram:${lead.id}`, lead.id, payload);
+  if (telegram) outbox.enqueue('telegram', `telegram:${key}`, leadId, payload);
 }

@@ -18,6 +18,22 @@ export function tempDir(prefix: string): string {
   return mkdtempSync(join(tmpdir(), `lc-${prefix}-`));
 }
 
+/**
+ * Runs statements on an embedded data directory in a child process (this process may already hold
+ * another one): `{sql}` returns its JSONEachRow text, `{insert, rows}` appends JSONEachRow rows.
+ */
+export async function clickhouseIn(dataDir: string, steps: Array<{ sql: string } | { insert: string; rows: string }>): Promise<string[]> {
+  const proc = spawn(process.execPath, ['--import', import.meta.resolve('tsx'), join(ROOT, 'test/support/chdb-child.ts'), dataDir], { stdio: ['pipe', 'pipe', 'pipe'] });
+  let out = '';
+  let err = '';
+  proc.stdout!.on('data', (c) => (out += c));
+  proc.stderr!.on('data', (c) => (err += c));
+  proc.stdin!.end(JSON.stringify(steps));
+  const code = await new Promise<number | null>((resolve) => proc.once('exit', resolve));
+  if (code !== 0) throw new Error(`ClickHouse on ${dataDir} failed (${code}): ${err}`);
+  return JSON.parse(out) as string[];
+}
+
 export function removeDir(dir: string): void {
   rmSync(dir, { recursive: true, force: true });
 }
@@ -88,6 +104,21 @@ export async function startServer(env: Record<string, string> = {}): Promise<Run
       return child.exited;
     },
   };
+}
+
+/** Runs one of our scripts (scripts/*.ts) to the end, in a fresh cwd with only `env`. */
+export async function runScript(script: string, args: string[], env: Record<string, string>): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const proc = spawn(process.execPath, ['--import', import.meta.resolve('tsx'), join(ROOT, 'scripts', script), ...args], {
+    cwd: tempDir('cwd'),
+    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', HOST: '127.0.0.1', ADMIN_TOKEN, LOG_LEVEL: 'warn', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stdout = '';
+  let stderr = '';
+  proc.stdout!.on('data', (c) => (stdout += c));
+  proc.stderr!.on('data', (c) => (stderr += c));
+  const code = await new Promise<number | null>((resolve) => proc.once('exit', resolve));
+  return { code, stdout, stderr };
 }
 
 export interface ClickHouseUnderTest {

@@ -21,6 +21,7 @@ function recordingClickHouse(failFirst: number) {
     mode: 'embedded',
     exec: async () => undefined,
     query: async () => [],
+    queryText: async () => '',
     close: async () => undefined,
     async insert(_table, rows, token) {
       inFlight++;

@@ -1,0 +1,262 @@
+// One backup: a consistent copy of SQLite (its online backup API), every ClickHouse table of ours
+// exported as JSONEachRow partition by partition, each object gzip'd (and encrypted), uploaded,
+// and a manifest — with row counts and SHA-256 of every object — written last: a backup exists
+// once its manifest does. A partition whose parts are unchanged since the previous backup reuses
+// that backup's object. Afterwards, backups outside the retention policy are pruned, and objects
+// no kept backup refers to are deleted.
+import { createReadStream, mkdirSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { createHash } from 'node:crypto';
+import Database from 'better-sqlite3';
+import type { BackupConfig } from '../config.ts';
+import type { ClickHouse } from '../events/clickhouse.ts';
+import { BACKUP_TABLES, MIGRATIONS } from '../events/schema.ts';
+import type { Db } from '../leads/database.ts';
+import { keyCheck, seal, type Sealed } from './codec.ts';
+import { backupsToKeep } from './retention.ts';
+import type { ObjectStore } from './s3.ts';
+
+export const MANIFEST_FORMAT = 1;
+/** Rows per export query; a bigger day is exported hour by hour. */
+const CHUNK_ROWS = 100_000;
+
+export interface ObjectEntry extends Sealed {
+  key: string;
+  rows: number;
+}
+
+export interface PartitionEntry {
+  id: string;
+  /** The partition's active parts and rows when it was exported: equal fingerprints, equal data. */
+  fingerprint: string;
+  rows: number;
+  object: ObjectEntry;
+}
+
+export interface Manifest {
+  format: number;
+  id: string;
+  createdAt: string;
+  /** Events received up to this time (and already in ClickHouse) are in the backup. */
+  cutoff: string;
+  app: { version: string };
+  schema: { sqlite: number; clickhouse: number };
+  compression: 'gzip';
+  encryption: { algorithm: 'AES-256-GCM'; keyCheck: string } | null;
+  sqlite: ObjectEntry & { leads: number };
+  tables: Record<string, PartitionEntry[]>;
+  totals: { bytes: number; rows: number; leads: number; objects: number };
+}
+
+export interface BackupResult {
+  id: string;
+  at: string;
+  durationMs: number;
+  /** Bytes of every object the backup refers to, and of those uploaded this time. */
+  bytes: number;
+  uploadedBytes: number;
+  rows: number;
+  leads: number;
+  objects: number;
+  reusedObjects: number;
+  pruned: { backups: number; objects: number };
+}
+
+export interface Progress {
+  step: string;
+  done: number;
+  total: number;
+  unit: 'rows' | 'bytes' | 'objects';
+}
+
+export interface BackupDeps {
+  config: BackupConfig;
+  store: ObjectStore;
+  leadsDb: Db;
+  clickhouse: ClickHouse;
+  /** ClickHouse database of ours. */
+  database: string;
+  appVersion: string;
+  /** Scratch space on the data disk (emptied after each run). */
+  scratchDir: string;
+}
+
+export const manifestKey = (id: string) => `backups/${id}.json`;
+/** Sortable and readable: 20261122T031500Z. */
+export const backupId = (at: number) => new Date(at).toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z');
+export const backupTime = (id: string) => Date.parse(id.replace(/^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z$/, '$1-$2-$3T$4:$5:$6Z'));
+
+export async function listManifestIds(store: ObjectStore): Promise<string[]> {
+  return (await store.list('backups/'))
+    .map((o) => /^backups\/(\d{8}T\d{6}Z)\.json$/.exec(o.key)?.[1])
+    .filter((id): id is string => id !== undefined)
+    .sort();
+}
+
+export async function readManifest(store: ObjectStore, id: string): Promise<Manifest | undefined> {
+  const text = await store.getText(manifestKey(id));
+  return text === undefined ? undefined : (JSON.parse(text) as Manifest);
+}
+
+export async function runBackup(deps: BackupDeps, onProgress: (p: Progress) => void = () => undefined, now = Date.now()): Promise<BackupResult> {
+  const { store, config, clickhouse } = deps;
+  const started = Date.now();
+  const id = backupId(now);
+  const key = config.encryptionKey;
+  const encryption = key ? { algorithm: 'AES-256-GCM' as const, keyCheck: keyCheck(key) } : null;
+  const ext = key ? '.gz.enc' : '.gz';
+  const scratch = join(deps.scratchDir, id);
+  rmSync(scratch, { recursive: true, force: true });
+  mkdirSync(scratch, { recursive: true });
+  let uploadedBytes = 0;
+  let reusedObjects = 0;
+
+  const upload = async (objectKey: string, content: AsyncIterable<Buffer | string>, rows: () => number, step: string): Promise<ObjectEntry> => {
+    const file = join(scratch, objectKey.replaceAll('/', '_'));
+    const sealed = await seal(content, file, objectKey, key);
+    await store.putFile(objectKey, file, (bytes) => onProgress({ step, done: bytes, total: sealed.bytes, unit: 'bytes' }));
+    rmSync(file, { force: true });
+    uploadedBytes += sealed.bytes;
+    return { key: objectKey, rows: rows(), ...sealed };
+  };
+
+  try {
+    const previousId = (await listManifestIds(store)).at(-1);
+    const previous = previousId ? await readManifest(store, previousId) : undefined;
+    const reusable = previous && JSON.stringify(previous.encryption) === JSON.stringify(encryption) ? previous : undefined;
+
+    // SQLite: the online backup API gives a consistent copy while the server writes.
+    onProgress({ step: 'leads database', done: 0, total: 1, unit: 'objects' });
+    const copy = join(scratch, 'leads.db');
+    await deps.leadsDb.backup(copy);
+    const snapshot = new Database(copy, { readonly: true });
+    const leads = snapshot.prepare('SELECT count(*) FROM leads').pluck().get() as number;
+    const sqliteVersion = (snapshot.prepare('SELECT max(version) FROM schema_migrations').pluck().get() as number | null) ?? 0;
+    snapshot.close();
+    const sqlite = { ...(await upload(`data/${id}/leads.db${ext}`, createReadStream(copy), () => 0, 'leads database')), leads };
+    rmSync(copy, { force: true });
+
+    // ClickHouse: every table must be one backups know how to export.
+    const tables = (await clickhouse.query<{ name: string }>('SELECT name FROM system.tables WHERE database = {db:String}', { db: deps.database })).map((t) => t.name);
+    const unknown = tables.filter((t) => t !== 'schema_migrations' && !t.endsWith('__restoring') && !BACKUP_TABLES.some((b) => b.table === t));
+    if (unknown.length > 0) throw new Error(`ClickHouse table(s) ${unknown.join(', ')} are not covered by backups (add them to BACKUP_TABLES)`);
+    const chVersion = Math.max(0, ...(await clickhouse.query<{ version: number }>('SELECT version FROM schema_migrations')).map((r) => Number(r.version)));
+
+    const partitionsOf = async (table: string) =>
+      (await clickhouse.query<{ id: string; rows: string; parts: string }>(
+        "SELECT partition_id AS id, sum(rows) AS rows, arrayStringConcat(arraySort(groupArray(name)), ',') AS parts FROM system.parts WHERE database = {db:String} AND table = {table:String} AND active GROUP BY partition_id ORDER BY partition_id",
+        { db: deps.database, table },
+      )).map((p) => ({ id: p.id, rows: Number(p.rows), fingerprint: createHash('sha256').update(`${p.parts}|${p.rows}`).digest('hex').slice(0, 32) }));
+    const plan = await Promise.all(BACKUP_TABLES.map(async (t) => ({ ...t, partitions: tables.includes(t.table) ? await partitionsOf(t.table) : [] })));
+    // Rows received up to now: later ones belong to the next backup (parts were listed first).
+    const cutoff = new Date().toISOString().replace('T', ' ').replace('Z', '');
+    const totalRows = plan.reduce((n, t) => n + t.partitions.reduce((m, p) => m + p.rows, 0), 0);
+    let rowsDone = 0;
+    const tableEntries: Record<string, PartitionEntry[]> = {};
+    for (const t of plan) {
+      tableEntries[t.table] = [];
+      for (const partition of t.partitions) {
+        const earlier = reusable?.tables[t.table]?.find((p) => p.id === partition.id && p.fingerprint === partition.fingerprint);
+        if (earlier) {
+          tableEntries[t.table]!.push(earlier);
+          reusedObjects++;
+          rowsDone += partition.rows;
+          onProgress({ step: `${t.table} ${partition.id} (unchanged)`, done: rowsDone, total: totalRows, unit: 'rows' });
+          continue;
+        }
+        let rows = 0;
+        const step = `${t.table} ${partition.id}`;
+        const chunks = async function* () {
+          for (const where of await chunksOf(clickhouse, t, partition.id, cutoff)) {
+            const text = await clickhouse.queryText(`SELECT * FROM ${t.table} WHERE _partition_id = {partition:String} AND ${t.cutoffColumn} <= {cutoff:DateTime64(3, 'UTC')} AND ${where.sql}`, { partition: partition.id, cutoff, ...where.params });
+            const n = countLines(text);
+            rows += n;
+            rowsDone += n;
+            onProgress({ step, done: rowsDone, total: totalRows, unit: 'rows' });
+            yield text;
+          }
+        };
+        const object = await upload(`data/${id}/${t.table}/${partition.id}.jsonl${ext}`, chunks(), () => rows, step);
+        tableEntries[t.table]!.push({ id: partition.id, fingerprint: partition.fingerprint, rows, object });
+      }
+    }
+
+    const objects = [sqlite, ...Object.values(tableEntries).flat().map((p) => p.object)];
+    const manifest: Manifest = {
+      format: MANIFEST_FORMAT,
+      id,
+      createdAt: new Date(now).toISOString(),
+      cutoff: cutoff.replace(' ', 'T') + 'Z',
+      app: { version: deps.appVersion },
+      schema: { sqlite: sqliteVersion, clickhouse: chVersion },
+      compression: 'gzip',
+      encryption,
+      sqlite,
+      tables: tableEntries,
+      totals: {
+        bytes: objects.reduce((n, o) => n + o.bytes, 0),
+        rows: Object.values(tableEntries).flat().reduce((n, p) => n + p.rows, 0),
+        leads,
+        objects: objects.length,
+      },
+    };
+    await store.putText(manifestKey(id), JSON.stringify(manifest, null, 1));
+
+    onProgress({ step: 'pruning old backups', done: 0, total: 1, unit: 'objects' });
+    const pruned = await prune(store, config.keep);
+    return {
+      id,
+      at: manifest.createdAt,
+      durationMs: Date.now() - started,
+      bytes: manifest.totals.bytes,
+      uploadedBytes,
+      rows: manifest.totals.rows,
+      leads,
+      objects: objects.length,
+      reusedObjects,
+      pruned,
+    };
+  } finally {
+    rmSync(scratch, { recursive: true, force: true });
+  }
+}
+
+/** Deletes the manifests retention does not keep, then every object no kept manifest refers to. */
+export async function prune(store: ObjectStore, keep: BackupConfig['keep']): Promise<{ backups: number; objects: number }> {
+  const ids = await listManifestIds(store);
+  const kept = backupsToKeep(ids.map((id) => ({ id, at: backupTime(id) })), keep);
+  const referenced = new Set<string>();
+  for (const id of kept) {
+    const manifest = await readManifest(store, id);
+    if (!manifest) continue;
+    referenced.add(manifest.sqlite.key);
+    for (const p of Object.values(manifest.tables).flat()) referenced.add(p.object.key);
+  }
+  const dropManifests = ids.filter((id) => !kept.has(id)).map(manifestKey);
+  await store.remove(dropManifests);
+  const dropObjects = (await store.list('data/')).map((o) => o.key).filter((k) => !referenced.has(k));
+  await store.remove(dropObjects);
+  return { backups: dropManifests.length, objects: dropObjects.length };
+}
+
+/** Export queries for one partition: a day at a time, or an hour at a time for a big day. */
+async function chunksOf(clickhouse: ClickHouse, t: (typeof BACKUP_TABLES)[number], partition: string, cutoff: string): Promise<Array<{ sql: string; params: Record<string, string | number> }>> {
+  const days = await clickhouse.query<{ day: string; n: string }>(
+    `SELECT toString(toDate(${t.timeColumn})) AS day, count() AS n FROM ${t.table} WHERE _partition_id = {partition:String} AND ${t.cutoffColumn} <= {cutoff:DateTime64(3, 'UTC')} GROUP BY day ORDER BY day`,
+    { partition, cutoff },
+  );
+  return days.flatMap(({ day, n }) =>
+    Number(n) <= CHUNK_ROWS
+      ? [{ sql: `toDate(${t.timeColumn}) = {day:Date}`, params: { day } }]
+      : Array.from({ length: 24 }, (_, hour) => ({ sql: `toDate(${t.timeColumn}) = {day:Date} AND toHour(${t.timeColumn}) = {hour:UInt8}`, params: { day, hour } })),
+  );
+}
+
+function countLines(text: string): number {
+  let n = 0;
+  for (let i = text.indexOf('\n'); i !== -1; i = text.indexOf('\n', i + 1)) n++;
+  return n;
+}
+
+/** The ClickHouse schema version this build writes. */
+export const CLICKHOUSE_SCHEMA_VERSION = Math.max(...MIGRATIONS.map((m) => m.version));
