@@ -59,7 +59,7 @@ if (!id) fail(`no backups in ${store.location}`);
 // --verify restores into a scratch directory with the embedded engine, whatever the server uses.
 const scratch = args.verify ? mkdtempSync(join(tmpdir(), 'lean-capture-verify-')) : undefined;
 const dataDir = scratch ? join(scratch, 'data') : resolve(args['data-dir'] ?? config.dataDir);
-const clickhouse = scratch || args['data-dir'] ? { mode: 'embedded' as const, path: join(dataDir, 'clickhouse'), database: config.clickhouse.database } : config.clickhouse;
+const clickhouse = scratch || config.clickhouse.mode === 'embedded' ? { mode: 'embedded' as const, path: join(dataDir, 'clickhouse'), database: config.clickhouse.database } : config.clickhouse;
 const progress = args.json ? { update: () => undefined, end: () => undefined } : terminalProgress(args.verify ? 'verify' : 'restore');
 try {
   const result = await restoreBackup({ store, id, key: config.backup.encryptionKey, dataDir, clickhouse, onProgress: progress.update });

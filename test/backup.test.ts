@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import Database from 'better-sqlite3';
 import type { Manifest } from '../src/backup/backup.ts';
-import { adminGet, clickhouseIn, eventually, removeDir, runScript, send, startServer, tempDir, type RunningServer } from './support/harness.ts';
+import { adminGet, clickhouseIn, eventually, removeDir, runScript, send, startClickHouseServer, startServer, tempDir, type RunningServer } from './support/harness.ts';
 import { startS3 } from './support/s3.ts';
 import { startTelegram } from './support/telegram.ts';
 
@@ -204,11 +204,61 @@ test('restore refuses, with a clear message and the target untouched: a running 
     } finally {
       await offline.stop();
     }
+    // With no server running, the script takes the backup itself.
+    const alone = await runScript('backup.ts', ['--json'], { ...env, DATA_DIR: server.dataDir });
+    assert.equal(alone.code, 0, alone.stderr);
+    const record = JSON.parse(alone.stdout);
+    assert.deepEqual([record.outcome, record.result.leads, record.result.reusedObjects], ['ok', 1, 1]);
   } finally {
     await server.stop();
     removeDir(server.dataDir);
     removeDir(work);
     await telegram.close();
+    await s3.close();
+  }
+});
+
+test('server mode (CLICKHOUSE_URL): the same backup, restored into an empty database; a database with rows is refused', async () => {
+  const s3 = await startS3();
+  const clickhouse = await startClickHouseServer();
+  const suffix = randomBytes(4).toString('hex');
+  const ch = { CLICKHOUSE_URL: clickhouse.url, CLICKHOUSE_USER: clickhouse.user, CLICKHOUSE_PASSWORD: clickhouse.password };
+  const env = { ...s3.env, ...ch, CLICKHOUSE_DATABASE: `lc_backup_${suffix}` };
+  const server = await startServer({ ...env, FLUSH_INTERVAL_MS: '100' });
+  const restored = tempDir('restored');
+  try {
+    for (let i = 0; i < 3; i++) await send(`${server.url}/lead`, { phone: `+90532111220${i}` }, { 'Content-Type': 'application/json' });
+    const beacons = Array.from({ length: 40 }, (_, i) => ({ id: randomUUID(), type: 'pageview', url: `https://usta.example.com/${i}` }));
+    assert.equal((await send(`${server.url}/collect`, beacons, { 'Content-Type': 'application/json' })).status, 204);
+    const events = await eventually(async () => {
+      const body = await adminGet<Json>(server, '/api/admin/events?limit=100');
+      return body.events.length === 43 ? body.events : undefined;
+    }, 10_000, '43 events in ClickHouse');
+    const backup = await runScript('backup.ts', ['--json'], { ...env, DATA_DIR: server.dataDir, PORT: String(server.port) });
+    assert.equal(backup.code, 0, backup.stderr);
+    assert.equal(JSON.parse(backup.stdout).result.rows, 43);
+    await server.stop();
+
+    const target = { ...env, CLICKHOUSE_DATABASE: `lc_restored_${suffix}` };
+    const restore = await runScript('restore.ts', ['--latest', '--data-dir', restored], target);
+    assert.equal(restore.code, 0, restore.stderr);
+    assert.match(restore.stdout, new RegExp(`and ClickHouse lc_restored_${suffix}: 43 events and 3 leads`));
+    const again = await startServer({ ...target, DATA_DIR: restored });
+    try {
+      const body = await adminGet<Json>(again, '/api/admin/events?limit=100');
+      assert.deepEqual(body.events.map((e: Json) => e.event_id).sort(), events.map((e: Json) => e.event_id).sort());
+      assert.equal((await adminGet<Json>(again, '/api/admin/leads')).leads.length, 3);
+    } finally {
+      await again.stop();
+    }
+    const refused = await runScript('restore.ts', ['--latest', '--data-dir', tempDir('other')], target);
+    assert.equal(refused.code, 1);
+    assert.match(refused.stderr, new RegExp(`ClickHouse table lc_restored_${suffix}.events already holds 43 rows: restore into an empty database`));
+  } finally {
+    await server.stop();
+    removeDir(server.dataDir);
+    removeDir(restored);
+    await clickhouse.stop();
     await s3.close();
   }
 });

@@ -51,7 +51,7 @@ function meter(): Transform & { sha256: () => string; bytes: () => number } {
 }
 
 /** Compresses (and encrypts) `source` into the file `path`. */
-export async function seal(input: Readable | AsyncIterable<Buffer | string>, path: string, objectKey: string, key: Buffer | undefined): Promise<Sealed> {
+export async function seal(input: Readable | Iterable<Buffer | string> | AsyncIterable<Buffer | string>, path: string, objectKey: string, key: Buffer | undefined): Promise<Sealed> {
   const source = input instanceof Readable ? input : Readable.from(input);
   const content = meter();
   const stored = meter();
