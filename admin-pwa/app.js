@@ -344,6 +344,9 @@ async function settingsScreen() {
     if (d.parked) warnings.push(t.warnings.parked(d.destination, d.waiting, d.parked.reason));
     else if (!d.configured && d.waiting > 0) warnings.push(t.warnings.unconfigured(d.destination, d.waiting));
   }
+  const backup = status.backup;
+  const lastOkAge = backup.lastOk ? (Date.now() - Date.parse(backup.lastOk.at)) / 3_600_000 : 0;
+  if (backup.configured && lastOkAge > backup.maxAgeHours) warnings.push(t.warnings.backupLate(Math.floor(lastOkAge)));
   for (const problem of status.google.configured ? [] : status.google.problems) if (!/^not configured/.test(problem)) warnings.push(`Google Ads: ${problem}`);
 
   const pushState = h('p', { class: 'push-state' });
@@ -354,7 +357,7 @@ async function settingsScreen() {
     const registration = await navigator.serviceWorker.ready;
     const subscription = await registration.pushManager.getSubscription();
     pushState.replaceChildren(subscription ? t.pushIsOn : t.pushIsOff);
-    pushButtons.replaceChildren(
+    pushButtons.replaceChildren(...[
       subscription
         ? h('button', { onclick: async () => { await api(`/api/admin/push-subscriptions/${localStorage.getItem('lc-push-id')}`, { method: 'DELETE' }).catch(() => {}); await subscription.unsubscribe(); renderPush(); } }, t.pushOff)
         : h('button', { class: 'primary', onclick: async () => {
@@ -365,7 +368,7 @@ async function settingsScreen() {
             renderPush();
           } }, t.pushOn),
       subscription && h('button', { onclick: () => api('/api/admin/push-subscriptions/test', { method: 'POST' }) }, t.pushTest),
-    );
+    ].filter(Boolean));
   };
   show(
     h('section', { class: 'settings' },
@@ -373,6 +376,7 @@ async function settingsScreen() {
       h('section', { class: 'card' }, h('h2', {}, t.health),
         warnings.length ? h('ul', { class: 'warnings' }, warnings.map((w) => h('li', {}, w))) : h('p', {}, `✅ ${t.ok}`),
         h('p', { class: 'small' }, `${t.telegram}: ${status.outbox.destinations.some((d) => d.destination === 'telegram' && d.configured) ? t.pushIsOn : t.pushIsOff} · ClickHouse ${status.clickhouse.mode} ${status.clickhouse.version ?? ''} · ${status.http.uws}`)),
+      h('section', { class: 'card backups' }, h('h2', {}, t.backups), ...backupCard(backup)),
       h('section', { class: 'card' }, h('h2', {}, t.deadDeliveries),
         h('ul', { class: 'dead' }, deliveries.map((d) => h('li', {}, `${d.destination} · ${d.last_error ?? ''} `, h('button', { onclick: async () => { await api(`/api/admin/deliveries/${d.id}/retry`, { method: 'POST' }); settingsScreen(); } }, t.retryDelivery))))),
       h('div', { class: 'actions' },
@@ -380,6 +384,24 @@ async function settingsScreen() {
         h('button', { class: 'danger', onclick: async () => { await api('/api/admin/sessions', { method: 'DELETE' }); location.hash = '#/login'; } }, t.logOutEverywhere))),
   );
   renderPush();
+}
+
+function backupCard(backup) {
+  if (!backup.configured) return [h('p', {}, t.backupsOff)];
+  const size = (n) => (n >= 1e6 ? `${(n / 1e6).toFixed(1)} MB` : `${Math.ceil(n / 1e3)} KB`);
+  const last = backup.last;
+  const lines = [];
+  if (backup.running) {
+    const p = backup.running.progress;
+    lines.push(h('p', { role: 'status' }, t.backupRunning(p?.step ?? '', p && p.total ? Math.round((100 * p.done) / p.total) : 0)));
+  } else if (last?.outcome === 'failed') lines.push(h('p', { class: 'bad' }, t.backupFailed(dateTime(Date.parse(last.at)), last.error)));
+  if (backup.lastOk) lines.push(h('p', {}, t.backupLast(dateTime(Date.parse(backup.lastOk.at)), size(backup.lastOk.result.bytes), backup.lastOk.durationMs < 1000 ? '< 1 s' : `${Math.round(backup.lastOk.durationMs / 1000)} s`)));
+  else if (!last) lines.push(h('p', {}, t.backupNone));
+  if (!backup.encrypted) lines.push(h('p', { class: 'small' }, t.backupPlain));
+  if (!backup.running) {
+    lines.push(h('div', { class: 'actions' }, h('button', { onclick: async () => { await api('/api/admin/backups', { method: 'POST' }).catch(() => undefined); setTimeout(settingsScreen, 1000); } }, t.backupNow)));
+  }
+  return lines;
 }
 
 // ---------- router ----------

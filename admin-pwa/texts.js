@@ -93,6 +93,14 @@ export const texts = {
   retryDelivery: 'Retry',
   telegram: 'Telegram',
   ok: 'OK',
+  backups: 'Backups',
+  backupsOff: 'Backups are off: set S3_BUCKET on the server.',
+  backupNow: 'Back up now',
+  backupRunning: (step, pct) => `Backing up… ${step} ${pct}%`,
+  backupLast: (when, size, took) => `Last backup ${when}: ${size}, took ${took}.`,
+  backupNone: 'No backup yet.',
+  backupFailed: (when, error) => `The backup of ${when} failed: ${error}`,
+  backupPlain: 'Backups are not encrypted (set BACKUP_ENCRYPTION_KEY): they hold phone numbers.',
   warnings: {
     clickhouse: 'The event database is not reachable: visits are kept and will be stored when it is back.',
     geoip: 'No GeoIP database: cities are not shown.',
@@ -100,6 +108,7 @@ export const texts = {
     journalFull: 'The event journal is full: visits are being refused!',
     dead: (n) => `${n} delivery failed for good.`,
     parked: (name, n, reason) => `${texts.destinations[name] ?? name}: ${n} on hold. ${reason}`,
+    backupLate: (hours) => `The last good backup is ${hours} hours old.`,
     unconfigured: (name, n) => `${texts.destinations[name] ?? name}: ${n} waiting, but it is not set up on the server.`,
   },
 };

@@ -8,6 +8,7 @@ import { chromium, type Browser, type BrowserContext, type Page } from 'playwrig
 import { loadPwa } from '../src/admin/pwa.ts';
 import { adminGet, eventually, removeDir, send, startServer, tempDir, type RunningServer } from './support/harness.ts';
 import { browserKeys, decryptPush, selfSignedCert, startPushService } from './support/push-service.ts';
+import { startS3 } from './support/s3.ts';
 
 type Json = Record<string, any>;
 const ARTIFACTS = fileURLToPath(new URL('./artifacts/', import.meta.url));
@@ -21,6 +22,7 @@ describe('the owner PWA', () => {
   let page: Page;
   let certDir: string;
   let push: Awaited<ReturnType<typeof startPushService>>;
+  let s3: Awaited<ReturnType<typeof startS3>>;
   const errors: string[] = [];
   const shot = (name: string) => page.screenshot({ path: `${ARTIFACTS}${name}.png`, fullPage: true });
 
@@ -29,7 +31,8 @@ describe('the owner PWA', () => {
     certDir = tempDir('pwa-cert');
     const tls = selfSignedCert(certDir);
     push = await startPushService(tls);
-    server = await startServer({ NODE_EXTRA_CA_CERTS: tls.cert, DEFAULT_COUNTRY: 'TR', CURRENCY: 'TRY', LOCALE: 'tr-TR', FLUSH_INTERVAL_MS: '100' });
+    s3 = await startS3();
+    server = await startServer({ ...s3.env, NODE_EXTRA_CA_CERTS: tls.cert, DEFAULT_COUNTRY: 'TR', CURRENCY: 'TRY', LOCALE: 'tr-TR', FLUSH_INTERVAL_MS: '100' });
     browser = await chromium.launch({
       executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
       args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
@@ -44,6 +47,7 @@ describe('the owner PWA', () => {
     await server.stop();
     removeDir(server.dataDir);
     await push.close();
+    await s3.close();
     removeDir(certDir);
   });
 
@@ -120,6 +124,9 @@ describe('the owner PWA', () => {
     await shot('08-live');
     await page.click('nav >> text=Settings');
     await page.waitForSelector('.settings');
+    await page.click('text=Back up now');
+    await page.waitForSelector('.backups >> text=/Last backup/', { timeout: 30_000 });
+    assert.match((await page.textContent('.backups'))!, /not encrypted/);
     await shot('09-settings');
   });
 

@@ -96,7 +96,7 @@ export class Backups {
     const { last, lastOk } = backupRecords(this.db);
     return {
       configured: this.configured,
-      ...(this.deps ? { location: this.deps.store.location, encrypted: this.deps.config.encryptionKey !== undefined } : {}),
+      ...(this.deps ? { location: this.deps.store.location, encrypted: this.deps.config.encryptionKey !== undefined, maxAgeHours: this.deps.config.maxAgeHours } : {}),
       running: this.current ? { startedAt: new Date(this.current.startedAt).toISOString(), progress: this.current.progress } : null,
       last: last ?? null,
       lastOk: lastOk ?? null,
