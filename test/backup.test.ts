@@ -150,6 +150,12 @@ test('restore refuses, with a clear message and the target untouched: a running 
     const { result } = JSON.parse(backup.stdout);
     const manifest = JSON.parse((await s3.get(`backups/${result.id}.json`)).toString()) as Manifest;
 
+    const list = await runScript('restore.ts', ['--list', '--json'], env);
+    assert.equal(list.code, 0, list.stderr);
+    assert.deepEqual(JSON.parse(list.stdout), [{ id: result.id, createdAt: manifest.createdAt, bytes: manifest.totals.bytes, rows: manifest.totals.rows, leads: 1, encrypted: true, version: manifest.app.version }]);
+    const listText = await runScript('restore.ts', ['--list'], env);
+    assert.match(listText.stdout, new RegExp(`^${result.id}  ${manifest.createdAt}  .* events .* 1 leads  encrypted`));
+
     const refused = async (args: string[], extra: Record<string, string>, message: RegExp, target: string) => {
       const before = existsSync(target) ? readdirSync(target) : undefined;
       const run = await runScript('restore.ts', [...args, '--data-dir', target], { ...env, ...extra });
