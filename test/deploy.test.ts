@@ -1,0 +1,210 @@
+// The deployment files, checked with the tools their users run (no Docker engine here):
+// docker-compose config, caddy validate, systemd-analyze verify, shellcheck; the ClickHouse
+// low-memory configuration loaded by the real engine; scripts/geoip-update against a local
+// MaxMind download service; and the server started exactly as the Dockerfile's CMD starts it.
+import assert from 'node:assert/strict';
+import { execFile, spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { copyFileSync, cpSync, existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { gzipSync } from 'node:zlib';
+import { removeDir, tempDir } from './support/harness.ts';
+import { cityRecord, writeMmdb } from './support/mmdb.ts';
+
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+const run = promisify(execFile);
+
+/** Runs a tool; a missing one fails the test saying how to install it (as .ci/run does). */
+async function tool(name: string, args: string[], options: { cwd?: string; env?: Record<string, string> } = {}): Promise<{ code: number; out: string }> {
+  try {
+    const { stdout, stderr } = await run(name, args, { cwd: options.cwd ?? ROOT, env: { ...process.env, ...options.env }, maxBuffer: 16 << 20 });
+    return { code: 0, out: stdout + stderr };
+  } catch (err) {
+    const e = err as { code?: unknown; stdout?: string; stderr?: string };
+    if (e.code === 'ENOENT') assert.fail(`${name} is not installed: apt-get install -y ${name === 'systemd-analyze' ? 'systemd' : name} (.ci/run installs it)`);
+    return { code: typeof e.code === 'number' ? e.code : 1, out: (e.stdout ?? '') + (e.stderr ?? '') };
+  }
+}
+
+test('docker-compose.yml validates (docker-compose config) and wires the app to ClickHouse, GeoIP and Caddy; required settings are named when missing', async () => {
+  const dir = tempDir('compose');
+  try {
+    copyFileSync(join(ROOT, 'docker-compose.yml'), join(dir, 'docker-compose.yml'));
+    copyFileSync(join(ROOT, 'Dockerfile'), join(dir, 'Dockerfile'));
+    cpSync(join(ROOT, 'deploy'), join(dir, 'deploy'), { recursive: true });
+    writeFileSync(join(dir, '.env'), 'DOMAIN=track.example.com\nCLICKHOUSE_PASSWORD=s3cret-pass\nMAXMIND_ACCOUNT_ID=123456\nMAXMIND_LICENSE_KEY=abc\n');
+    const { code, out } = await tool('docker-compose', ['config'], { cwd: dir });
+    assert.equal(code, 0, out);
+    for (const service of ['app:', 'clickhouse:', 'geoipupdate:', 'caddy:']) assert.match(out, new RegExp(`^  ${service}`, 'm'));
+    assert.match(out, /CLICKHOUSE_URL: http:\/\/clickhouse:8123/);
+    assert.match(out, /PUBLIC_ORIGIN: https:\/\/track\.example\.com/);
+    assert.match(out, /target: server/);
+    assert.match(out, /image: clickhouse\/clickhouse-server:\d+\.\d+/);
+    assert.match(out, /condition: service_healthy/);
+    for (const file of ['config.d/low-memory.xml', 'users.d/low-memory.xml']) assert.ok(out.includes(`/etc/clickhouse-server/${file}:ro`) || out.includes(`/etc/clickhouse-server/${file}`), file);
+
+    writeFileSync(join(dir, '.env'), 'CLICKHOUSE_PASSWORD=s3cret-pass\nMAXMIND_ACCOUNT_ID=1\nMAXMIND_LICENSE_KEY=k\n');
+    const missing = await tool('docker-compose', ['config'], { cwd: dir });
+    assert.notEqual(missing.code, 0);
+    assert.match(missing.out, /set DOMAIN in \.env/);
+  } finally {
+    removeDir(dir);
+  }
+});
+
+test('the Caddyfile validates (caddy validate)', async () => {
+  const { code, out } = await tool('caddy', ['validate', '--config', join(ROOT, 'deploy/Caddyfile'), '--adapter', 'caddyfile'], { env: { DOMAIN: 'track.example.com', UPSTREAM: 'app:8080' } });
+  assert.equal(code, 0, out);
+  assert.match(out, /Valid configuration/);
+});
+
+test('the systemd units verify (systemd-analyze verify)', async () => {
+  const dir = join(ROOT, 'deploy/systemd');
+  const units = readdirSync(dir).filter((f) => /\.(service|timer)$/.test(f));
+  assert.ok(units.includes('lean-capture.service') && units.includes('lean-capture-backup.timer'));
+  const { code, out } = await tool('systemd-analyze', ['verify', '--man=false', ...units.map((u) => join(dir, u))]);
+  assert.equal(code, 0, out);
+  assert.equal(out.trim(), '', `no warnings:\n${out}`);
+  const service = readFileSync(join(dir, 'lean-capture.service'), 'utf8');
+  for (const line of ['NoNewPrivileges=true', 'ProtectSystem=strict', 'ReadWritePaths=/var/lib/lean-capture', 'PrivateTmp=true', 'MemoryMax=', 'Restart=on-failure']) assert.ok(service.includes(line), line);
+});
+
+test('every shell script passes shellcheck', async () => {
+  const scripts = [join(ROOT, 'scripts/geoip-update'), join(ROOT, '.ci/run')];
+  const { code, out } = await tool('shellcheck', scripts);
+  assert.equal(code, 0, out);
+});
+
+test('the ClickHouse low-memory configuration loads in the real engine, and its profile names real settings', async () => {
+  const dir = tempDir('chconfig');
+  try {
+    const child = spawn(process.execPath, ['--import', import.meta.resolve('tsx'), join(ROOT, 'test/support/chdb-config.ts'), dir, join(ROOT, 'deploy/clickhouse/config.d/low-memory.xml'), join(ROOT, 'deploy/clickhouse/users.d/low-memory.xml')], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (c) => (out += c));
+    child.stderr.on('data', (c) => (err += c));
+    const code = await new Promise((resolve) => child.once('exit', resolve));
+    assert.equal(code, 0, err.slice(-2000));
+    const result = JSON.parse(out) as { server: Record<string, string>; unknownProfileSettings: string[]; mergeTreeWorks: boolean };
+    assert.equal(result.server.max_server_memory_usage, String(1536 * 1024 * 1024));
+    assert.equal(result.server.mark_cache_size, String(128 * 1024 * 1024));
+    assert.equal(result.server.background_pool_size, '4');
+    assert.deepEqual(result.unknownProfileSettings, []);
+    assert.equal(result.mergeTreeWorks, true, 'a MergeTree table accepts inserts with the pool thresholds');
+  } finally {
+    removeDir(dir);
+  }
+});
+
+test('scripts/geoip-update downloads with the licence key, checks the SHA-256 and replaces the file atomically; a bad checksum changes nothing', async () => {
+  const dir = tempDir('geoip');
+  const mmdb = writeMmdb({ '81.214.0.0/16': cityRecord('TR', 'Istanbul', 'Istanbul') });
+  // A GeoLite2 archive as MaxMind ships it: GeoLite2-City_<date>/GeoLite2-City.mmdb in a tar.gz.
+  const archive = gzipSync(tar('GeoLite2-City_20261120/GeoLite2-City.mmdb', mmdb));
+  let checksum = createHash('sha256').update(archive).digest('hex');
+  const requests: string[] = [];
+  const server = createServer((req, res) => {
+    requests.push(`${req.url} ${req.headers.authorization ?? ''}`);
+    if (req.headers.authorization !== `Basic ${Buffer.from('123456:licence-key').toString('base64')}`) return res.writeHead(401).end('Invalid credentials');
+    const url = new URL(req.url ?? '/', 'http://x');
+    if (url.pathname !== '/GeoLite2-City/download') return res.writeHead(404).end();
+    if (url.searchParams.get('suffix') === 'tar.gz') return res.writeHead(200).end(archive);
+    if (url.searchParams.get('suffix') === 'tar.gz.sha256') return res.writeHead(200).end(`${checksum}  GeoLite2-City_20261120.tar.gz\n`);
+    res.writeHead(400).end();
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const port = (server.address() as { port: number }).port;
+  const env = { MAXMIND_ACCOUNT_ID: '123456', MAXMIND_LICENSE_KEY: 'licence-key', MAXMIND_DOWNLOAD_URL: `http://127.0.0.1:${port}`, DATA_DIR: join(dir, 'data') };
+  try {
+    const ok = await tool(join(ROOT, 'scripts/geoip-update'), [], { cwd: dir, env });
+    assert.equal(ok.code, 0, ok.out);
+    const target = join(dir, 'data/GeoLite2-City.mmdb');
+    assert.deepEqual(readFileSync(target), mmdb);
+    assert.match(ok.out, /GeoLite2-City .* installed at .*GeoLite2-City\.mmdb/);
+    assert.deepEqual(readdirSync(join(dir, 'data')), ['GeoLite2-City.mmdb'], 'no temporary files left');
+
+    checksum = '0'.repeat(64);
+    const before = statSync(target).mtimeMs;
+    const bad = await tool(join(ROOT, 'scripts/geoip-update'), [], { cwd: dir, env });
+    assert.equal(bad.code, 1);
+    assert.match(bad.out, /checksum mismatch .* left as it was/);
+    assert.equal(statSync(target).mtimeMs, before);
+    assert.deepEqual(readdirSync(join(dir, 'data')), ['GeoLite2-City.mmdb']);
+
+    const unauthorised = await tool(join(ROOT, 'scripts/geoip-update'), [], { cwd: dir, env: { ...env, MAXMIND_LICENSE_KEY: 'wrong' } });
+    assert.notEqual(unauthorised.code, 0);
+    assert.match(unauthorised.out, /401/);
+  } finally {
+    server.close();
+    removeDir(dir);
+  }
+});
+
+/** A one-file ustar archive. */
+function tar(name: string, data: Buffer): Buffer {
+  const header = Buffer.alloc(512);
+  const field = (value: string, offset: number, length: number) => header.write(value, offset, length, 'ascii');
+  field(name, 0, 100);
+  field('0000644\0', 100, 8);
+  field('0000000\0', 108, 8);
+  field('0000000\0', 116, 8);
+  field(data.length.toString(8).padStart(11, '0') + '\0', 124, 12);
+  field(Math.floor(Date.now() / 1000).toString(8).padStart(11, '0') + '\0', 136, 12);
+  field('        ', 148, 8);
+  field('0', 156, 1);
+  field('ustar\0', 257, 6);
+  field('00', 263, 2);
+  let sum = 0;
+  for (const byte of header) sum += byte;
+  field(sum.toString(8).padStart(6, '0') + '\0 ', 148, 8);
+  const padding = Buffer.alloc((512 - (data.length % 512)) % 512);
+  return Buffer.concat([header, data, padding, Buffer.alloc(1024)]);
+}
+
+test("the server starts exactly as the Dockerfile's CMD runs it, with the image's environment, and answers /healthz", async () => {
+  const dockerfile = readFileSync(join(ROOT, 'Dockerfile'), 'utf8');
+  const cmd = JSON.parse(/^CMD (\[.*\])$/m.exec(dockerfile)![1]!) as string[];
+  assert.deepEqual(cmd.slice(0, 1), ['node']);
+  assert.match(/^ENTRYPOINT (\[.*\])$/m.exec(dockerfile)![1]!, /tini/);
+  // ENV lines of the shared stage: KEY=value pairs, continued with backslashes.
+  const envBlock = /^ENV ((?:.*\\\n)*.*)$/m.exec(dockerfile)![1]!;
+  const imageEnv = Object.fromEntries(envBlock.split(/\\\n/).flatMap((l) => l.trim().split(/\s+/)).filter(Boolean).map((kv) => kv.split('=') as [string, string]));
+  assert.deepEqual(Object.keys(imageEnv).sort(), ['DATA_DIR', 'HOST', 'NODE_ENV', 'PORT']);
+  const dataDir = tempDir('docker-data');
+  // The image's WORKDIR is the repository root; only the data directory and port are the test's.
+  const child = spawn(cmd[0] === 'node' ? process.execPath : cmd[0]!, cmd.slice(1), {
+    cwd: ROOT,
+    env: { PATH: process.env.PATH ?? '', ...imageEnv, DATA_DIR: dataDir, PORT: '0', HOST: '127.0.0.1' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  try {
+    const lines: string[] = [];
+    const port = await new Promise<number>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`no "listening" in 60 s:\n${lines.join('\n')}`)), 60_000);
+      for (const stream of [child.stdout, child.stderr]) {
+        createInterface({ input: stream }).on('line', (line) => {
+          lines.push(line);
+          const m = /"port":(\d+),"msg":"listening"/.exec(line);
+          if (m) {
+            clearTimeout(timer);
+            resolve(Number(m[1]));
+          }
+        });
+      }
+      child.once('exit', (code) => reject(new Error(`exited ${code}:\n${lines.join('\n')}`)));
+    });
+    const res = await fetch(`http://127.0.0.1:${port}/healthz`);
+    assert.equal(res.status, 200);
+    assert.ok(lines.some((l) => /uWebSockets\.js/.test(l)), 'the uWS build is logged at start');
+    assert.ok(existsSync(join(dataDir, 'leads.db')));
+  } finally {
+    child.kill('SIGTERM');
+    await new Promise((resolve) => child.once('exit', resolve));
+    removeDir(dataDir);
+  }
+});
