@@ -113,6 +113,7 @@ test('backup while the server ingests, restore into a fresh DATA_DIR: every lead
     assert.equal(restore.code, 0, restore.stderr + restore.stdout);
     const report = JSON.parse(restore.stdout);
     assert.deepEqual([report.outcome, report.id, report.rows, report.leads], ['ok', m2.id, m2.totals.rows, 12]);
+    assert.deepEqual(readdirSync(restored).sort(), ['clickhouse', 'leads.db'], 'restored into the existing empty directory, no staging left');
     assert.deepEqual(leadsOf(restored), original.leads, 'every lead, field by field');
     assert.equal(await eventsByDay(restored, cut), original.events, 'events: count and checksum per day');
     const [after] = await clickhouseIn(restored, [{ sql: `SELECT count() AS n FROM lean_capture.events WHERE received_at > parseDateTime64BestEffort('${m2.cutoff}', 3, 'UTC')` }]);

@@ -1,10 +1,10 @@
 // Restores a backup into a new DATA_DIR (and, in server mode, an empty ClickHouse database).
 // Order matters: refuse a target in use or not empty, check the version and the key, download
 // every object and verify its checksum, decode and verify the content — all before anything is
-// written to the target. Then the data directory is built beside the target and renamed into
-// place in one step; in ClickHouse the rows go into `<table>__restoring` tables that are
+// written to the target. Then the data directory is built on the target's filesystem and renamed
+// into place (one rename for a new directory; for an existing empty one, a rename per entry); in ClickHouse the rows go into `<table>__restoring` tables that are
 // exchanged with the real ones once their row counts match the manifest.
-import { createReadStream, existsSync, mkdirSync, readdirSync, renameSync, rmSync, rmdirSync } from 'node:fs';
+import { createReadStream, existsSync, mkdirSync, readdirSync, renameSync, rmSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { dirname, join, resolve } from 'node:path';
 import Database from 'better-sqlite3';
@@ -75,7 +75,10 @@ export async function restoreBackup(options: RestoreOptions): Promise<RestoreRes
     }
   }
 
-  const staging = join(dirname(dataDir), `.${manifest.id}.restoring-${process.pid}`);
+  // Staging on the target's filesystem, so the last step is a rename: beside a new target; inside
+  // an existing empty one (it may be a mount point, such as a Docker volume, that cannot be replaced).
+  const targetExists = existsSync(dataDir);
+  const staging = targetExists ? join(dataDir, `.restoring-${manifest.id}`) : join(dirname(dataDir), `.${manifest.id}.restoring-${process.pid}`);
   rmSync(staging, { recursive: true, force: true });
   const downloads = join(staging, 'download');
   const plain = join(staging, 'plain');
@@ -144,8 +147,13 @@ export async function restoreBackup(options: RestoreOptions): Promise<RestoreRes
     }
 
     // 5. Into place in one step.
-    if (existsSync(dataDir)) rmdirSync(dataDir); // empty, checked above
-    renameSync(built, dataDir);
+    if (!targetExists) renameSync(built, dataDir);
+    else {
+      // The events first, the leads database last: a server started in between sees no leads.db
+      // and would begin a new one; the window is two renames long.
+      const entries = readdirSync(built).sort((a, b) => Number(a === 'leads.db') - Number(b === 'leads.db'));
+      for (const entry of entries) renameSync(join(built, entry), join(dataDir, entry));
+    }
     return { id: manifest.id, durationMs: Date.now() - started, bytes: totalBytes, rows, leads };
   } catch (err) {
     if (server) await server.close().catch(() => undefined);

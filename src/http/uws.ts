@@ -43,7 +43,7 @@ export function loadUws(only?: string): LoadedUws {
   throw new UwsLoadError(
     `no uWebSockets.js build loads on this machine (Node ${process.version}, ${process.platform}-${process.arch}).\n` +
       `  ${skipped.join('\n  ')}\n` +
-      'Use Node 20 on glibc >= 2.34, or Node 20/22/24/25 on glibc >= 2.38, and run npm ci again.',
+      'Use Node 20 on glibc >= 2.34, or Node 20/22/24/25 on glibc >= 2.38 (Debian 13, Ubuntu 24.04, the node:24-trixie image), then npm install again.',
   );
 }
 
