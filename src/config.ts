@@ -33,6 +33,10 @@ export interface Config {
   stripeWebhookSecret: string | undefined;
   /** Backups to S3; undefined unless S3_BUCKET is set. */
   backup: BackupConfig | undefined;
+  /** Requests per minute per client IP (0 = no limit), a global ceiling per second, and how many clients are tracked. */
+  rateLimits: { collect: number; lead: number; login: number; globalPerSecond: number; clients: number };
+  /** A request body must arrive within this time. */
+  bodyTimeoutMs: number;
 }
 
 export interface BackupConfig {
@@ -152,6 +156,14 @@ export function readConfig(env: Env): Config {
     ...readGoogleConfig(str, optional),
     meta: readMetaConfig(str, optional, problems),
     backup: readBackupConfig(str, optional, int, problems),
+    rateLimits: {
+      collect: int('RATE_LIMIT_COLLECT', 600, 0, 1_000_000),
+      lead: int('RATE_LIMIT_LEAD', 10, 0, 100_000),
+      login: int('RATE_LIMIT_LOGIN', 10, 0, 10_000),
+      globalPerSecond: int('RATE_LIMIT_GLOBAL', 2000, 0, 1_000_000),
+      clients: int('RATE_LIMIT_CLIENTS', 100_000, 100, 10_000_000),
+    },
+    bodyTimeoutMs: int('HTTP_BODY_TIMEOUT_MS', 30_000, 100, 600_000),
     stripeWebhookSecret: optional('STRIPE_WEBHOOK_SECRET'),
     journal: {
       dir: join(dataDir, 'journal'),

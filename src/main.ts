@@ -17,10 +17,12 @@ import { Batcher } from './events/batcher.ts';
 import { Journal } from './events/journal.ts';
 import { openClickHouse } from './events/clickhouse.ts';
 import { migrate } from './events/schema.ts';
-import { buildApp, listen } from './http/server.ts';
+import { buildApp, listen, type Request, type Route } from './http/server.ts';
+import { rateLimit, TokenBuckets } from './http/rate-limit.ts';
+import { clientIp } from './collect/client-ip.ts';
 import { loadUws, UwsLoadError } from './http/uws.ts';
 import { createLogger } from './log.ts';
-import { createMetrics } from './metrics.ts';
+import { createMetrics, type Metrics } from './metrics.ts';
 import { openDatabase, schemaVersion as sqliteSchemaVersion } from './leads/database.ts';
 import { leadEventRow, leadsFromContactClicks } from './leads/from-events.ts';
 import { enqueueNotifications, notifyOwner } from './leads/notify.ts';
@@ -132,7 +134,7 @@ async function main(): Promise<void> {
 
   const tracker = buildTracker();
   log.info({ bytes: tracker.code.length, gzip: tracker.gzip.length, brotli: tracker.brotli.length }, 'tracker built');
-  const app = buildApp({ uws: loaded.uws, log, metrics }, [
+  const app = buildApp({ uws: loaded.uws, log, metrics, https: config.publicOrigin?.startsWith('https://') ?? false, bodyTimeoutMs: config.bodyTimeoutMs }, withRateLimits(config, metrics, [
     trackerRoute(tracker),
     ...pwaRoutes(loadPwa({ locale: config.leads.locale, currency: config.leads.currency })),
     collectRoute({
@@ -193,7 +195,7 @@ async function main(): Promise<void> {
         backup: backups.status(),
       }),
     }),
-  ]);
+  ]));
   const server = await listen(app, loaded.uws, config.host, config.port);
   log.info({ host: config.host, port: server.port }, 'listening');
   metrics.loopDelay.reset(); // opening the stores blocks once at start; measure stalls from here
@@ -224,6 +226,23 @@ async function main(): Promise<void> {
   };
   process.on('SIGTERM', () => void shutdown('SIGTERM'));
   process.on('SIGINT', () => void shutdown('SIGINT'));
+}
+
+/** Puts the rate limits on the routes they protect: beacons, leads and webhooks, the owner's login. */
+function withRateLimits(config: Config, metrics: Metrics, routes: Route[]): Route[] {
+  const { collect, lead, login, globalPerSecond, clients } = config.rateLimits;
+  const global = new TokenBuckets(globalPerSecond * 60, 1, globalPerSecond);
+  const clientOf = (req: Request) => clientIp(config.trustProxy, req.remoteAddress, req.headers['x-forwarded-for'], req.headers['cf-connecting-ip']);
+  const guard = (name: string, perMinute: number, withGlobal: boolean) => rateLimit({ name, perClient: new TokenBuckets(perMinute, clients), global: withGlobal ? global : undefined }, clientOf, metrics.rateLimited);
+  const beacons = guard('beacon', collect, true);
+  const leads = guard('lead', lead, true);
+  const logins = guard('login', login, false);
+  return routes.map((route) => {
+    if (route.path === '/collect') return { ...route, guard: beacons };
+    if (route.method === 'post' && (route.path === '/lead' || route.path.startsWith('/hooks/'))) return { ...route, guard: leads };
+    if (route.method === 'post' && (route.path === '/api/admin/session' || route.path === '/api/admin/setup')) return { ...route, guard: logins };
+    return route;
+  });
 }
 
 function fatal(message: string): never {

@@ -52,6 +52,12 @@ export function createMetrics() {
     labelNames: ['destination', 'outcome'],
     registers: [registry],
   });
+  const limited = new Counter({
+    name: 'lc_rate_limited_total',
+    help: 'Requests refused with 429 by a rate limit, by what it protects (beacon, lead, login)',
+    labelNames: ['limit'],
+    registers: [registry],
+  });
   const processed = new Counter({
     name: 'lc_outbox_processed_total',
     help: 'Processing outcomes the far side reported for delivered requests (Google), by destination and status',
@@ -105,6 +111,7 @@ export function createMetrics() {
     journalDamaged,
     batchesParked,
     deliveries: (destination: string, outcome: string) => deliveries.labels(destination, outcome).inc(),
+    rateLimited: (limit: string) => limited.labels(limit).inc(),
     processed: (destination: string, status: string, requests = 1) => processed.labels(destination, status).inc(requests),
     journalRefused: (reason: 'full' | 'write-failed') => journalRefused.labels(reason).inc(),
     /** Registers a gauge read at scrape time, for figures another component owns. */

@@ -50,6 +50,8 @@ export interface Route {
   maxBody?: number;
   /** Visitor endpoints are called from the business's own site: open CORS and answer preflights. */
   cors?: boolean;
+  /** Runs before the body is read (rate limits): a reply here is sent instead of the handler's. */
+  guard?: (req: Request) => Reply | undefined;
 }
 
 const DEFAULT_MAX_BODY = 64 * 1024;
@@ -62,7 +64,7 @@ const CORS_HEADERS: Record<string, string> = {
 
 const STATUS_TEXT: Record<number, string> = {
   200: 'OK', 201: 'Created', 202: 'Accepted', 204: 'No Content', 303: 'See Other', 304: 'Not Modified',
-  400: 'Bad Request', 401: 'Unauthorized', 403: 'Forbidden', 404: 'Not Found', 405: 'Method Not Allowed',
+  400: 'Bad Request', 401: 'Unauthorized', 403: 'Forbidden', 404: 'Not Found', 405: 'Method Not Allowed', 408: 'Request Timeout',
   409: 'Conflict', 413: 'Content Too Large', 415: 'Unsupported Media Type', 422: 'Unprocessable Content',
   429: 'Too Many Requests', 500: 'Internal Server Error', 503: 'Service Unavailable',
 };
@@ -76,9 +78,29 @@ export interface ServerDeps {
   uws: Uws;
   log: Logger;
   metrics: Metrics;
+  /** Served over HTTPS (PUBLIC_ORIGIN is https): browsers are told to keep using it (HSTS). */
+  https?: boolean;
+  /** A request body must arrive within this time (slow-body attacks); default 30 s. */
+  bodyTimeoutMs?: number;
 }
 
-export function buildApp(deps: ServerDeps, routes: Route[]): TemplatedApp {
+/**
+ * Headers every reply carries unless it sets its own. The owner's side (admin API, PWA) may not
+ * be framed, sniffed or leak its URLs; a JSON reply may load nothing. Visitor endpoints are
+ * fetched by other sites' pages, so only sniffing is ruled out there.
+ */
+function securityHeaders(https: boolean): { owner: Record<string, string>; visitor: Record<string, string> } {
+  const hsts: Record<string, string> = https ? { 'Strict-Transport-Security': 'max-age=31536000; includeSubDomains' } : {};
+  return {
+    owner: { 'X-Content-Type-Options': 'nosniff', 'Referrer-Policy': 'no-referrer', 'X-Frame-Options': 'DENY', 'Content-Security-Policy': "default-src 'none'; frame-ancestors 'none'", ...hsts },
+    visitor: { 'X-Content-Type-Options': 'nosniff', ...hsts },
+  };
+}
+/** What the request path needs besides the caller's deps: header sets and the bodies in flight. */
+type Ctx = ServerDeps & { security: ReturnType<typeof securityHeaders>; pendingBodies: number };
+
+export function buildApp(serverDeps: ServerDeps, routes: Route[]): TemplatedApp {
+  const deps: Ctx = { ...serverDeps, security: securityHeaders(serverDeps.https === true), pendingBodies: 0 };
   const app = deps.uws.App();
   for (const route of routes) {
     const paramCount = route.path.split('/:').length - 1;
@@ -103,7 +125,7 @@ export function listen(app: TemplatedApp, uws: Uws, host: string, port: number):
   });
 }
 
-function serve(deps: ServerDeps, route: Route, paramCount: number, res: HttpResponse, req: HttpRequest): void {
+function serve(deps: Ctx, route: Route, paramCount: number, res: HttpResponse, req: HttpRequest): void {
   const state = { aborted: false };
   res.onAborted(() => {
     state.aborted = true;
@@ -118,6 +140,11 @@ function serve(deps: ServerDeps, route: Route, paramCount: number, res: HttpResp
     body: EMPTY,
   };
   const cors = route.cors === true;
+  const refused = route.guard?.(request);
+  if (refused) {
+    send(deps, res, refused, cors, route.method !== 'get');
+    return;
+  }
   if (route.method === 'get' || route.method === 'options') {
     run(deps, route, request, res, state, cors);
     return;
@@ -128,12 +155,39 @@ function serve(deps: ServerDeps, route: Route, paramCount: number, res: HttpResp
     send(deps, res, tooLarge(max), cors, true);
     return;
   }
+  // Slow or stuck bodies hold memory and a connection: at most MAX_PENDING_BODIES at once, each
+  // cut off after bodyTimeoutMs (uWS's own idle timeout restarts with every byte received).
+  if (deps.pendingBodies >= MAX_PENDING_BODIES) {
+    send(deps, res, problem(503, 'overloaded', 'Too many requests in progress', 'Try again in a moment.'), cors, true);
+    return;
+  }
+  deps.pendingBodies++;
+  const bodyTimeout = deps.bodyTimeoutMs ?? 30_000;
+  let pending = true;
+  const done = () => {
+    if (!pending) return;
+    pending = false;
+    deps.pendingBodies--;
+    clearTimeout(timer);
+  };
+  const timer = setTimeout(() => {
+    if (!pending) return;
+    done();
+    if (state.aborted) return;
+    state.aborted = true;
+    send(deps, res, problem(408, 'request-timeout', 'Request body too slow', `The body must arrive within ${bodyTimeout / 1000} s.`), cors, true);
+  }, bodyTimeout);
+  res.onAborted(() => {
+    state.aborted = true;
+    done();
+  });
   const chunks: Buffer[] = [];
   let size = 0;
   res.onData((chunk, isLast) => {
     if (state.aborted || size > max) return;
     size += chunk.byteLength;
     if (size > max) {
+      done();
       state.aborted = true;
       send(deps, res, tooLarge(max), cors, true);
       return;
@@ -141,12 +195,15 @@ function serve(deps: ServerDeps, route: Route, paramCount: number, res: HttpResp
     // uWS reuses the chunk's memory after this callback returns: copy it.
     chunks.push(Buffer.from(chunk.slice(0)));
     if (!isLast) return;
+    done();
     request.body = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size);
     run(deps, route, request, res, state, cors);
   });
 }
 
-function run(deps: ServerDeps, route: Route, request: Request, res: HttpResponse, state: { aborted: boolean }, cors: boolean) {
+const MAX_PENDING_BODIES = 1024;
+
+function run(deps: Ctx, route: Route, request: Request, res: HttpResponse, state: { aborted: boolean }, cors: boolean) {
   let result: Reply | Promise<Reply>;
   try {
     result = route.handler(request);
@@ -164,16 +221,18 @@ function run(deps: ServerDeps, route: Route, request: Request, res: HttpResponse
     });
 }
 
-function internalError(deps: ServerDeps, route: Route, err: unknown): Reply {
+function internalError(deps: Ctx, route: Route, err: unknown): Reply {
   deps.log.error({ err, route: route.path }, 'request handler failed');
   return problem(500, 'internal-error', 'Internal server error', 'The error was logged.');
 }
 
-function send(deps: ServerDeps, res: HttpResponse, reply: Reply, cors: boolean, closeConnection = false): void {
+function send(deps: Ctx, res: HttpResponse, reply: Reply, cors: boolean, closeConnection = false): void {
   if (reply.status >= 400) deps.metrics.rejected(reply.status);
   res.cork(() => {
     res.writeStatus(`${reply.status} ${STATUS_TEXT[reply.status] ?? ''}`);
     if (cors) for (const name in CORS_HEADERS) res.writeHeader(name, CORS_HEADERS[name]!);
+    const defaults = cors ? deps.security.visitor : deps.security.owner;
+    for (const name in defaults) if (reply.headers?.[name] === undefined) res.writeHeader(name, defaults[name]!);
     if (reply.headers) for (const name in reply.headers) res.writeHeader(name, reply.headers[name]!);
     if (reply.status === 204 || reply.status === 304) res.endWithoutBody(0, closeConnection);
     else res.end(reply.body ?? '', closeConnection);

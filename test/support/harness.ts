@@ -83,12 +83,15 @@ export interface RunningServer {
   exited: Promise<number | null>;
 }
 
+export const NO_RATE_LIMITS = { RATE_LIMIT_COLLECT: '0', RATE_LIMIT_LEAD: '0', RATE_LIMIT_LOGIN: '0', RATE_LIMIT_GLOBAL: '0' };
+
 export async function startServer(env: Record<string, string> = {}): Promise<RunningServer> {
   const dataDir = env.DATA_DIR ?? tempDir('data');
   const { child, match } = await spawnChild(
     'src/main.ts',
     [],
-    { PORT: '0', HOST: '127.0.0.1', DATA_DIR: dataDir, ADMIN_TOKEN, LOG_LEVEL: 'info', ...env },
+    // Every test client is 127.0.0.1: rate limits are off unless a test sets them (test/abuse.test.ts does).
+    { PORT: '0', HOST: '127.0.0.1', DATA_DIR: dataDir, ADMIN_TOKEN, LOG_LEVEL: 'info', ...NO_RATE_LIMITS, ...env },
     /"port":(\d+),"msg":"listening"/,
     'server',
   );

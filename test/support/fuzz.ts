@@ -1,0 +1,115 @@
+// Network fuzzing of the real server: random and mutated HTTP requests over raw TCP — every
+// route, every method, hostile JSON and form bodies, garbage bytes, truncated bodies and wrong
+// Content-Length, forged and real credentials, odd headers. Counts answers by class; a 5xx or a
+// dead process is a finding. Used by test/fuzz.test.ts (short) and `npm run fuzz` (long).
+import { connect } from 'node:net';
+import fc from 'fast-check';
+import { ADMIN_TOKEN, type RunningServer } from './harness.ts';
+
+export interface FuzzStats {
+  requests: number;
+  byClass: Record<string, number>;
+  /** Connections the server closed without an answer (malformed HTTP). */
+  closedWithoutAnswer: number;
+  fiveXx: Array<{ request: string; response: string }>;
+}
+
+const PATHS = [
+  '/collect', '/lead', '/t.js', '/healthz', '/readyz', '/metrics', '/admin/', '/admin/app.js', '/admin/sw.js',
+  '/hooks/google-lead-form', '/hooks/google-lead-form?key=x', '/hooks/stripe',
+  '/api/admin/leads', '/api/admin/leads?status=NEW&q=%00&cursor=zz&limit=-1', '/api/admin/leads/LEAD', '/api/admin/leads/LEAD/sale',
+  '/api/admin/sales', '/api/admin/deliveries?state=nope', '/api/admin/deliveries/1/retry', '/api/admin/events?limit=99999999999',
+  '/api/admin/stats?from=x&to=2026-13-45', '/api/admin/status', '/api/admin/backups', '/api/admin/session', '/api/admin/setup',
+  '/api/admin/sessions', '/api/admin/push-subscriptions', '/api/admin/push-subscriptions/abc', '/api/admin/push-subscriptions/test',
+];
+const METHODS = ['GET', 'POST', 'PATCH', 'PUT', 'DELETE', 'OPTIONS', 'HEAD', 'TRACE', 'BREW', 'G ET', ''];
+
+const hostileKey = fc.oneof(fc.constantFrom('__proto__', 'constructor', 'type', 'url', 'phone', 'email', 'value', 'currency', 'status', 'note', 'leadId', 'refCode', 'password', 'code', 'endpoint', 'keys', 'attribution', 'consent', 'data', 'object'), fc.string({ maxLength: 12 }));
+const { json } = fc.letrec((tie) => ({
+  json: fc.oneof({ depthSize: 'small' }, fc.jsonValue({ maxDepth: 2 }), fc.constantFrom(1e308, -1, 0, '', 'pageview', '+905321234567', 'a@b.co', 'SOLD', 'TRY', 'https://x.example/?gclid=1'), fc.string({ unit: 'binary', maxLength: 40 }), tie('object'), fc.array(tie('json'), { maxLength: 4 })),
+  object: fc.dictionary(hostileKey, tie('json'), { maxKeys: 8 }).map((o) => JSON.parse(JSON.stringify(o)) as unknown),
+}));
+
+const requestArb = fc.record({
+  method: fc.constantFrom(...METHODS),
+  path: fc.oneof(fc.constantFrom(...PATHS), fc.constantFrom(...PATHS).chain((p) => fc.string({ maxLength: 30 }).map((s) => p + encodeURI(s).slice(0, 60))), fc.string({ maxLength: 40 }).map((s) => '/' + s.replace(/[\s]/g, ''))),
+  contentType: fc.constantFrom('application/json', 'text/plain', 'application/x-www-form-urlencoded', 'multipart/form-data; boundary=x', 'text/html', '', 'application/json; charset=latin1'),
+  auth: fc.constantFrom('none', 'token', 'forged', 'garbage'),
+  body: fc.oneof(
+    json.map((v) => Buffer.from(JSON.stringify(v) ?? '')),
+    json.map((v) => Buffer.from(new URLSearchParams(Object.entries(typeof v === 'object' && v !== null ? v : { v }).map(([k, x]) => [k, String(x)])).toString())),
+    fc.uint8Array({ maxLength: 400 }).map((b) => Buffer.from(b)),
+    fc.constant(Buffer.alloc(0)),
+  ),
+  /** How the declared length relates to the body: right, missing, short, long, nonsense. */
+  length: fc.constantFrom('right', 'right', 'right', 'missing', 'short', 'long', 'nonsense', 'chunked'),
+  extraHeaders: fc.array(fc.tuple(fc.constantFrom('X-Forwarded-For', 'CF-Connecting-IP', 'Cookie', 'Origin', 'If-None-Match', 'Accept-Encoding', 'X-LC-CSRF', 'Stripe-Signature', 'User-Agent', 'Referer'), fc.string({ maxLength: 60 }).map((s) => s.replace(/[\r\n]/g, ''))), { maxLength: 4 }),
+  flip: fc.option(fc.nat(), { nil: undefined }),
+});
+
+type FuzzRequest = typeof requestArb extends fc.Arbitrary<infer T> ? T : never;
+
+function build(r: FuzzRequest, host: string): Buffer {
+  const headers = [`Host: ${host}`];
+  if (r.contentType) headers.push(`Content-Type: ${r.contentType}`);
+  if (r.auth === 'token') headers.push(`Authorization: Bearer ${ADMIN_TOKEN}`, 'X-LC-CSRF: 1');
+  if (r.auth === 'forged') headers.push('Authorization: Bearer test-admin-token-0123456780');
+  if (r.auth === 'garbage') headers.push('Authorization: Basic %%%', 'Cookie: lc_session=../../etc/passwd');
+  for (const [name, value] of r.extraHeaders) headers.push(`${name}: ${value}`);
+  const body = Buffer.from(r.body);
+  if (r.flip !== undefined && body.length > 0) body[r.flip % body.length] = body[r.flip % body.length]! ^ 0x5a;
+  let payload = body;
+  if (r.length === 'right') headers.push(`Content-Length: ${body.length}`);
+  if (r.length === 'short') headers.push(`Content-Length: ${Math.max(0, body.length - 3)}`);
+  if (r.length === 'long') headers.push(`Content-Length: ${body.length + 17}`);
+  if (r.length === 'nonsense') headers.push('Content-Length: -1, 12');
+  if (r.length === 'chunked') {
+    headers.push('Transfer-Encoding: chunked');
+    payload = Buffer.concat([Buffer.from(`${body.length.toString(16)}\r\n`), body, Buffer.from('\r\n0\r\n\r\n')]);
+  }
+  return Buffer.concat([Buffer.from(`${r.method} ${r.path} HTTP/1.1\r\n${headers.join('\r\n')}\r\nConnection: close\r\n\r\n`), payload]);
+}
+
+/** Sends one raw request; resolves with what came back (possibly nothing) once the server closes or 1.5 s pass. */
+function exchange(port: number, raw: Buffer): Promise<string> {
+  return new Promise((resolve) => {
+    const socket = connect(port, '127.0.0.1');
+    let data = '';
+    const finish = () => {
+      clearTimeout(timer);
+      socket.destroy();
+      resolve(data);
+    };
+    const timer = setTimeout(finish, 1500);
+    socket.on('data', (c) => {
+      data += c.toString('latin1');
+    });
+    socket.on('error', finish);
+    socket.on('close', finish);
+    socket.on('connect', () => socket.end(raw));
+  });
+}
+
+export async function fuzzServer(server: RunningServer, requests: number, seed: number, concurrency = 16, onProgress?: (stats: FuzzStats) => void): Promise<FuzzStats> {
+  const stats: FuzzStats = { requests: 0, byClass: {}, closedWithoutAnswer: 0, fiveXx: [] };
+  const samples = fc.sample(requestArb, { numRuns: requests, seed });
+  let next = 0;
+  const worker = async () => {
+    while (next < samples.length) {
+      const r = samples[next++]!;
+      const raw = build(r, `127.0.0.1:${server.port}`);
+      const response = await exchange(server.port, raw);
+      stats.requests++;
+      const status = /^HTTP\/1\.1 (\d{3})/.exec(response)?.[1];
+      if (!status) stats.closedWithoutAnswer++;
+      else {
+        const cls = `${status[0]}xx`;
+        stats.byClass[cls] = (stats.byClass[cls] ?? 0) + 1;
+        if (cls === '5xx') stats.fiveXx.push({ request: raw.toString('latin1').slice(0, 400), response: response.slice(0, 400) });
+      }
+      if (onProgress && stats.requests % 500 === 0) onProgress(stats);
+    }
+  };
+  await Promise.all(Array.from({ length: concurrency }, worker));
+  return stats;
+}
