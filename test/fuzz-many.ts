@@ -14,7 +14,7 @@ export async function processFigures(url: string): Promise<{ rssMb: number; maxL
 if (import.meta.url === `file://${process.argv[1]}`) {
   const requests = Number(process.argv[2] ?? 50_000);
   const seed = Number(process.argv[3] ?? Date.now());
-  const server = await startServer({ HTTP_BODY_TIMEOUT_MS: '1000', LOG_LEVEL: 'warn' });
+  const server = await startServer({ HTTP_BODY_TIMEOUT_MS: '1000' });
   let crashes = 0;
   void server.exited.then((code) => {
     if (code !== null && code !== 0) crashes++;
