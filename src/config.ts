@@ -37,6 +37,8 @@ export interface Config {
   rateLimits: { collect: number; lead: number; login: number; globalPerSecond: number; clients: number };
   /** A request body must arrive within this time. */
   bodyTimeoutMs: number;
+  /** Days events stay in ClickHouse, and days a closed lead keeps its contact data (0 = forever). */
+  retention: { eventDays: number; leadDays: number };
 }
 
 export interface BackupConfig {
@@ -164,6 +166,7 @@ export function readConfig(env: Env): Config {
       clients: int('RATE_LIMIT_CLIENTS', 100_000, 100, 10_000_000),
     },
     bodyTimeoutMs: int('HTTP_BODY_TIMEOUT_MS', 30_000, 100, 600_000),
+    retention: { eventDays: int('EVENT_RETENTION_DAYS', 730, 0, 36_500), leadDays: int('LEAD_RETENTION_DAYS', 730, 0, 36_500) },
     stripeWebhookSecret: optional('STRIPE_WEBHOOK_SECRET'),
     journal: {
       dir: join(dataDir, 'journal'),

@@ -36,6 +36,8 @@ import { vapidKeys, webPush } from './destinations/webpush.ts';
 import { google } from './destinations/google.ts';
 import { meta } from './destinations/meta.ts';
 import { backupRoutes } from './admin/backups.ts';
+import { privacyRoutes } from './admin/privacy.ts';
+import { anonymiseClosedLeads, applyEventRetention } from './privacy/retention.ts';
 import { s3Store } from './backup/s3.ts';
 import { Backups } from './backup/service.ts';
 import { join } from 'node:path';
@@ -68,6 +70,9 @@ async function main(): Promise<void> {
   const db = await openClickHouse(config.clickhouse);
   const schemaVersion = await migrate(db);
   log.info({ mode: db.mode, database: config.clickhouse.database, schemaVersion }, 'ClickHouse ready');
+
+  const ttl = await applyEventRetention(db, config.clickhouse.database, config.retention.eventDays);
+  if (ttl !== 'unchanged') log.info({ days: config.retention.eventDays, ttl }, 'event retention changed');
 
   const geo = new GeoLocator(config.geoipCityDb, log);
   const journal = new Journal(config.journal, log, metrics);
@@ -125,7 +130,16 @@ async function main(): Promise<void> {
     log,
   );
   if (config.backup && !config.backup.encryptionKey) log.warn('BACKUP_ENCRYPTION_KEY is not set: backups (which hold phone numbers) are stored unencrypted');
-  const backupWatch = setInterval(() => backups.checkAge(), 3_600_000);
+  // Hourly chores: late backups, and leads whose contact data retention has ended.
+  const anonymise = () => {
+    const n = anonymiseClosedLeads(leadsDb, config.retention.leadDays);
+    if (n > 0) log.info({ leads: n, days: config.retention.leadDays }, 'closed leads anonymised (retention)');
+  };
+  anonymise();
+  const backupWatch = setInterval(() => {
+    backups.checkAge();
+    anonymise();
+  }, 3_600_000);
   backupWatch.unref();
 
   const owner = new Owner(leadsDb);
@@ -177,6 +191,7 @@ async function main(): Promise<void> {
       vapidPublicKey: vapid.publicKey,
     }),
     ...backupRoutes(auth, backups),
+    ...privacyRoutes({ auth, db: leadsDb, clickhouse: db, batcher, defaultCountry: config.leads.defaultCountry, log }),
     ...adminRoutes({
       auth,
       db,

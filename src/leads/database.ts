@@ -141,6 +141,16 @@ const MIGRATIONS: Array<{ version: number; name: string; sql: string }> = [
       CREATE INDEX outbox_remote_check ON outbox (remote_status, remote_check_at);
     `,
   },
+  {
+    version: 5,
+    name: 'leads: when contact data was removed by retention',
+    sql: `
+      ALTER TABLE leads ADD COLUMN anonymised_at INTEGER;
+      CREATE INDEX leads_phone ON leads (phone);
+      CREATE INDEX leads_email ON leads (email);
+      CREATE INDEX leads_visitor ON leads (visitor_id);
+    `,
+  },
 ];
 
 /** The schema version this build writes (a backup from a newer one is refused). */
@@ -152,6 +162,8 @@ export function openDatabase(path: string): Db {
   db.pragma('journal_mode = WAL');
   db.pragma('synchronous = FULL');
   db.pragma('foreign_keys = ON');
+  // Deleted rows (an erasure, a retention run) are overwritten, not left in free pages and backups.
+  db.pragma('secure_delete = ON');
   db.pragma('busy_timeout = 5000');
   migrate(db);
   return db;

@@ -52,6 +52,8 @@ export interface Lead {
   sale_currency: string | null;
   sold_at: number | null;
   note: string | null;
+  /** Set when retention removed the contact data (the lead still counts in the figures). */
+  anonymised_at: number | null;
   created_at: number;
   updated_at: number;
 }
