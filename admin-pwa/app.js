@@ -144,6 +144,7 @@ async function leadsScreen() {
               h('span', { class: 'icon', 'aria-label': t.sources[lead.source] }, SOURCE_ICON[lead.source]),
               h('span', { class: 'who' }, lead.name || lead.phone || (lead.ref_code ? `#${lead.ref_code}` : t.sources[lead.source])),
               h('span', { class: `status s-${lead.status}` }, t.statuses[lead.status]),
+              lead.flag && h('span', { class: 'status s-held' }, t.held[lead.flag] ?? lead.flag),
               h('span', { class: 'meta' }, [lead.utm_campaign, lead.city, ago(lead.created_at)].filter(Boolean).join(' · ')),
             ),
           ),
@@ -230,7 +231,7 @@ async function leadScreen(id) {
   const row = (label, value) => value ? h('tr', {}, h('th', {}, label), h('td', {}, value)) : null;
   show(
     h('article', { class: 'detail' },
-      h('h1', {}, lead.name || lead.phone || t.sources[lead.source], ' ', h('span', { class: `status s-${lead.status}` }, t.statuses[lead.status])),
+      h('h1', {}, lead.name || lead.phone || t.sources[lead.source], ' ', h('span', { class: `status s-${lead.status}` }, t.statuses[lead.status]), lead.flag ? h('span', { class: 'status s-held' }, t.held[lead.flag] ?? lead.flag) : ''),
       lead.status === 'SOLD' && h('p', { class: 'sold-value' }, money(lead.sale_value, lead.sale_currency), ' · ', dateTime(lead.sold_at)),
       notice,
       digits && h('div', { class: 'actions' },

@@ -60,6 +60,7 @@ export const texts = {
     sent: 'sent, being processed', accepted: 'accepted', partial: 'partly accepted', rejected: 'rejected', dead: 'failed — retry from Settings',
   },
   destinations: { webpush: 'Push', telegram: 'Telegram', google: 'Google Ads', meta: 'Meta' },
+  held: { honeypot: 'held: spam trap filled', 'too-fast': 'held: sent too fast', flood: 'held: many from one source' },
   attempts: (n) => `${n} attempts`,
   saved: 'Saved',
   // dashboard

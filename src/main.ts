@@ -26,6 +26,7 @@ import { createMetrics, type Metrics } from './metrics.ts';
 import { openDatabase, schemaVersion as sqliteSchemaVersion } from './leads/database.ts';
 import { leadEventRow, leadsFromContactClicks } from './leads/from-events.ts';
 import { enqueueNotifications, notifyOwner } from './leads/notify.ts';
+import { Turnstile } from './leads/spam.ts';
 import { leadRoutes } from './leads/routes.ts';
 import { stripeRoute } from './leads/stripe.ts';
 import { LeadStore } from './leads/store.ts';
@@ -92,7 +93,7 @@ async function main(): Promise<void> {
     ...(config.meta ? [meta(config.meta, store)] : []),
   ];
   if (config.meta) {
-    store.onCreate.push((lead) => outbox.enqueue('meta', `meta:lead:${lead.id}`, lead.id, { leadId: lead.id, event: 'Lead' }));
+    store.onCreate.push((lead) => !lead.flag && outbox.enqueue('meta', `meta:lead:${lead.id}`, lead.id, { leadId: lead.id, event: 'Lead' }));
     store.onSale.push((lead, sale) => outbox.enqueue('meta', `meta:purchase:${lead.id}:${sale.value}:${sale.currency}:${sale.at}`, lead.id, { leadId: lead.id, event: 'Purchase' }));
   }
   if (config.google) {
@@ -102,11 +103,17 @@ async function main(): Promise<void> {
   const worker = new OutboxWorker(outbox, destinations, log, metrics, { parkedProbeMs: config.leads.outboxParkedProbeMs, statusCheckMs: config.leads.outboxStatusCheckMs });
   const agents = new AgentParser();
   const notify = { includeName: config.leads.notifyIncludeName, telegram: config.leads.telegram !== undefined, locale: config.leads.locale };
-  store.onCreate.push((lead) => enqueueNotifications(leadsDb, outbox, lead, notify));
+  // A lead held by the spam checks is stored for the owner to look at, not pushed to their phone;
+  // a flood says so once an hour instead of once per lead.
+  store.onCreate.push((lead) => {
+    if (!lead.flag) enqueueNotifications(leadsDb, outbox, lead, notify);
+    else if (lead.flag === 'flood') notifyOwner(leadsDb, outbox, `lead-flood:${new Date().toISOString().slice(0, 13)}`, { title: 'Leads held', body: 'Many leads from one source within an hour: they are held in the app, not notified one by one.', url: '/admin/#/' }, notify.telegram);
+  });
   store.onCreate.push((lead) =>
     // After the commit: the notifications go out now, and the lead is counted in ClickHouse.
     queueMicrotask(() => {
       worker.wake();
+      if (lead.flag) return; // held leads are not counted
       journal
         .append(JSON.stringify(leadEventRow(lead, agents)) + '\n', 1)
         .then(() => batcher.added())
@@ -178,6 +185,9 @@ async function main(): Promise<void> {
       defaultCountry: config.leads.defaultCountry,
       thanksUrl: config.leads.thanksUrl,
       googleLeadFormKey: config.leads.googleLeadFormKey,
+      db: leadsDb,
+      spam: config.leads.spam,
+      turnstile: config.leads.turnstile && new Turnstile(config.leads.turnstile.secret, config.leads.turnstile.verifyUrl),
     }),
     ...leadAdminRoutes({
       auth,

@@ -2,10 +2,15 @@
 // X-Forwarded-For not escaping them), security headers, slow and oversized requests cut off
 // while other clients keep being served.
 import assert from 'node:assert/strict';
+import { randomInt, randomUUID } from 'node:crypto';
+import { createServer } from 'node:http';
 import { connect, type Socket } from 'node:net';
 import { test } from 'node:test';
 import { TokenBuckets } from '../src/http/rate-limit.ts';
-import { ADMIN_TOKEN, removeDir, send, startServer } from './support/harness.ts';
+import { ADMIN_TOKEN, adminGet, eventually, removeDir, send, startServer } from './support/harness.ts';
+import { startTelegram } from './support/telegram.ts';
+
+type Json = Record<string, any>;
 
 const beacon = () => ({ type: 'pageview', url: 'https://usta.example.com/' });
 const collect = (url: string, headers: Record<string, string> = {}) => send(`${url}/collect`, beacon(), { 'Content-Type': 'application/json', ...headers });
@@ -171,5 +176,93 @@ test('slow and oversized requests are cut off while other clients are served', a
   } finally {
     await server.stop();
     removeDir(server.dataDir);
+  }
+});
+
+test('Turnstile: the token is verified server-side, once; a refusal or an unreachable siteverify refuses the lead (fail closed)', async () => {
+  const checks: Array<Record<string, string>> = [];
+  const seen = new Set<string>();
+  const siteverify = createServer((req, res) => {
+    let body = '';
+    req.on('data', (c) => (body += c));
+    req.on('end', () => {
+      const form = Object.fromEntries(new URLSearchParams(body));
+      checks.push(form);
+      const duplicate = seen.has(form.response!);
+      seen.add(form.response!);
+      const ok = form.secret === 'ts-secret' && form.response!.startsWith('good-') && !duplicate;
+      res.writeHead(200, { 'Content-Type': 'application/json' });
+      res.end(JSON.stringify({ success: ok, 'error-codes': ok ? [] : duplicate ? ['timeout-or-duplicate'] : ['invalid-input-response'] }));
+    });
+  });
+  await new Promise<void>((r) => siteverify.listen(0, '127.0.0.1', r));
+  const url = `http://127.0.0.1:${(siteverify.address() as { port: number }).port}/turnstile/v0/siteverify`;
+  const server = await startServer({ TURNSTILE_SECRET: 'ts-secret', TURNSTILE_VERIFY_URL: url, TRUST_PROXY: '1' });
+  const lead = (body: Record<string, unknown>) => send(`${server.url}/lead`, { phone: '+905321230000', ...body }, { 'Content-Type': 'application/json', 'X-Forwarded-For': '81.214.10.20' });
+  try {
+    const missing = await lead({});
+    assert.equal(missing.status, 403);
+    assert.match(((await missing.json()) as { detail: string }).detail, /spam check is missing/);
+    const eventId = randomUUID();
+    const ok = await lead({ eventId, turnstileToken: 'good-1' });
+    assert.equal(ok.status, 201);
+    assert.deepEqual(checks.at(-1)!.remoteip, '81.214.10.20');
+    assert.ok(checks.at(-1)!.idempotency_key);
+    assert.equal((await lead({ eventId })).status, 200, 'the same lead again (a retry) needs no new token');
+    const reused = await lead({ turnstileToken: 'good-1' });
+    assert.equal(reused.status, 403);
+    assert.match(((await reused.json()) as { detail: string }).detail, /already used/);
+    const bad = await lead({ 'cf-turnstile-response': 'forged' });
+    assert.equal(bad.status, 403);
+    assert.match(((await bad.json()) as { type: string; detail: string }).detail, /failed \(invalid-input-response\)/);
+    siteverify.close();
+    siteverify.closeAllConnections();
+    const down = await lead({ turnstileToken: 'good-2' });
+    assert.equal(down.status, 503);
+    assert.equal(((await down.json()) as { type: string }).type, '/problems/spam-check-unavailable');
+    assert.equal((await adminGet<{ leads: unknown[] }>(server, '/api/admin/leads')).leads.length, 1, 'only the verified lead was stored');
+  } finally {
+    await server.stop();
+    removeDir(server.dataDir);
+    siteverify.close();
+  }
+});
+
+test('the honeypot, a robot\'s fill time and floods hold leads: stored, not notified one by one, not counted', async () => {
+  const telegram = await startTelegram('123:TEST');
+  const server = await startServer({ TRUST_PROXY: '1', LEAD_FLOOD_PER_IP: '3', LEAD_FLOOD_PER_PHONE: '2', TELEGRAM_API_URL: telegram.url, TELEGRAM_BOT_TOKEN: '123:TEST', TELEGRAM_CHAT_ID: '42' });
+  const lead = async (ip: string, body: Record<string, unknown>) => {
+    const res = await send(`${server.url}/lead`, { phone: `+9053212${randomInt(10_000, 99_999)}`, ...body }, { 'Content-Type': 'application/json', 'X-Forwarded-For': ip });
+    assert.equal(res.status, 201);
+    return ((await res.json()) as { id: string }).id;
+  };
+  const flagOf = async (id: string) => (await adminGet<Json>(server, `/api/admin/leads/${id}`)).lead.flag;
+  try {
+    const human = await lead('81.214.0.1', { lcFill: 9000, lc_hp: '' });
+    const trapped = await lead('81.214.0.2', { lc_hp: 'http://spam.example', lcFill: 9000 });
+    const quick = await lead('81.214.0.3', { lcFill: 400 });
+    const form = await fetch(`${server.url}/lead`, { method: 'POST', headers: { 'Content-Type': 'application/x-www-form-urlencoded', 'X-Forwarded-For': '81.214.0.4' }, body: 'phone=%2B905321239999&lc_hp=buy+now' });
+    assert.equal(form.status, 201);
+    assert.deepEqual([await flagOf(human), await flagOf(trapped), await flagOf(quick)], [null, 'honeypot', 'too-fast']);
+    // A flood from one address: the fourth lead within the hour and after are held.
+    const flood = [];
+    for (let i = 0; i < 6; i++) flood.push(await lead('198.51.100.7', { lcFill: 9000 }));
+    assert.deepEqual(await Promise.all(flood.map(flagOf)), [null, null, null, 'flood', 'flood', 'flood']);
+    // The same phone from many addresses: the third is held.
+    const samePhone = [];
+    for (let i = 0; i < 3; i++) samePhone.push(await lead(`203.0.113.${i + 1}`, { phone: '+905321110099', lcFill: 9000 }));
+    assert.deepEqual(await Promise.all(samePhone.map(flagOf)), [null, null, 'flood']);
+
+    await eventually(async () => (telegram.calls.length >= 7 ? true : undefined), 10_000, 'notifications');
+    await new Promise((r) => setTimeout(r, 500));
+    const texts = telegram.calls.map((c) => c.text);
+    assert.equal(texts.filter((t) => t.startsWith('New lead')).length, 1 + 3 + 2, 'only the leads not held are notified');
+    assert.equal(texts.filter((t) => t.startsWith('Leads held')).length, 1, 'one message for the flood, not one per lead');
+    const stats = await adminGet<Json>(server, '/api/admin/stats');
+    assert.equal(stats.totals?.leads ?? stats.leads, 6, 'held leads are not counted');
+  } finally {
+    await server.stop();
+    removeDir(server.dataDir);
+    await telegram.close();
   }
 });

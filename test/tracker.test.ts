@@ -27,6 +27,7 @@ const LANDING_BODY = `
 <form id="lead" data-lc-lead method="post" action="/form-fallback">
   <input name="name"><input name="phone"><input name="email"><textarea name="message"></textarea>
   <input name="district">
+  <input name="lc_hp" tabindex="-1" autocomplete="off" aria-hidden="true" style="position:absolute;left:-9999px">
   <span data-lc-error="phone"></span>
   <button id="send">Send</button>
 </form>
@@ -170,6 +171,7 @@ describe('the tracker in Chromium', () => {
     await p.fill('[name=phone]', '0532 444 55 66');
     await p.fill('[name=email]', 'Elif@Example.com');
     await p.fill('[name=district]', 'Kadıköy');
+    await p.waitForTimeout(2100); // a person's pace: sooner than LEAD_MIN_FILL_MS after load, a lead is held
     await p.click('#send');
     await p.click('#send');
     await p.waitForSelector('form[data-lc-state=sent]');
@@ -183,6 +185,7 @@ describe('the tracker in Chromium', () => {
       ['form', 'Elif', '+905324445566', 'elif@example.com', 'G-FORM', 'forms', true, 'district: Kadıköy'],
     );
     assert.match(lead.fbc, /^fb\.1\.\d{13}\.FBFORM$/);
+    assert.equal(lead.flag, null, 'the empty honeypot and a person\'s fill time: not held');
     const fbq = (await p.evaluate(() => (window as any).fbqCalls)) as unknown[][];
     assert.ok(fbq.length >= 1);
     for (const call of fbq) assert.deepEqual(call, ['track', 'Lead', {}, { eventID: lead.event_id }], 'the pixel gets the id the server sends to Meta');

@@ -60,10 +60,10 @@ async function stats(deps: StatsDeps, req: Request): Promise<Reply> {
   ]);
 
   const leadsBy = (expression: string) =>
-    deps.db.prepare(`SELECT ${expression} AS key, count(*) AS n FROM leads WHERE is_test = 0 AND created_at >= ? AND created_at < ? GROUP BY key`).all(from, to) as Array<{ key: string | null; n: number }>;
+    deps.db.prepare(`SELECT ${expression} AS key, count(*) AS n FROM leads WHERE is_test = 0 AND flag IS NULL AND created_at >= ? AND created_at < ? GROUP BY key`).all(from, to) as Array<{ key: string | null; n: number }>;
   const salesBy = (expression: string) =>
     deps.db
-      .prepare(`SELECT ${expression} AS key, count(*) AS n, sum(CASE WHEN sale_currency = ? THEN sale_value ELSE 0 END) AS revenue FROM leads WHERE is_test = 0 AND status = 'SOLD' AND sold_at >= ? AND sold_at < ? GROUP BY key`)
+      .prepare(`SELECT ${expression} AS key, count(*) AS n, sum(CASE WHEN sale_currency = ? THEN sale_value ELSE 0 END) AS revenue FROM leads WHERE is_test = 0 AND flag IS NULL AND status = 'SOLD' AND sold_at >= ? AND sold_at < ? GROUP BY key`)
       .all(deps.currency, from, to) as Array<{ key: string | null; n: number; revenue: number | null }>;
 
   const table = (visits: Map<string, number>, leadExpr: string, saleExpr: string): Row[] => {
@@ -87,7 +87,7 @@ async function stats(deps: StatsDeps, req: Request): Promise<Reply> {
   const day = (column: string) => `strftime('%Y-%m-%d', ${column} / 1000, 'unixepoch')`;
   const [totals] = table(new Map([['', visitsTotal.get('') ?? 0]]), "''", "''");
   const others = deps.db
-    .prepare("SELECT sale_currency AS currency, sum(sale_value) AS revenue FROM leads WHERE is_test = 0 AND status = 'SOLD' AND sold_at >= ? AND sold_at < ? AND sale_currency != ? GROUP BY sale_currency")
+    .prepare("SELECT sale_currency AS currency, sum(sale_value) AS revenue FROM leads WHERE is_test = 0 AND flag IS NULL AND status = 'SOLD' AND sold_at >= ? AND sold_at < ? AND sale_currency != ? GROUP BY sale_currency")
     .all(from, to, deps.currency);
   const rate = (a: number, b: number) => (b === 0 ? null : Math.round((a / b) * 10_000) / 10_000);
   const { key: _key, ...total } = totals ?? { key: '', visits: 0, leads: 0, sales: 0, revenue: 0 };

@@ -151,6 +151,14 @@ const MIGRATIONS: Array<{ version: number; name: string; sql: string }> = [
       CREATE INDEX leads_visitor ON leads (visitor_id);
     `,
   },
+  {
+    version: 6,
+    name: 'leads: held by the spam checks (honeypot, too fast, flood)',
+    sql: `
+      ALTER TABLE leads ADD COLUMN flag TEXT;
+      CREATE INDEX leads_ip_created ON leads (client_ip, created_at);
+    `,
+  },
 ];
 
 /** The schema version this build writes (a backup from a newer one is refused). */

@@ -38,9 +38,9 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
 const REF_CODE = /^[A-Za-z0-9]{3,16}$/;
 /** Form fields that steer the intake rather than describe the lead. */
-const CONTROL_FIELDS = new Set(['eventId', 'thanks', 'consent_ads', 'turnstileToken', 'cf-turnstile-response', 'visitorId', 'sessionId', 'pageUrl', 'refCode', 'name', 'phone', 'email', 'message', 'service', ...ATTRIBUTION_KEYS]);
+const CONTROL_FIELDS = new Set(['eventId', 'thanks', 'consent_ads', 'turnstileToken', 'cf-turnstile-response', 'lc_hp', 'lcFill', 'visitorId', 'sessionId', 'pageUrl', 'refCode', 'name', 'phone', 'email', 'message', 'service', ...ATTRIBUTION_KEYS]);
 
-const JSON_FIELDS = new Set(['eventId', 'name', 'phone', 'email', 'message', 'service', 'extra', 'visitorId', 'sessionId', 'pageUrl', 'refCode', 'thanks', 'attribution', 'consent', 'turnstileToken', 'cf-turnstile-response']);
+const JSON_FIELDS = new Set(['eventId', 'name', 'phone', 'email', 'message', 'service', 'extra', 'visitorId', 'sessionId', 'pageUrl', 'refCode', 'thanks', 'attribution', 'consent', 'turnstileToken', 'cf-turnstile-response', 'lc_hp', 'lcFill']);
 
 /** Reads the fields of a JSON body or a form post into one flat shape. */
 export function fieldsFromJson(value: unknown): Record<string, unknown> | undefined {
@@ -55,7 +55,7 @@ export function fieldsFromJson(value: unknown): Record<string, unknown> | undefi
   const consent = typeof body.consent === 'object' && body.consent !== null ? (body.consent as Record<string, unknown>) : {};
   const fields: Record<string, unknown> = Object.create(null);
   for (const key of ATTRIBUTION_KEYS) fields[key] = attribution[key];
-  for (const key of ['eventId', 'name', 'phone', 'email', 'message', 'service', 'visitorId', 'sessionId', 'pageUrl', 'refCode', 'thanks']) fields[key] = body[key];
+  for (const key of ['eventId', 'name', 'phone', 'email', 'message', 'service', 'visitorId', 'sessionId', 'pageUrl', 'refCode', 'thanks', 'turnstileToken', 'cf-turnstile-response', 'lc_hp', 'lcFill']) fields[key] = body[key];
   fields.consent_ads = consent.ads;
   fields.extra = extra.length > 0 ? extra.join('\n') : undefined;
   return fields;

@@ -8,6 +8,8 @@ import { json, problem, redirect, text, type Reply } from '../http/reply.ts';
 import type { Request, Route } from '../http/server.ts';
 import { attributionFromCookies, fieldsFromForm, fieldsFromJson, normaliseEmail, normalisePhone, parseLead, type FieldErrors, type LeadDraft } from './lead.ts';
 import type { LeadContext, LeadStore } from './store.ts';
+import { spamFlag, type SpamLimits, type Turnstile } from './spam.ts';
+import type { Db } from './database.ts';
 import { sameSecret } from '../admin/auth.ts';
 
 export interface LeadRoutesDeps {
@@ -18,6 +20,10 @@ export interface LeadRoutesDeps {
   /** Where a form post goes after success when the form names no thank-you page. */
   thanksUrl: string | undefined;
   googleLeadFormKey: string | undefined;
+  db: Db;
+  spam: SpamLimits;
+  /** Set with TURNSTILE_SECRET: every form lead must carry a valid token. */
+  turnstile: Turnstile | undefined;
 }
 
 const MAX_LEAD_BODY = 64 * 1024;
@@ -35,7 +41,7 @@ function context(deps: LeadRoutesDeps, req: Request, source: LeadContext['source
   return { source, clientIp: ip, userAgent: req.headers['user-agent'] || undefined, geo: deps.geo.lookup(ip) };
 }
 
-function postLead(deps: LeadRoutesDeps, req: Request): Reply {
+async function postLead(deps: LeadRoutesDeps, req: Request): Promise<Reply> {
   const mime = req.headers['content-type'].split(';', 1)[0]!.trim().toLowerCase();
   const isForm = mime === 'application/x-www-form-urlencoded';
   if (!isForm && mime !== 'application/json' && mime !== 'text/plain') {
@@ -53,7 +59,16 @@ function postLead(deps: LeadRoutesDeps, req: Request): Reply {
   const parsed = parseLead(fields, attributionFromCookies(req.headers.cookie), deps.defaultCountry);
   if (!parsed.ok) return isForm ? formErrors(parsed.errors) : problem(422, 'invalid-lead', 'The lead has invalid fields', 'See errors.', { errors: parsed.errors });
   const draft: LeadDraft = { ...parsed.draft, pageUrl: parsed.draft.pageUrl ?? (req.headers.referer || undefined) };
-  const { lead, created } = deps.store.create(draft, context(deps, req, 'form'));
+  const ctx = context(deps, req, 'form');
+  if (deps.turnstile && !(draft.eventId !== undefined && deps.store.findByEventId(draft.eventId))) {
+    const verdict = await deps.turnstile.verify(fields.turnstileToken ?? fields['cf-turnstile-response'], ctx.clientIp ?? '');
+    if (!verdict.ok) {
+      const slug = verdict.status === 503 ? 'spam-check-unavailable' : 'spam-check-failed';
+      return isForm ? text(verdict.status, `<!doctype html><meta charset="utf-8"><title>Please try again</title><p>${escapeHtml(verdict.detail)}</p>`, 'text/html; charset=utf-8') : problem(verdict.status, slug, 'The spam check did not pass', verdict.detail);
+    }
+  }
+  ctx.flag = spamFlag(deps.db, { honeypot: fields.lc_hp, fillMs: fields.lcFill, ip: ctx.clientIp ?? '', phone: draft.phone }, deps.spam);
+  const { lead, created } = deps.store.create(draft, ctx);
 
   if (!isForm) return json(created ? 201 : 200, { id: lead.id });
   const target = thankYouTarget(parsed.thanksUrl, req, deps.thanksUrl);

@@ -54,6 +54,8 @@ export interface Lead {
   note: string | null;
   /** Set when retention removed the contact data (the lead still counts in the figures). */
   anonymised_at: number | null;
+  /** Held by a spam check: stored, but not notified nor sent to ad platforms. */
+  flag: string | null;
   created_at: number;
   updated_at: number;
 }
@@ -67,6 +69,8 @@ export interface LeadContext {
   googleCampaignId?: string;
   googleFormId?: string;
   at?: number;
+  /** Held by a spam check (see spam.ts). */
+  flag?: string;
 }
 
 export interface HistoryEntry {
@@ -141,6 +145,7 @@ export class LeadStore {
         consent_ads: draft.consentAds === undefined ? null : draft.consentAds ? 1 : 0,
         google_campaign_id: context.googleCampaignId ?? null,
         google_form_id: context.googleFormId ?? null,
+        flag: context.flag ?? null,
         created_at: now,
         updated_at: now,
       };
@@ -151,6 +156,10 @@ export class LeadStore {
       for (const hook of this.onCreate) hook(lead, undefined);
       return { lead, created: true };
     })();
+  }
+
+  findByEventId(eventId: string): Lead | undefined {
+    return this.db.prepare('SELECT * FROM leads WHERE event_id = ?').get(eventId) as Lead | undefined;
   }
 
   get(id: string): Lead | undefined {

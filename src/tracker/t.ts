@@ -96,6 +96,10 @@ safe(() => {
     send('whatsapp', '', { href: (a.href = u.href), ref });
   }, true);
 
+  // Spam check: the time from page load to sending a lead form (robots are quick). The other
+  // one, a field people never see, is markup in the form itself (name="lc_hp", see the README).
+  const t0 = now();
+
   // Lead forms: posted as JSON with the attribution; without this script they post natively.
   on(d, 'submit', (e) => {
     const form = e.target;
@@ -106,7 +110,7 @@ safe(() => {
     form.lc ||= crypto.randomUUID?.();
     w.fbq?.('track', 'Lead', {}, { eventID: form.lc });
     // The form's own fields as they are (the server keeps unknown ones as extra text).
-    const lead = { ...Object.fromEntries(new FormData(form)), eventId: form.lc, visitorId: memory.v, sessionId: session(), pageUrl: pageUrl(), attribution: attribution(), consent: { ads: consent } };
+    const lead = { ...Object.fromEntries(new FormData(form)), lcFill: now() - t0, eventId: form.lc, visitorId: memory.v, sessionId: session(), pageUrl: pageUrl(), attribution: attribution(), consent: { ads: consent } };
     // The page styles the outcome: form[data-lc-state=sent|error], [data-lc-error=<field>] get the message.
     // text/plain JSON: a simple request, no CORS preflight.
     fetch(endpoint + '/lead', { method: 'POST', body: JSON.stringify(lead) })
