@@ -124,6 +124,8 @@ test('without ads consent no user data is sent; with neither click id nor user d
     await googleDelivery(server, withClick, 'done');
     const [event] = google.events();
     assert.equal(event!.userData, undefined);
+    assert.equal(event!.adIdentifiers.landingPageDeviceInfo, undefined, 'no IP or user agent without consent');
+    assert.equal(event!.adIdentifiers.wbraid, 'WB-1', 'the click id alone, with consent denied');
     assert.deepEqual(event!.consent, { adUserData: 'CONSENT_DENIED', adPersonalization: 'CONSENT_DENIED' });
 
     const nothing = await lead(server, { phone: '+905320000033', consent: { ads: false } });

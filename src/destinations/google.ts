@@ -50,7 +50,8 @@ export function saleEvent(lead: Lead): { event: GoogleEvent } | { reason: string
   if (!clickId && identifiers.length === 0) {
     return { reason: lead.consent_ads === 0 ? 'no click id, and no ads consent for email or phone: Google cannot match this sale' : 'no click id and no email or phone: Google cannot credit this sale' };
   }
-  const device = lead.user_agent || lead.client_ip ? { userAgent: lead.user_agent ?? undefined, ipAddress: lead.client_ip ?? undefined } : undefined;
+  // The landing page's device (IP, user agent) is personal data too: only with ads consent.
+  const device = consent && (lead.user_agent || lead.client_ip) ? { userAgent: lead.user_agent ?? undefined, ipAddress: lead.client_ip ?? undefined } : undefined;
   return {
     event: {
       transactionId: lead.id,
