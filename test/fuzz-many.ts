@@ -2,7 +2,7 @@
 // 50 000 requests); prints one line: requests, crashes, 5xx, answers by class, memory and the
 // worst event-loop delay. Exit code 1 on any crash or 5xx (with the first few requests that did it).
 import { ADMIN_TOKEN, removeDir, send, startServer } from './support/harness.ts';
-import { fuzzServer } from './support/fuzz.ts';
+import { FUZZ_SECRETS, fuzzServer } from './support/fuzz.ts';
 
 /** Resident memory and the worst event-loop delay since the previous scrape, from /metrics. */
 export async function processFigures(url: string): Promise<{ rssMb: number; maxLoopDelayMs: number }> {
@@ -14,7 +14,7 @@ export async function processFigures(url: string): Promise<{ rssMb: number; maxL
 if (import.meta.url === `file://${process.argv[1]}`) {
   const requests = Number(process.argv[2] ?? 50_000);
   const seed = Number(process.argv[3] ?? Date.now());
-  const server = await startServer({ HTTP_BODY_TIMEOUT_MS: '1000' });
+  const server = await startServer({ HTTP_BODY_TIMEOUT_MS: '1000', ...FUZZ_SECRETS });
   let crashes = 0;
   void server.exited.then((code) => {
     if (code !== null && code !== 0) crashes++;

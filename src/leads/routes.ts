@@ -135,6 +135,7 @@ function googleLeadForm(deps: LeadRoutesDeps, req: Request): Reply {
   const columns = new Map<string, string>();
   const extra: string[] = [];
   for (const column of Array.isArray(body.user_column_data) ? body.user_column_data.slice(0, 100) : []) {
+    if (typeof column !== 'object' || column === null) continue;
     const c = column as { column_id?: unknown; column_name?: unknown; string_value?: unknown };
     if (typeof c.column_id !== 'string' || typeof c.string_value !== 'string') continue;
     columns.set(c.column_id, c.string_value.slice(0, 1000));
@@ -171,8 +172,13 @@ function googleLeadForm(deps: LeadRoutesDeps, req: Request): Reply {
     userAgent: undefined,
     geo: { country: '', region: '', city: '' },
     isTest: body.is_test === true,
-    googleCampaignId: body.campaign_id === undefined ? undefined : String(body.campaign_id).slice(0, 64),
-    googleFormId: body.form_id === undefined ? undefined : String(body.form_id).slice(0, 64),
+    googleCampaignId: idText(body.campaign_id),
+    googleFormId: idText(body.form_id),
   });
   return json(200, { id: lead.id });
+}
+
+/** Google sends ids as numbers or strings; anything else is not an id. */
+function idText(value: unknown): string | undefined {
+  return typeof value === 'string' || typeof value === 'number' ? String(value).slice(0, 64) : undefined;
 }

@@ -50,17 +50,20 @@ function handle(deps: StripeDeps, req: Request): Reply {
   let event: StripeEvent;
   try {
     event = JSON.parse(req.body.toString('utf8')) as StripeEvent;
+    if (typeof event !== 'object' || event === null || Array.isArray(event)) throw new Error('not an object');
   } catch {
     return problem(400, 'invalid-json', 'Body is not a Stripe event');
   }
-  const object = event.data?.object ?? {};
+  // Signed by Stripe, still read defensively: every field may be missing or of another type.
+  const data = event.data?.object;
+  const object = (typeof data === 'object' && data !== null ? data : {}) as NonNullable<NonNullable<StripeEvent['data']>['object']>;
   const paid =
     event.type === 'checkout.session.completed' ? { amount: object.amount_total, email: object.customer_details?.email, phone: object.customer_details?.phone, leadId: object.client_reference_id ?? object.metadata?.lead_id }
     : event.type === 'payment_intent.succeeded' ? { amount: object.amount_received, email: object.receipt_email, phone: undefined, leadId: object.metadata?.lead_id }
     : undefined;
   if (!paid || typeof event.id !== 'string') return json(200, { ignored: event.type ?? 'unknown' }); // other event types are not sales
-  const currency = String(object.currency ?? '').toUpperCase();
-  if (typeof paid.amount !== 'number' || !/^[A-Z]{3}$/.test(currency)) return problem(400, 'invalid-event', 'The payment has no amount or currency');
+  const currency = typeof object.currency === 'string' ? object.currency.toUpperCase() : '';
+  if (typeof paid.amount !== 'number' || !(paid.amount >= 0 && paid.amount <= 1e11) || !/^[A-Z]{3}$/.test(currency)) return problem(400, 'invalid-event', 'The payment has no valid amount or currency');
 
   const lead =
     (typeof paid.leadId === 'string' ? deps.store.get(paid.leadId)?.id : undefined) ??
@@ -73,7 +76,8 @@ function handle(deps: StripeDeps, req: Request): Reply {
     return json(200, { matched: false });
   }
   const value = ZERO_DECIMAL.has(currency) ? paid.amount : paid.amount / 100;
-  const at = typeof event.created === 'number' ? event.created * 1000 : Date.now();
+  // Stripe's `created` is in seconds; one outside 2010 … now is not believed.
+  const at = typeof event.created === 'number' && event.created > 1.26e9 && event.created * 1000 <= Date.now() + 300_000 ? event.created * 1000 : Date.now();
   const recorded = deps.db.transaction(() => {
     // Stripe resends an event until it gets a 2xx: the same event id records nothing twice.
     const fresh = deps.db.prepare('INSERT OR IGNORE INTO stripe_events (id, received_at) VALUES (?, ?)').run(event.id, Date.now()).changes === 1;

@@ -2,6 +2,7 @@
 // route, every method, hostile JSON and form bodies, garbage bytes, truncated bodies and wrong
 // Content-Length, forged and real credentials, odd headers. Counts answers by class; a 5xx or a
 // dead process is a finding. Used by test/fuzz.test.ts (short) and `npm run fuzz` (long).
+import { createHmac } from 'node:crypto';
 import { connect } from 'node:net';
 import fc from 'fast-check';
 import { ADMIN_TOKEN, type RunningServer } from './harness.ts';
@@ -30,7 +31,10 @@ const { json } = fc.letrec((tie) => ({
   object: fc.dictionary(hostileKey, tie('json'), { maxKeys: 8 }).map((o) => JSON.parse(JSON.stringify(o)) as unknown),
 }));
 
-const requestArb = fc.record({
+/** Secrets the fuzzed server is started with, so signed webhooks get past their checks to the parsers. */
+export const FUZZ_SECRETS = { STRIPE_WEBHOOK_SECRET: 'whsec_fuzz', GOOGLE_LEAD_FORM_KEY: 'fuzz-key' };
+
+const genericArb = fc.record({
   method: fc.constantFrom(...METHODS),
   path: fc.oneof(fc.constantFrom(...PATHS), fc.constantFrom(...PATHS).chain((p) => fc.string({ maxLength: 30 }).map((s) => p + encodeURI(s).slice(0, 60))), fc.string({ maxLength: 40 }).map((s) => '/' + s.replace(/[\s]/g, ''))),
   contentType: fc.constantFrom('application/json', 'text/plain', 'application/x-www-form-urlencoded', 'multipart/form-data; boundary=x', 'text/html', '', 'application/json; charset=latin1'),
@@ -45,7 +49,32 @@ const requestArb = fc.record({
   length: fc.constantFrom('right', 'right', 'right', 'missing', 'short', 'long', 'nonsense', 'chunked'),
   extraHeaders: fc.array(fc.tuple(fc.constantFrom('X-Forwarded-For', 'CF-Connecting-IP', 'Cookie', 'Origin', 'If-None-Match', 'Accept-Encoding', 'X-LC-CSRF', 'Stripe-Signature', 'User-Agent', 'Referer'), fc.string({ maxLength: 60 }).map((s) => s.replace(/[\r\n]/g, ''))), { maxLength: 4 }),
   flip: fc.option(fc.nat(), { nil: undefined }),
+  signStripe: fc.constant(false),
 });
+
+const amount = fc.oneof(fc.integer({ min: -1e6, max: 1e6 }), fc.constantFrom(1e308, -0, 1.5), json);
+/** A Stripe event signed with the server's secret, its fields hostile. */
+const stripeArb = fc
+  .record({
+    id: fc.oneof(fc.string({ maxLength: 20 }), json),
+    type: fc.oneof(fc.constantFrom('checkout.session.completed', 'payment_intent.succeeded', 'charge.refunded'), json),
+    created: fc.oneof(fc.integer(), fc.constantFrom(1e308, -1), json),
+    data: fc.oneof(json, fc.record({ object: fc.oneof(json, fc.record({ amount_total: amount, amount_received: amount, currency: fc.oneof(fc.constantFrom('try', 'eur', 'jpy'), json), client_reference_id: json, receipt_email: json, metadata: json, customer_details: fc.oneof(json, fc.record({ email: json, phone: json })) }, { requiredKeys: [] })) })),
+  }, { requiredKeys: [] })
+  .map((event) => ({ method: 'POST', path: '/hooks/stripe', contentType: 'application/json', auth: 'none', body: Buffer.from(JSON.stringify(event)), length: 'right', extraHeaders: [] as Array<[string, string]>, flip: undefined, signStripe: true }));
+/** A Google Ads lead form webhook call with the right key, its fields hostile. */
+const googleArb = fc
+  .record({
+    lead_id: fc.oneof(fc.string({ maxLength: 30 }), json),
+    user_column_data: fc.oneof(json, fc.array(fc.record({ column_id: fc.oneof(fc.constantFrom('PHONE_NUMBER', 'EMAIL', 'FULL_NAME', 'FIRST_NAME', 'CITY'), json), string_value: fc.oneof(fc.string({ maxLength: 40 }), json), column_name: json }, { requiredKeys: [] }), { maxLength: 6 })),
+    gcl_id: json,
+    campaign_id: json,
+    form_id: json,
+    is_test: json,
+  }, { requiredKeys: [] })
+  .map((lead) => ({ method: 'POST', path: '/hooks/google-lead-form', contentType: 'application/json', auth: 'none', body: Buffer.from(JSON.stringify({ ...lead, google_key: FUZZ_SECRETS.GOOGLE_LEAD_FORM_KEY })), length: 'right', extraHeaders: [] as Array<[string, string]>, flip: undefined, signStripe: false }));
+
+const requestArb = fc.oneof({ weight: 8, arbitrary: genericArb }, { weight: 1, arbitrary: stripeArb }, { weight: 1, arbitrary: googleArb });
 
 type FuzzRequest = typeof requestArb extends fc.Arbitrary<infer T> ? T : never;
 
@@ -57,6 +86,10 @@ function build(r: FuzzRequest, host: string): Buffer {
   if (r.auth === 'garbage') headers.push('Authorization: Basic %%%', 'Cookie: lc_session=../../etc/passwd');
   for (const [name, value] of r.extraHeaders) headers.push(`${name}: ${value}`);
   const body = Buffer.from(r.body);
+  if (r.signStripe) {
+    const t = Math.floor(Date.now() / 1000);
+    headers.push(`Stripe-Signature: t=${t},v1=${createHmac('sha256', FUZZ_SECRETS.STRIPE_WEBHOOK_SECRET).update(`${t}.${body.toString('utf8')}`).digest('hex')}`);
+  }
   if (r.flip !== undefined && body.length > 0) body[r.flip % body.length] = body[r.flip % body.length]! ^ 0x5a;
   let payload = body;
   if (r.length === 'right') headers.push(`Content-Length: ${body.length}`);
