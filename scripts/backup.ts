@@ -2,13 +2,12 @@
 // While a server runs on DATA_DIR it alone can read the embedded ClickHouse, so the script asks
 // it (admin API on loopback, ADMIN_TOKEN) to take the backup and follows its progress; with no
 // server running, the script takes the backup itself. Exit code 0 on success, 1 with the reason.
-import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { runBackup, type BackupResult, type Progress } from '../src/backup/backup.ts';
 import { formatBytes, formatDuration, terminalProgress } from '../src/backup/progress.ts';
 import { s3Store } from '../src/backup/s3.ts';
 import { recordBackup, type BackupRecord } from '../src/backup/service.ts';
-import { loadEnv, readConfig, type Config } from '../src/config.ts';
+import { APP_VERSION, loadEnv, readConfigForBackups, type Config } from '../src/config.ts';
 import { openClickHouse } from '../src/events/clickhouse.ts';
 import { journalOwner } from '../src/events/journal.ts';
 import { migrate } from '../src/events/schema.ts';
@@ -60,7 +59,7 @@ async function itself(config: Config): Promise<BackupRecord> {
     try {
       await migrate(clickhouse);
       const result: BackupResult = await runBackup(
-        { config: config.backup!, store: s3Store(config.backup!.s3), leadsDb, clickhouse, database: config.clickhouse.database, appVersion: version(), scratchDir: join(config.dataDir, 'backup-scratch') },
+        { config: config.backup!, store: s3Store(config.backup!.s3), leadsDb, clickhouse, database: config.clickhouse.database, appVersion: APP_VERSION, scratchDir: join(config.dataDir, 'backup-scratch') },
         progress.update,
       );
       record = { outcome: 'ok', at: new Date().toISOString(), durationMs: result.durationMs, result };
@@ -75,17 +74,12 @@ async function itself(config: Config): Promise<BackupRecord> {
   return record;
 }
 
-function version(): string {
-  return (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
-}
-
-let config: Config;
+let config: ReturnType<typeof readConfigForBackups>;
 try {
-  config = readConfig(loadEnv());
+  config = readConfigForBackups(loadEnv());
 } catch (err) {
   fail((err as Error).message);
 }
-if (!config.backup) fail('backups are not configured: set S3_BUCKET and the other S3_* keys (see .env.example)');
 const pid = journalOwner(config.journal.dir);
 const record = pid !== undefined ? await viaServer(config, pid) : await itself(config);
 progress.end();

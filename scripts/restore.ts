@@ -11,7 +11,7 @@ import { listManifestIds, readManifest } from '../src/backup/backup.ts';
 import { formatBytes, formatDuration, terminalProgress } from '../src/backup/progress.ts';
 import { describe, restoreBackup } from '../src/backup/restore.ts';
 import { s3Store } from '../src/backup/s3.ts';
-import { loadEnv, readConfig, type Config } from '../src/config.ts';
+import { loadEnv, readConfigForBackups } from '../src/config.ts';
 
 let args: ReturnType<typeof parse>;
 function parse() {
@@ -29,13 +29,12 @@ try {
 } catch (err) {
   fail(`${(err as Error).message}\nusage: npm run restore -- --list | --latest | --at <id> [--data-dir DIR] [--json]`);
 }
-let config: Config;
+let config: ReturnType<typeof readConfigForBackups>;
 try {
-  config = readConfig(loadEnv());
+  config = readConfigForBackups(loadEnv());
 } catch (err) {
   fail((err as Error).message);
 }
-if (!config.backup) fail('backups are not configured: set S3_BUCKET and the other S3_* keys (see .env.example)');
 const store = s3Store(config.backup.s3);
 
 if (args.list) {

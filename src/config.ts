@@ -8,6 +8,16 @@ import type { FsyncPolicy } from './events/journal.ts';
 import type { GoogleConfig } from './destinations/google.ts';
 import type { MetaConfig } from './destinations/meta.ts';
 
+/** This build's version (package.json), for logs, status and backup manifests. */
+export const APP_VERSION = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+
+/** The configuration the backup scripts need; throws with the reason when backups cannot run. */
+export function readConfigForBackups(env: Env): Config & { backup: BackupConfig } {
+  const config = readConfig(env);
+  if (!config.backup) throw new Error('backups are not configured: set S3_BUCKET and the other S3_* keys (see .env.example)');
+  return config as Config & { backup: BackupConfig };
+}
+
 export type TrustProxy = { kind: 'none' } | { kind: 'hops'; hops: number } | { kind: 'cloudflare' };
 
 export interface Config {

@@ -1,6 +1,6 @@
 // Composition root: config → stores → HTTP → workers, and one shutdown path that stops
 // accepting, flushes every accepted row to ClickHouse, then exits 0.
-import { mkdirSync, readFileSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { leadAdminRoutes } from './admin/leads.ts';
 import { adminRoutes } from './admin/routes.ts';
 import { LoginThrottle, Owner } from './admin/owner.ts';
@@ -12,7 +12,7 @@ import { GeoLocator } from './collect/geo.ts';
 import { collectRoute } from './collect/route.ts';
 import { buildTracker, trackerRoute } from './tracker/serve.ts';
 import { AgentParser } from './collect/user-agent.ts';
-import { ConfigError, loadEnv, readConfig, type Config } from './config.ts';
+import { APP_VERSION, ConfigError, loadEnv, readConfig, type Config } from './config.ts';
 import { Batcher } from './events/batcher.ts';
 import { Journal } from './events/journal.ts';
 import { openClickHouse } from './events/clickhouse.ts';
@@ -44,7 +44,6 @@ import { Backups } from './backup/service.ts';
 import { join } from 'node:path';
 
 const SHUTDOWN_FLUSH_MS = 10_000;
-const APP_VERSION = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 
 async function main(): Promise<void> {
   let config: Config;
