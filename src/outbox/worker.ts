@@ -135,7 +135,10 @@ export class OutboxWorker {
     if (park && park.probeAt > now) return 0;
     // A parked destination is probed with a single job.
     const jobs = this.outbox.claimDue(now, park ? 1 : isBatch(destination) ? destination.batchSize : CLAIM_BATCH, destination.name);
-    if (jobs.length === 0) return 0;
+    if (jobs.length === 0) {
+      if (park) park.probeAt = now + this.options.parkedProbeMs; // nothing to probe with yet: stay parked, look later
+      return 0;
+    }
     const results = isBatch(destination) ? await this.sendBatch(destination, jobs) : await Promise.all(jobs.map((job) => timed(() => destination.send(job))));
     results.forEach(({ result, ms }, i) => this.finish(jobs[i]!, result, ms));
 
