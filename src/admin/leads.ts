@@ -1,5 +1,5 @@
-// The owner's API over leads, deliveries and push subscriptions (bearer ADMIN_TOKEN for now; the
-// PWA's session login comes with the PWA).
+// The owner's API over leads, sales, deliveries and push subscriptions: bearer ADMIN_TOKEN for
+// scripts, or the owner's session (with the CSRF header on changes) for the PWA.
 import type { ClickHouse } from '../events/clickhouse.ts';
 import { json, problem, type Reply } from '../http/reply.ts';
 import type { Request, Route } from '../http/server.ts';
