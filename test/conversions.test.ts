@@ -7,6 +7,7 @@ import { googleEmail, googlePhone, metaEmail, metaPhone } from '../src/destinati
 import { adminGet, eventually, removeDir, send, startServer, type RunningServer } from './support/harness.ts';
 import { CLIENT, startGoogle, UNAVAILABLE } from './support/google.ts';
 import { META, startMeta } from './support/meta.ts';
+import { startTelegram } from './support/telegram.ts';
 
 type Json = Record<string, any>;
 const sha256 = (s: string) => createHash('sha256').update(s).digest('hex');
@@ -240,6 +241,29 @@ test('refused credentials park every Google delivery with one clear status, with
     await server.stop();
     removeDir(server.dataDir);
     await google.close();
+  }
+});
+
+test('a Google request that hangs does not hold back the owner\'s notification of a new lead', async () => {
+  const google = await startGoogle();
+  const telegram = await startTelegram('123:TEST');
+  const server = await setup(google, undefined, { TELEGRAM_API_URL: telegram.url, TELEGRAM_BOT_TOKEN: '123:TEST', TELEGRAM_CHAT_ID: '42' });
+  try {
+    google.script('hold');
+    const sold = await lead(server, { phone: '+905320000501', consent: { ads: true }, attribution: { gclid: 'Gclid-hang' } });
+    assert.equal((await sell(server, sold, 10)).status, 201);
+    await eventually(async () => (google.requests.length === 1 ? true : undefined), 10_000, 'the hanging Google request');
+    const before = telegram.calls.length;
+    const asked = Date.now();
+    await lead(server, { phone: '+905320000502' });
+    const call = await eventually(async () => telegram.calls[before], 5000, 'the new lead\'s notification');
+    assert.ok(call.at - asked < 1000, `notified after ${call.at - asked} ms while Google hangs`);
+    assert.equal(google.requests.length, 1, 'Google is still hanging');
+  } finally {
+    await server.stop();
+    removeDir(server.dataDir);
+    await google.close();
+    await telegram.close();
   }
 });
 

@@ -1,6 +1,6 @@
 // Sends due outbox jobs through their destinations. Woken right after a job commits (a new lead
 // reaches the owner's phone within a second) and by a timer at the next due retry. Each
-// destination is worked on its own: notifications one job at a time (a few in parallel), ad
+// destination is worked on by its own loop: notifications one job at a time (a few in parallel), ad
 // platforms in batches. When a destination refuses our credentials it is parked: its jobs wait,
 // unsent and not counted as attempts, and one job probes it again every `parkedProbeMs` (a restart
 // with fixed settings tries at once). Requests the far side processes later (Google) are asked
@@ -34,8 +34,9 @@ export interface Parked {
 export class OutboxWorker {
   private readonly destinations: Map<string, Destination>;
   private readonly parked = new Map<string, Parked>();
-  private running: Promise<void> | undefined;
-  private again = false;
+  /** Each destination is worked on by its own loop: a slow ad platform never delays a push. */
+  private readonly running = new Map<string, Promise<void>>();
+  private readonly again = new Set<string>();
   private timer: NodeJS.Timeout | undefined;
   private stopped = false;
 
@@ -47,24 +48,31 @@ export class OutboxWorker {
 
   /** Looks for due jobs now. */
   wake(): void {
-    if (this.stopped) return;
-    if (this.running) {
-      this.again = true;
-      return;
-    }
-    this.running = this.drain().finally(() => {
-      this.running = undefined;
-      if (this.again) {
-        this.again = false;
-        this.wake();
-      } else this.schedule();
-    });
+    for (const destination of this.destinations.values()) this.wakeOne(destination);
   }
 
-  async stop(): Promise<void> {
+  private wakeOne(destination: Destination): void {
+    if (this.stopped) return;
+    if (this.running.has(destination.name)) {
+      this.again.add(destination.name);
+      return;
+    }
+    const run = this.drain(destination).finally(() => {
+      this.running.delete(destination.name);
+      if (this.again.delete(destination.name)) this.wakeOne(destination);
+      else this.schedule();
+    });
+    this.running.set(destination.name, run);
+  }
+
+  /** Waits up to `graceMs` for sends in flight; what is still out is sent again at the next start. */
+  async stop(graceMs = 5000): Promise<void> {
     this.stopped = true;
     clearTimeout(this.timer);
-    await this.running;
+    let timer: NodeJS.Timeout | undefined;
+    const finished = await Promise.race([Promise.all(this.running.values()).then(() => true), new Promise<boolean>((r) => (timer = setTimeout(r, graceMs, false)))]);
+    clearTimeout(timer);
+    if (!finished) this.log.warn({ destinations: [...this.running.keys()] }, 'deliveries still in flight at shutdown will be sent again at the next start');
   }
 
   /** Destinations whose credentials were refused, and why. */
@@ -120,12 +128,12 @@ export class OutboxWorker {
     this.timer.unref();
   }
 
-  private async drain(): Promise<void> {
+  private async drain(destination: Destination): Promise<void> {
     for (;;) {
       const now = Date.now();
-      const sent = await Promise.all([...this.destinations.values()].map((d) => this.work(d, now)));
-      await Promise.all([...this.destinations.values()].map((d) => (isBatch(d) ? this.askOutcomes(d, now) : undefined)));
-      if (this.stopped || sent.every((n) => n === 0)) return;
+      const sent = await this.work(destination, now);
+      if (isBatch(destination)) await this.askOutcomes(destination, now);
+      if (this.stopped || sent === 0) return;
     }
   }
 
