@@ -257,7 +257,9 @@ function withRateLimits(config: Config, metrics: Metrics, routes: Route[]): Rout
   const { collect, lead, login, globalPerSecond, clients } = config.rateLimits;
   const global = new TokenBuckets(globalPerSecond * 60, 1, globalPerSecond);
   const clientOf = (req: Request) => clientIp(config.trustProxy, req.remoteAddress, req.headers['x-forwarded-for'], req.headers['cf-connecting-ip']);
-  const guard = (name: string, perMinute: number, withGlobal: boolean) => rateLimit({ name, perClient: new TokenBuckets(perMinute, clients), global: withGlobal ? global : undefined }, clientOf, metrics.rateLimited);
+  const guard = (name: string, perMinute: number, withGlobal: boolean) =>
+    perMinute === 0 && (!withGlobal || globalPerSecond === 0) ? undefined // off: no work per request
+      : rateLimit({ name, perClient: new TokenBuckets(perMinute, clients), global: withGlobal ? global : undefined }, clientOf, metrics.rateLimited);
   const beacons = guard('beacon', collect, true);
   const leads = guard('lead', lead, true);
   const logins = guard('login', login, false);

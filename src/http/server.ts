@@ -97,10 +97,21 @@ function securityHeaders(https: boolean): { owner: Record<string, string>; visit
   };
 }
 /** What the request path needs besides the caller's deps: header sets and the bodies in flight. */
-type Ctx = ServerDeps & { security: ReturnType<typeof securityHeaders>; pendingBodies: number };
+type Ctx = ServerDeps & { security: ReturnType<typeof securityHeaders>; pendingBodies: Set<PendingBody> };
+
+/** A body being read: when it must be complete, and how to cut it off. */
+interface PendingBody {
+  deadline: number;
+  expire(): void;
+}
 
 export function buildApp(serverDeps: ServerDeps, routes: Route[]): TemplatedApp {
-  const deps: Ctx = { ...serverDeps, security: securityHeaders(serverDeps.https === true), pendingBodies: 0 };
+  const deps: Ctx = { ...serverDeps, security: securityHeaders(serverDeps.https === true), pendingBodies: new Set() };
+  // One sweep a second cuts off bodies past their deadline (cheaper than a timer per request).
+  setInterval(() => {
+    const now = Date.now();
+    for (const body of deps.pendingBodies) if (body.deadline <= now) body.expire();
+  }, 1000).unref();
   const app = deps.uws.App();
   for (const route of routes) {
     const paramCount = route.path.split('/:').length - 1;
@@ -157,26 +168,22 @@ function serve(deps: Ctx, route: Route, paramCount: number, res: HttpResponse, r
   }
   // Slow or stuck bodies hold memory and a connection: at most MAX_PENDING_BODIES at once, each
   // cut off after bodyTimeoutMs (uWS's own idle timeout restarts with every byte received).
-  if (deps.pendingBodies >= MAX_PENDING_BODIES) {
+  if (deps.pendingBodies.size >= MAX_PENDING_BODIES) {
     send(deps, res, problem(503, 'overloaded', 'Too many requests in progress', 'Try again in a moment.'), cors, true);
     return;
   }
-  deps.pendingBodies++;
   const bodyTimeout = deps.bodyTimeoutMs ?? 30_000;
-  let pending = true;
-  const done = () => {
-    if (!pending) return;
-    pending = false;
-    deps.pendingBodies--;
-    clearTimeout(timer);
+  const pending: PendingBody = {
+    deadline: Date.now() + bodyTimeout,
+    expire: () => {
+      done();
+      if (state.aborted) return;
+      state.aborted = true;
+      send(deps, res, problem(408, 'request-timeout', 'Request body too slow', `The body must arrive within ${bodyTimeout / 1000} s.`), cors, true);
+    },
   };
-  const timer = setTimeout(() => {
-    if (!pending) return;
-    done();
-    if (state.aborted) return;
-    state.aborted = true;
-    send(deps, res, problem(408, 'request-timeout', 'Request body too slow', `The body must arrive within ${bodyTimeout / 1000} s.`), cors, true);
-  }, bodyTimeout);
+  deps.pendingBodies.add(pending);
+  const done = () => deps.pendingBodies.delete(pending);
   res.onAborted(() => {
     state.aborted = true;
     done();
