@@ -2,16 +2,16 @@
 // While a server runs on DATA_DIR it alone can read the embedded ClickHouse, so the script asks
 // it (admin API on loopback, ADMIN_TOKEN) to take the backup and follows its progress; with no
 // server running, the script takes the backup itself. Exit code 0 on success, 1 with the reason.
-import { join } from 'node:path';
-import { runBackup, type BackupResult, type Progress } from '../src/backup/backup.ts';
+import { backupDeps, runBackup, type BackupResult, type Progress } from '../src/backup/backup.ts';
 import { formatBytes, formatDuration, terminalProgress } from '../src/backup/progress.ts';
-import { s3Store } from '../src/backup/s3.ts';
 import { recordBackup, type BackupRecord } from '../src/backup/service.ts';
-import { APP_VERSION, loadEnv, readConfigForBackups, type Config } from '../src/config.ts';
+import { loadEnv, readConfigForBackups } from '../src/config.ts';
 import { openClickHouse } from '../src/events/clickhouse.ts';
 import { journalOwner } from '../src/events/journal.ts';
 import { migrate } from '../src/events/schema.ts';
 import { openDatabase } from '../src/leads/database.ts';
+
+type BackupSettings = ReturnType<typeof readConfigForBackups>;
 
 const json = process.argv.includes('--json');
 const progress = json ? { update: () => undefined, end: () => undefined } : terminalProgress('backup');
@@ -23,7 +23,7 @@ function fail(message: string): never {
   process.exit(1);
 }
 
-async function viaServer(config: Config, pid: number): Promise<BackupRecord> {
+async function viaServer(config: BackupSettings, pid: number): Promise<BackupRecord> {
   if (!config.adminToken) fail(`a Lean Capture server (pid ${pid}) is using ${config.dataDir} and only it can read the embedded ClickHouse: set ADMIN_TOKEN (in .env) so this script can ask it for the backup`);
   const host = config.host === '0.0.0.0' ? '127.0.0.1' : config.host === '::' ? '[::1]' : config.host.includes(':') ? `[${config.host}]` : config.host;
   const base = `http://${host}:${config.port}`;
@@ -50,7 +50,7 @@ async function viaServer(config: Config, pid: number): Promise<BackupRecord> {
   }
 }
 
-async function itself(config: Config): Promise<BackupRecord> {
+async function itself(config: BackupSettings): Promise<BackupRecord> {
   const leadsDb = openDatabase(config.leads.databasePath);
   const started = Date.now();
   let record: BackupRecord;
@@ -58,10 +58,7 @@ async function itself(config: Config): Promise<BackupRecord> {
     const clickhouse = await openClickHouse(config.clickhouse);
     try {
       await migrate(clickhouse);
-      const result: BackupResult = await runBackup(
-        { config: config.backup!, store: s3Store(config.backup!.s3), leadsDb, clickhouse, database: config.clickhouse.database, appVersion: APP_VERSION, scratchDir: join(config.dataDir, 'backup-scratch') },
-        progress.update,
-      );
+      const result: BackupResult = await runBackup(backupDeps(config, leadsDb, clickhouse), progress.update);
       record = { outcome: 'ok', at: new Date().toISOString(), durationMs: result.durationMs, result };
     } finally {
       await clickhouse.close();
@@ -74,7 +71,7 @@ async function itself(config: Config): Promise<BackupRecord> {
   return record;
 }
 
-let config: ReturnType<typeof readConfigForBackups>;
+let config: BackupSettings;
 try {
   config = readConfigForBackups(loadEnv());
 } catch (err) {

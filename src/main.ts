@@ -39,9 +39,8 @@ import { meta } from './destinations/meta.ts';
 import { backupRoutes } from './admin/backups.ts';
 import { privacyRoutes } from './admin/privacy.ts';
 import { anonymiseClosedLeads, applyEventRetention } from './privacy/retention.ts';
-import { s3Store } from './backup/s3.ts';
+import { backupDeps } from './backup/backup.ts';
 import { Backups } from './backup/service.ts';
-import { join } from 'node:path';
 
 const SHUTDOWN_FLUSH_MS = 10_000;
 
@@ -125,7 +124,7 @@ async function main(): Promise<void> {
 
   // Backups: run here when asked (only this process can read the embedded ClickHouse).
   const backups = new Backups(
-    config.backup && { config: config.backup, store: s3Store(config.backup.s3), leadsDb, clickhouse: db, database: config.clickhouse.database, appVersion: APP_VERSION, scratchDir: join(config.dataDir, 'backup-scratch') },
+    config.backup && backupDeps({ ...config, backup: config.backup }, leadsDb, db),
     leadsDb,
     {
       notify: (key, title, body) => {

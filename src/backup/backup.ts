@@ -8,13 +8,13 @@ import { createReadStream, mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { createHash } from 'node:crypto';
 import Database from 'better-sqlite3';
-import type { BackupConfig } from '../config.ts';
+import { APP_VERSION, type BackupConfig, type Config } from '../config.ts';
 import type { ClickHouse } from '../events/clickhouse.ts';
 import { BACKUP_TABLES, MIGRATIONS } from '../events/schema.ts';
 import type { Db } from '../leads/database.ts';
 import { keyCheck, seal, type Sealed } from './codec.ts';
 import { backupsToKeep } from './retention.ts';
-import type { ObjectStore } from './s3.ts';
+import { s3Store, type ObjectStore } from './s3.ts';
 
 export const MANIFEST_FORMAT = 1;
 /** Rows per export query; a bigger day is exported hour by hour. */
@@ -79,6 +79,11 @@ export interface BackupDeps {
   appVersion: string;
   /** Scratch space on the data disk (emptied after each run). */
   scratchDir: string;
+}
+
+/** What a backup needs, the same for the server and the backup script. */
+export function backupDeps(config: Config & { backup: BackupConfig }, leadsDb: Db, clickhouse: ClickHouse): BackupDeps {
+  return { config: config.backup, store: s3Store(config.backup.s3), leadsDb, clickhouse, database: config.clickhouse.database, appVersion: APP_VERSION, scratchDir: join(config.dataDir, 'backup-scratch') };
 }
 
 export const manifestKey = (id: string) => `backups/${id}.json`;

@@ -75,11 +75,6 @@ export class OutboxWorker {
     if (!finished) this.log.warn({ destinations: [...this.running.keys()] }, 'deliveries still in flight at shutdown will be sent again at the next start');
   }
 
-  /** Destinations whose credentials were refused, and why. */
-  parkedDestinations(): ReadonlyMap<string, Parked> {
-    return this.parked;
-  }
-
   /** Where a delivery stands, in the owner's words: the state plus what the far side made of it. */
   describe(job: Job, lastOutcome: DeliveryResult['outcome'] | undefined): { status: DeliveryStatus; reason?: string } {
     const reason = job.last_error ?? undefined;
