@@ -17,9 +17,9 @@ import { Batcher } from './events/batcher.ts';
 import { Journal } from './events/journal.ts';
 import { openClickHouse } from './events/clickhouse.ts';
 import { migrate } from './events/schema.ts';
-import { buildApp, listen, type Request, type Route } from './http/server.ts';
+import { buildApp, listen, type Guard, type Request, type Route } from './http/server.ts';
 import { rateLimit, TokenBuckets } from './http/rate-limit.ts';
-import { clientIp } from './collect/client-ip.ts';
+import { clientIp, clientNet } from './collect/client-ip.ts';
 import { loadUws, UwsLoadError } from './http/uws.ts';
 import { createLogger } from './log.ts';
 import { createMetrics, type Metrics } from './metrics.ts';
@@ -153,7 +153,8 @@ async function main(): Promise<void> {
 
   const tracker = buildTracker();
   log.info({ bytes: tracker.code.length, gzip: tracker.gzip.length, brotli: tracker.brotli.length }, 'tracker built');
-  const app = buildApp({ uws: loaded.uws, log, metrics, https: config.publicOrigin?.startsWith('https://') ?? false, bodyTimeoutMs: config.bodyTimeoutMs }, withRateLimits(config, metrics, [
+  const clientOf = (req: Request) => clientNet(clientIp(config.trustProxy, req.remoteAddress, req.headers['x-forwarded-for'], req.headers['cf-connecting-ip']));
+  const app = buildApp({ uws: loaded.uws, log, metrics, https: config.publicOrigin?.startsWith('https://') ?? false, bodyTimeoutMs: config.bodyTimeoutMs, clientOf }, withRateLimits(config, metrics, clientOf, [
     trackerRoute(tracker),
     ...pwaRoutes(loadPwa({ locale: config.leads.locale, currency: config.leads.currency })),
     collectRoute({
@@ -165,7 +166,7 @@ async function main(): Promise<void> {
       metrics,
       onContactClicks: (beacons, hit) => {
         try {
-          leadsFromContactClicks(store, beacons, hit);
+          leadsFromContactClicks({ store, db: leadsDb, spam: config.leads.spam }, beacons, hit);
         } catch (err) {
           log.error({ err }, 'a call/WhatsApp click was journaled but its lead could not be stored');
         }
@@ -252,20 +253,20 @@ async function main(): Promise<void> {
 }
 
 /** Puts the rate limits on the routes they protect: beacons, leads and webhooks, the owner's login. */
-function withRateLimits(config: Config, metrics: Metrics, routes: Route[]): Route[] {
+function withRateLimits(config: Config, metrics: Metrics, clientOf: (req: Request) => string, routes: Route[]): Route[] {
   const { collect, lead, login, globalPerSecond, clients } = config.rateLimits;
   const global = new TokenBuckets(globalPerSecond * 60, 1, globalPerSecond);
-  const clientOf = (req: Request) => clientIp(config.trustProxy, req.remoteAddress, req.headers['x-forwarded-for'], req.headers['cf-connecting-ip']);
   const guard = (name: string, perMinute: number, withGlobal: boolean) =>
     perMinute === 0 && (!withGlobal || globalPerSecond === 0) ? undefined // off: no work per request
       : rateLimit({ name, perClient: new TokenBuckets(perMinute, clients), global: withGlobal ? global : undefined }, clientOf, metrics.rateLimited);
   const beacons = guard('beacon', collect, true);
   const leads = guard('lead', lead, true);
   const logins = guard('login', login, false);
+  const limited = (route: Route, limit: Guard | undefined): Route => (limit ? { ...route, guards: [limit, ...(route.guards ?? [])] } : route);
   return routes.map((route) => {
-    if (route.path === '/collect') return { ...route, guard: beacons };
-    if (route.method === 'post' && (route.path === '/lead' || route.path.startsWith('/hooks/'))) return { ...route, guard: leads };
-    if (route.method === 'post' && (route.path === '/api/admin/session' || route.path === '/api/admin/setup')) return { ...route, guard: logins };
+    if (route.path === '/collect') return limited(route, beacons);
+    if (route.method === 'post' && (route.path === '/lead' || route.path.startsWith('/hooks/'))) return limited(route, leads);
+    if (route.method === 'post' && (route.path === '/api/admin/session' || route.path === '/api/admin/setup')) return limited(route, logins);
     return route;
   });
 }

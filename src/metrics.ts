@@ -64,9 +64,9 @@ export function createMetrics() {
     labelNames: ['destination', 'status'],
     registers: [registry],
   });
-  const batchesParked = new Counter({
-    name: 'lc_clickhouse_batches_parked_total',
-    help: 'Batches ClickHouse rejected as invalid data, kept in journal/rejected/',
+  const rowsParked = new Counter({
+    name: 'lc_clickhouse_rows_parked_total',
+    help: 'Rows ClickHouse refused as invalid data (found by halving their batch), kept in journal/rejected/',
     registers: [registry],
   });
   const journalDamaged = new Counter({
@@ -109,7 +109,7 @@ export function createMetrics() {
     insertSeconds,
     rowsConfirmed,
     journalDamaged,
-    batchesParked,
+    rowsParked,
     deliveries: (destination: string, outcome: string) => deliveries.labels(destination, outcome).inc(),
     rateLimited: (limit: string) => limited.labels(limit).inc(),
     processed: (destination: string, status: string, requests = 1) => processed.labels(destination, status).inc(requests),

@@ -1,7 +1,7 @@
 // Who may use the admin API: the owner's PWA with its session cookie (plus the anti-CSRF header on
 // every state-changing request), or a script with the bearer ADMIN_TOKEN. Neither = 401.
 import { createHash, timingSafeEqual } from 'node:crypto';
-import type { Request } from '../http/server.ts';
+import type { Guard, Request } from '../http/server.ts';
 import { problem, type Reply } from '../http/reply.ts';
 import { SESSION_ABSOLUTE_MS, type Owner } from './owner.ts';
 
@@ -61,12 +61,15 @@ export function isStateChanging(req: Request): boolean {
   return req.method !== 'get' && req.method !== 'head';
 }
 
-/** Wraps an admin handler so it only runs for the owner (session + CSRF header) or a script (bearer). */
-export function adminOnly(auth: AdminAuth, handler: (req: Request) => Reply | Promise<Reply>) {
-  return (req: Request): Reply | Promise<Reply> => {
-    if (hasAdminToken(req, auth.adminToken)) return handler(req);
+/**
+ * The guard of every admin route: only the owner (session + CSRF header) or a script (bearer)
+ * gets past it. Guards run before the body is read, so nobody else can hold a body slot.
+ */
+export function ownerOnly(auth: AdminAuth): Guard {
+  return (req) => {
+    if (hasAdminToken(req, auth.adminToken)) return undefined;
     if (auth.owner.session(sessionToken(req, auth)) === undefined) return UNAUTHORIZED;
     if (isStateChanging(req) && req.headers[CSRF_HEADER] !== '1') return CSRF_REJECTED;
-    return handler(req);
+    return undefined;
   };
 }

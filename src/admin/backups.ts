@@ -3,12 +3,12 @@
 import { json, problem, type Reply } from '../http/reply.ts';
 import type { Route } from '../http/server.ts';
 import type { Backups } from '../backup/service.ts';
-import { adminOnly, type AdminAuth } from './auth.ts';
+import { ownerOnly, type AdminAuth } from './auth.ts';
 
 export function backupRoutes(auth: AdminAuth, backups: Backups): Route[] {
   return [
-    { method: 'get', path: '/api/admin/backups', handler: adminOnly(auth, () => json(200, backups.status())) },
-    { method: 'post', path: '/api/admin/backups', handler: adminOnly(auth, () => startBackup(backups)) },
+    { method: 'get', path: '/api/admin/backups', guards: [ownerOnly(auth)], handler: () => json(200, backups.status()) },
+    { method: 'post', path: '/api/admin/backups', guards: [ownerOnly(auth)], handler: () => startBackup(backups) },
   ];
 }
 

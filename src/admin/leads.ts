@@ -8,7 +8,8 @@ import { normalisePhone } from '../leads/lead.ts';
 import { LEAD_STATUSES, type Lead, type LeadStatus, type LeadStore } from '../leads/store.ts';
 import { JOB_STATES, type Job, type JobState, type Outbox } from '../outbox/outbox.ts';
 import type { OutboxWorker } from '../outbox/worker.ts';
-import { adminOnly, type AdminAuth } from './auth.ts';
+import { ownerOnly, type AdminAuth } from './auth.ts';
+import { readJson } from '../http/json.ts';
 
 export interface LeadAdminDeps {
   auth: AdminAuth;
@@ -29,26 +30,26 @@ const JOURNEY_EVENTS = 200;
 const MAX_SALE_AGE_MS = 90 * 24 * 3600 * 1000;
 
 export function leadAdminRoutes(deps: LeadAdminDeps): Route[] {
-  const admin = (handler: (req: Request) => Reply | Promise<Reply>) => adminOnly(deps.auth, handler);
+  const owner = [ownerOnly(deps.auth)];
   return [
-    { method: 'get', path: '/api/admin/leads', handler: admin((req) => listLeads(deps, req)) },
-    { method: 'get', path: '/api/admin/leads/:id', handler: admin((req) => leadDetail(deps, req.params[0]!)) },
-    { method: 'patch', path: '/api/admin/leads/:id', handler: admin((req) => patchLead(deps, req)) },
-    { method: 'post', path: '/api/admin/leads/:id/sale', handler: admin((req) => postSale(deps, req)) },
-    { method: 'post', path: '/api/admin/sales', handler: admin((req) => postSaleByContact(deps, req)) },
-    { method: 'get', path: '/api/admin/deliveries', handler: admin((req) => listDeliveries(deps, req)) },
-    { method: 'post', path: '/api/admin/deliveries/:id/retry', handler: admin((req) => retryDelivery(deps, req.params[0]!)) },
-    { method: 'get', path: '/api/admin/push-subscriptions/vapid-public-key', handler: admin(() => json(200, { publicKey: deps.vapidPublicKey })) },
-    { method: 'get', path: '/api/admin/push-subscriptions', handler: admin(() => listSubscriptions(deps)) },
-    { method: 'post', path: '/api/admin/push-subscriptions', handler: admin((req) => addSubscription(deps, req)) },
-    { method: 'post', path: '/api/admin/push-subscriptions/test', handler: admin(() => testPush(deps)) },
-    { method: 'del', path: '/api/admin/push-subscriptions/:id', handler: admin((req) => removeSubscription(deps, req.params[0]!)) },
+    { method: 'get', path: '/api/admin/leads', guards: owner, handler: (req) => listLeads(deps, req) },
+    { method: 'get', path: '/api/admin/leads/:id', guards: owner, handler: (req) => leadDetail(deps, req.params[0]!) },
+    { method: 'patch', path: '/api/admin/leads/:id', guards: owner, handler: (req) => patchLead(deps, req) },
+    { method: 'post', path: '/api/admin/leads/:id/sale', guards: owner, handler: (req) => postSale(deps, req) },
+    { method: 'post', path: '/api/admin/sales', guards: owner, handler: (req) => postSaleByContact(deps, req) },
+    { method: 'get', path: '/api/admin/deliveries', guards: owner, handler: (req) => listDeliveries(deps, req) },
+    { method: 'post', path: '/api/admin/deliveries/:id/retry', guards: owner, handler: (req) => retryDelivery(deps, req.params[0]!) },
+    { method: 'get', path: '/api/admin/push-subscriptions/vapid-public-key', guards: owner, handler: () => json(200, { publicKey: deps.vapidPublicKey }) },
+    { method: 'get', path: '/api/admin/push-subscriptions', guards: owner, handler: () => listSubscriptions(deps) },
+    { method: 'post', path: '/api/admin/push-subscriptions', guards: owner, handler: (req) => addSubscription(deps, req) },
+    { method: 'post', path: '/api/admin/push-subscriptions/test', guards: owner, handler: () => testPush(deps) },
+    { method: 'del', path: '/api/admin/push-subscriptions/:id', guards: owner, handler: (req) => removeSubscription(deps, req.params[0]!) },
   ];
 }
 
 /** What the owner sees of a lead: everything but the client IP, which only ad platforms get. */
 function leadView(lead: Lead) {
-  const { client_ip: _ip, ...view } = lead;
+  const { client_ip: _ip, client_net: _net, ...view } = lead;
   return { ...view, is_test: lead.is_test === 1, consent_ads: lead.consent_ads === null ? null : lead.consent_ads === 1 };
 }
 
@@ -214,7 +215,7 @@ function removeSubscription(deps: LeadAdminDeps, idText: string): Reply {
 
 function parseJson(req: Request): Record<string, unknown> | undefined {
   try {
-    const value: unknown = JSON.parse(req.body.toString('utf8'));
+    const value = readJson(req.body);
     return typeof value === 'object' && value !== null && !Array.isArray(value) ? (value as Record<string, unknown>) : undefined;
   } catch {
     return undefined;

@@ -25,6 +25,15 @@ interface StoredPassword {
   hash: string;
 }
 
+/**
+ * One scrypt holds 128 MiB for ~0.2 s: passwords are hashed one at a time, and logins beyond this
+ * many waiting are refused (busy) instead of queued, so parallel logins cannot exhaust memory.
+ */
+const MAX_WAITING_LOGINS = 4;
+
+/** Too many password checks are waiting: the login is refused, not queued. */
+export class PasswordCheckBusy extends Error {}
+
 export interface Session {
   id: string;
   created_at: number;
@@ -35,7 +44,19 @@ export interface Session {
 const sha256 = (s: string) => createHash('sha256').update(s).digest('hex');
 
 export class Owner {
+  private hashing: Promise<unknown> = Promise.resolve();
+  private waiting = 0;
+
   constructor(private readonly db: Db) {}
+
+  /** Runs scrypt after every hash queued before it; `capped` refuses when MAX_WAITING_LOGINS wait. */
+  private hash(password: string, salt: Buffer, keylen: number, params: { N: number; r: number; p: number }, capped: boolean): Promise<Buffer> {
+    if (capped && this.waiting >= MAX_WAITING_LOGINS) return Promise.reject(new PasswordCheckBusy('too many password checks waiting'));
+    this.waiting++;
+    const run = this.hashing.then(() => scrypt(password.normalize('NFKC'), salt, keylen, { ...params, maxmem: SCRYPT.maxmem }));
+    this.hashing = run.catch(() => undefined).finally(() => this.waiting--);
+    return run;
+  }
 
   hasPassword(): boolean {
     return this.setting('owner_password') !== undefined;
@@ -54,7 +75,7 @@ export class Owner {
 
   async setPassword(password: string): Promise<void> {
     const salt = randomBytes(16);
-    const hash = await scrypt(password.normalize('NFKC'), salt, KEY_LENGTH, SCRYPT);
+    const hash = await this.hash(password, salt, KEY_LENGTH, SCRYPT, false);
     const stored: StoredPassword = { N: SCRYPT.N, r: SCRYPT.r, p: SCRYPT.p, salt: salt.toString('base64'), hash: hash.toString('base64') };
     this.db.transaction(() => {
       this.putSetting('owner_password', JSON.stringify(stored));
@@ -63,12 +84,13 @@ export class Owner {
     })();
   }
 
+  /** Checks a login's password; rejects with PasswordCheckBusy when too many checks wait. */
   async verifyPassword(password: string): Promise<boolean> {
     const raw = this.setting('owner_password');
     if (raw === undefined) return false;
     const stored = JSON.parse(raw) as StoredPassword;
     const expected = Buffer.from(stored.hash, 'base64');
-    const actual = await scrypt(password.normalize('NFKC'), Buffer.from(stored.salt, 'base64'), expected.length, { N: stored.N, r: stored.r, p: stored.p, maxmem: SCRYPT.maxmem });
+    const actual = await this.hash(password, Buffer.from(stored.salt, 'base64'), expected.length, { N: stored.N, r: stored.r, p: stored.p }, true);
     return timingSafeEqual(actual, expected);
   }
 
@@ -80,11 +102,16 @@ export class Owner {
     return { code, expiresAt };
   }
 
-  setupCodeValid(code: string, now = Date.now()): boolean {
-    const raw = this.setting('setup_code');
-    if (raw === undefined || this.hasPassword()) return false;
-    const { hash, expiresAt } = JSON.parse(raw) as { hash: string; expiresAt: number };
-    return now < expiresAt && timingSafeEqual(Buffer.from(sha256(code)), Buffer.from(hash));
+  /** Uses up the setup code: true for exactly one caller with the right code, however many race. */
+  consumeSetupCode(code: string, now = Date.now()): boolean {
+    return this.db.transaction(() => {
+      const raw = this.setting('setup_code');
+      if (raw === undefined || this.hasPassword()) return false;
+      const { hash, expiresAt } = JSON.parse(raw) as { hash: string; expiresAt: number };
+      if (!(now < expiresAt && timingSafeEqual(Buffer.from(sha256(code)), Buffer.from(hash)))) return false;
+      this.db.prepare("DELETE FROM settings WHERE key = 'setup_code'").run();
+      return true;
+    })();
   }
 
   /** Starts a session; returns the token for the cookie (only its hash is stored). */
@@ -140,6 +167,17 @@ export class LoginThrottle {
   /** Milliseconds to wait before another attempt from this IP may be checked (0 = go ahead). */
   waitMs(ip: string, now = Date.now()): number {
     return Math.max(0, (this.failures.get(`ip:${ip}`)?.until ?? 0) - now, (this.failures.get('account')?.until ?? 0) - now);
+  }
+
+  /**
+   * Claims an attempt before the password is checked: 0 = go ahead (counted as a failure until
+   * succeeded() says otherwise), else the milliseconds to wait. Counting before the slow check is
+   * what stops a burst of parallel guesses from all being checked.
+   */
+  reserve(ip: string, now = Date.now()): number {
+    const wait = this.waitMs(ip, now);
+    if (wait === 0) this.failed(ip, now);
+    return wait;
   }
 
   failed(ip: string, now = Date.now()): void {

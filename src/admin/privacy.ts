@@ -9,7 +9,8 @@ import type { Db } from '../leads/database.ts';
 import { normaliseEmail, normalisePhone } from '../leads/lead.ts';
 import type { Logger } from '../log.ts';
 import { erasePerson, type Person } from '../privacy/erase.ts';
-import { adminOnly, type AdminAuth } from './auth.ts';
+import { ownerOnly, type AdminAuth } from './auth.ts';
+import { readJson } from '../http/json.ts';
 
 export interface PrivacyDeps {
   auth: AdminAuth;
@@ -23,13 +24,13 @@ export interface PrivacyDeps {
 const FLUSH_WAIT_MS = 10_000;
 
 export function privacyRoutes(deps: PrivacyDeps): Route[] {
-  return [{ method: 'post', path: '/api/admin/erase', handler: adminOnly(deps.auth, (req) => erase(deps, req)) }];
+  return [{ method: 'post', path: '/api/admin/erase', guards: [ownerOnly(deps.auth)], handler: (req) => erase(deps, req) }];
 }
 
 async function erase(deps: PrivacyDeps, req: Request): Promise<Reply> {
   let body: unknown;
   try {
-    body = JSON.parse(req.body.toString('utf8'));
+    body = readJson(req.body);
   } catch {
     return problem(400, 'invalid-json', 'Body is not valid JSON', 'Send {"phone": …}, {"email": …} or {"visitorId": …}.');
   }

@@ -6,7 +6,7 @@ import type { GeoLocator } from '../collect/geo.ts';
 import type { Route } from '../http/server.ts';
 import { json, problem, text } from '../http/reply.ts';
 import type { Metrics } from '../metrics.ts';
-import { adminOnly, hasAdminToken, isDirectLoopback, UNAUTHORIZED, type AdminAuth } from './auth.ts';
+import { ownerOnly, hasAdminToken, isDirectLoopback, UNAUTHORIZED, type AdminAuth } from './auth.ts';
 
 export interface AdminDeps {
   auth: AdminAuth;
@@ -35,11 +35,16 @@ export function adminRoutes(deps: AdminDeps): Route[] {
       method: 'get',
       path: '/readyz',
       async handler() {
-        const backlog = { pendingRows: deps.batcher.snapshot().pendingRows, backlogBytes: deps.journal.backlogBytes(), journalFull: deps.journal.full() };
+        const batch = deps.batcher.snapshot();
+        const backlog = { pendingRows: batch.pendingRows, backlogBytes: deps.journal.backlogBytes(), journalFull: deps.journal.full() };
+        // Readiness is public: it says what is wrong, never an internal error text (status has that).
         try {
           await ping();
-        } catch (err) {
-          return problem(503, 'not-ready', 'ClickHouse is not reachable', errorText(err), backlog);
+        } catch {
+          return problem(503, 'not-ready', 'ClickHouse is not reachable', 'GET /api/admin/status has the details.', backlog);
+        }
+        if (batch.failingSince !== undefined) {
+          return problem(503, 'not-ready', 'Inserts into ClickHouse are failing', `Retrying since ${new Date(batch.failingSince).toISOString()}; beacons wait in the journal.`, backlog);
         }
         if (backlog.journalFull) return problem(503, 'not-ready', 'The event journal is full', 'Beacons are refused until ClickHouse catches up.', backlog);
         return json(200, { status: 'ready', clickhouse: 'reachable', ...backlog });
@@ -56,7 +61,8 @@ export function adminRoutes(deps: AdminDeps): Route[] {
     {
       method: 'get',
       path: '/api/admin/events',
-      handler: adminOnly(deps.auth, async (req) => {
+      guards: [ownerOnly(deps.auth)],
+      handler: async (req) => {
         const limitParam = new URLSearchParams(req.query).get('limit');
         const limit = limitParam === null ? EVENTS_DEFAULT_LIMIT : Number(limitParam);
         if (!Number.isInteger(limit) || limit < 1 || limit > EVENTS_MAX_LIMIT) {
@@ -67,12 +73,13 @@ export function adminRoutes(deps: AdminDeps): Route[] {
           { limit },
         );
         return json(200, { events: rows.map(withIsoTimes) });
-      }),
+      },
     },
     {
       method: 'get',
       path: '/api/admin/status',
-      handler: adminOnly(deps.auth, async () => {
+      guards: [ownerOnly(deps.auth)],
+      handler: async () => {
         let clickhouse: Record<string, unknown> = { mode: deps.db.mode, database: deps.database, schemaVersion: deps.schemaVersion };
         try {
           const [row] = await withTimeout(deps.db.query<{ version: string }>('SELECT version() AS version'), READY_TIMEOUT_MS);
@@ -90,7 +97,7 @@ export function adminRoutes(deps: AdminDeps): Route[] {
           journal: deps.journal.status(),
           ...deps.statusExtras(),
         });
-      }),
+      },
     },
   ];
 }

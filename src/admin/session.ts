@@ -2,12 +2,13 @@
 // the password (throttled), logout here or everywhere. Every POST needs the anti-CSRF header too,
 // so no other site can log the owner in or out.
 import type { TrustProxy } from '../config.ts';
-import { clientIp } from '../collect/client-ip.ts';
+import { clientIp, clientNet } from '../collect/client-ip.ts';
 import { json, problem, type Reply } from '../http/reply.ts';
 import type { Request, Route } from '../http/server.ts';
 import type { Logger } from '../log.ts';
-import { adminOnly, CSRF_HEADER, CSRF_REJECTED, sessionCookie, sessionToken, type AdminAuth } from './auth.ts';
-import type { LoginThrottle } from './owner.ts';
+import { ownerOnly, CSRF_HEADER, CSRF_REJECTED, sessionCookie, sessionToken, type AdminAuth } from './auth.ts';
+import { PasswordCheckBusy, type LoginThrottle } from './owner.ts';
+import { readJson } from '../http/json.ts';
 
 export interface SessionDeps {
   auth: AdminAuth;
@@ -39,18 +40,19 @@ export function sessionRoutes(deps: SessionDeps): Route[] {
     {
       method: 'del',
       path: '/api/admin/sessions',
-      handler: adminOnly(auth, () => {
+      guards: [ownerOnly(auth)],
+      handler: () => {
         const ended = auth.owner.endAllSessions();
         deps.log.info({ sessions: ended }, 'owner logged out everywhere');
         return { status: 204, headers: { 'Set-Cookie': sessionCookie(auth, '') } };
-      }),
+      },
     },
   ];
 }
 
 function body(req: Request): Record<string, unknown> {
   try {
-    const value: unknown = JSON.parse(req.body.toString('utf8'));
+    const value = readJson(req.body);
     return typeof value === 'object' && value !== null ? (value as Record<string, unknown>) : {};
   } catch {
     return {};
@@ -65,11 +67,13 @@ function loggedIn(deps: SessionDeps, req: Request, status: number): Reply {
 async function setup(deps: SessionDeps, req: Request): Promise<Reply> {
   if (req.headers[CSRF_HEADER] !== '1') return CSRF_REJECTED;
   const { code, password } = body(req);
-  if (typeof code !== 'string' || !deps.auth.owner.setupCodeValid(code)) {
+  // A weak password keeps the code for another try; a good one uses it up before the slow hash,
+  // so of several requests racing with one code exactly one sets the password.
+  const weakness = typeof password === 'string' ? deps.auth.owner.weakness(password) : 'is required';
+  if (weakness && typeof code === 'string') return problem(422, 'weak-password', 'Choose another password', `The password ${weakness}.`, { errors: { password: weakness } });
+  if (typeof code !== 'string' || !deps.auth.owner.consumeSetupCode(code)) {
     return problem(403, 'setup-code', 'This setup link is not valid', 'It was used already, or it expired. Restart the server for a new one, or run npm run set-password over SSH.');
   }
-  const weakness = typeof password === 'string' ? deps.auth.owner.weakness(password) : 'is required';
-  if (weakness) return problem(422, 'weak-password', 'Choose another password', `The password ${weakness}.`, { errors: { password: weakness } });
   await deps.auth.owner.setPassword(password as string);
   deps.log.info('owner password set through the setup link');
   return loggedIn(deps, req, 201);
@@ -77,17 +81,24 @@ async function setup(deps: SessionDeps, req: Request): Promise<Reply> {
 
 async function login(deps: SessionDeps, req: Request): Promise<Reply> {
   if (req.headers[CSRF_HEADER] !== '1') return CSRF_REJECTED;
-  const ip = clientIp(deps.trustProxy, req.remoteAddress, req.headers['x-forwarded-for'], req.headers['cf-connecting-ip']);
-  const wait = deps.throttle.waitMs(ip);
+  const ip = clientNet(clientIp(deps.trustProxy, req.remoteAddress, req.headers['x-forwarded-for'], req.headers['cf-connecting-ip']));
+  if (!deps.auth.owner.hasPassword()) return problem(409, 'no-password', 'No password is set yet', 'Use the setup link from the server log, or npm run set-password.');
+  const wait = deps.throttle.reserve(ip);
   if (wait > 0) {
     const seconds = Math.ceil(wait / 1000);
     const reply = problem(429, 'too-many-attempts', 'Too many wrong passwords', `Try again in ${seconds} s.`);
     return { ...reply, headers: { ...reply.headers, 'Retry-After': String(seconds) } };
   }
-  if (!deps.auth.owner.hasPassword()) return problem(409, 'no-password', 'No password is set yet', 'Use the setup link from the server log, or npm run set-password.');
   const { password } = body(req);
-  if (typeof password !== 'string' || password.length > 1000 || !(await deps.auth.owner.verifyPassword(password))) {
-    deps.throttle.failed(ip);
+  let right = false;
+  try {
+    right = typeof password === 'string' && password.length <= 1000 && (await deps.auth.owner.verifyPassword(password));
+  } catch (err) {
+    if (!(err instanceof PasswordCheckBusy)) throw err;
+    const reply = problem(429, 'busy', 'Too many logins at once', 'Try again in a few seconds.');
+    return { ...reply, headers: { ...reply.headers, 'Retry-After': '5' } };
+  }
+  if (!right) {
     deps.log.warn('owner login failed');
     return problem(401, 'wrong-password', 'Wrong password');
   }

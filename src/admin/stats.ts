@@ -5,7 +5,7 @@ import type { ClickHouse } from '../events/clickhouse.ts';
 import { json, problem, type Reply } from '../http/reply.ts';
 import type { Request, Route } from '../http/server.ts';
 import type { Db } from '../leads/database.ts';
-import { adminOnly, type AdminAuth } from './auth.ts';
+import { ownerOnly, type AdminAuth } from './auth.ts';
 
 export interface StatsDeps {
   auth: AdminAuth;
@@ -26,7 +26,7 @@ interface Row {
 }
 
 export function statsRoute(deps: StatsDeps): Route {
-  return { method: 'get', path: '/api/admin/stats', handler: adminOnly(deps.auth, (req) => stats(deps, req)) };
+  return { method: 'get', path: '/api/admin/stats', guards: [ownerOnly(deps.auth)], handler: (req) => stats(deps, req) };
 }
 
 function parseTime(value: string | null, fallback: number): number {

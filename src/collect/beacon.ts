@@ -1,6 +1,7 @@
 // First stage of the event flow: the body of POST /collect parsed once into typed beacons with a
 // cap on every field. Everything downstream trusts these types and re-checks nothing.
-// A request with one bad event is rejected whole: nothing from it is stored.
+// A request with one bad event is rejected whole: nothing from it is stored. Text is made
+// well-formed here (a lone surrogate becomes U+FFFD): ClickHouse refuses ill-formed UTF-16 escapes.
 import { randomUUID } from 'node:crypto';
 
 export const MAX_BODY_BYTES = 256 * 1024;
@@ -100,10 +101,10 @@ function parseBeacon(value: unknown, at: string): Beacon {
 
   const campaign = {} as Campaign;
   for (const key of CLICK_IDS) {
-    campaign[key] = page?.searchParams.get(key)?.slice(0, MAX_CLICK_ID) || optionalString(attribution[key], field(`attribution.${key}`), MAX_CLICK_ID);
+    campaign[key] = page?.searchParams.get(key)?.slice(0, MAX_CLICK_ID).toWellFormed() || optionalString(attribution[key], field(`attribution.${key}`), MAX_CLICK_ID);
   }
   for (const key of UTMS) {
-    campaign[key] = page?.searchParams.get(key)?.slice(0, MAX_UTM) || optionalString(attribution[key], field(`attribution.${key}`), MAX_UTM);
+    campaign[key] = page?.searchParams.get(key)?.slice(0, MAX_UTM).toWellFormed() || optionalString(attribution[key], field(`attribution.${key}`), MAX_UTM);
   }
 
   const screen = event.screen === undefined || event.screen === null ? {} : record(event.screen, field('screen'));
@@ -145,7 +146,7 @@ function optionalString(value: unknown, at: string, max: number): string {
   if (value === undefined || value === null) return '';
   if (typeof value !== 'string') throw new Invalid(`${at} must be a string`);
   if (value.length > max) throw new Invalid(`${at} is longer than ${max} characters`);
-  return value;
+  return value.toWellFormed();
 }
 
 function optionalInt(value: unknown, at: string, max: number): number {
@@ -194,15 +195,16 @@ function parseProps(value: unknown, at: string): Record<string, string> {
   for (const key of keys) {
     if (key.length === 0 || key.length > MAX_PROP_KEY) throw new Invalid(`${at} keys must be 1 to ${MAX_PROP_KEY} characters`);
     const v = input[key];
+    const name = key.toWellFormed();
     if (typeof v === 'string') {
-      if (v.length > MAX_PROP_VALUE) throw new Invalid(`${at}.${key} is longer than ${MAX_PROP_VALUE} characters`);
-      props[key] = v;
+      if (v.length > MAX_PROP_VALUE) throw new Invalid(`${at}.${name} is longer than ${MAX_PROP_VALUE} characters`);
+      props[name] = v.toWellFormed();
     } else if (typeof v === 'number' && Number.isFinite(v)) {
-      props[key] = String(v);
+      props[name] = String(v);
     } else if (typeof v === 'boolean') {
-      props[key] = String(v);
+      props[name] = String(v);
     } else {
-      throw new Invalid(`${at}.${key} must be a string, a finite number or a boolean`);
+      throw new Invalid(`${at}.${name} must be a string, a finite number or a boolean`);
     }
   }
   return props;

@@ -19,3 +19,21 @@ export function clientIp(trust: TrustProxy, remoteAddress: string, forwardedFor:
     }
   }
 }
+
+/**
+ * The network a client address stands for, as the key of rate limits, login throttles and flood
+ * checks: an IPv4 address itself, an IPv6 address's /64 (one subscriber gets a whole /64, so
+ * keying by address would give an attacker 2^64 fresh buckets). IPv4-mapped IPv6 is IPv4.
+ */
+export function clientNet(ip: string): string {
+  if (isIP(ip) !== 6) return ip;
+  const address = ip.toLowerCase();
+  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/.exec(address);
+  if (mapped) return mapped[1]!;
+  const [head = '', tail] = address.split('::');
+  const groups = (part: string) => (part === '' ? [] : part.split(':').flatMap((g) => (g.includes('.') ? ['0', '0'] : [g])));
+  const left = groups(head);
+  const right = tail === undefined ? [] : groups(tail);
+  const all = [...left, ...Array<string>(Math.max(0, 8 - left.length - right.length)).fill('0'), ...right];
+  return `${all.slice(0, 4).map((g) => g.padStart(4, '0')).join(':')}::/64`;
+}

@@ -3,7 +3,8 @@
 // an insert go in the next one. Each batch is read back from the journal, so memory holds one
 // batch whatever the backlog, and carries the journal's dedup token, so a retry or a replay
 // after a crash never counts a row twice. A failed insert is retried with capped exponential
-// backoff and jitter until ClickHouse takes it; nothing is dropped.
+// backoff and jitter until ClickHouse takes it; a batch ClickHouse refuses as bad data is halved
+// until the bad rows stand alone: they are parked in journal/rejected/, the rest go in. Nothing is dropped.
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from '../log.ts';
 import type { Metrics } from '../metrics.ts';
@@ -14,6 +15,8 @@ const RETRY_FIRST_MS = 200;
 const RETRY_MAX_MS = 30_000;
 /** A backlog (after an outage or a restart) drains in batches up to this size: fewer, larger parts. */
 const BACKLOG_BATCH_ROWS = 20_000;
+/** While inserts keep failing, the failure is logged at most this often (with the count since). */
+const RETRY_LOG_EVERY_MS = 60_000;
 
 export interface BatcherOptions {
   table: string;
@@ -29,13 +32,21 @@ export interface BatcherStats {
   failedInserts: number;
   lastError: string | undefined;
   lastInsertAt: number | undefined;
+  /** Rows ClickHouse refused as invalid, kept in journal/rejected/. */
+  parkedRows: number;
+  /** Since when inserts have been failing (retried), or undefined while they succeed. */
+  failingSince: number | undefined;
 }
 
 export class Batcher {
   private inFlight: Promise<void> | undefined;
   private readonly timer: NodeJS.Timeout;
   private stopping = false;
-  private readonly stats = { confirmedRows: 0, confirmedOwnRows: 0, inserts: 0, failedInserts: 0, lastError: undefined as string | undefined, lastInsertAt: undefined as number | undefined };
+  private readonly stats = {
+    confirmedRows: 0, confirmedOwnRows: 0, inserts: 0, failedInserts: 0, parkedRows: 0,
+    lastError: undefined as string | undefined, lastInsertAt: undefined as number | undefined, failingSince: undefined as number | undefined,
+  };
+  private retryLog = { at: 0, suppressed: 0 };
 
   constructor(
     private readonly db: ClickHouse,
@@ -105,7 +116,7 @@ export class Batcher {
       // Under load or after an outage, batches take what waits, up to BACKLOG_BATCH_ROWS: fewer, larger parts.
       const batch = await this.journal.readBatch(this.busy() ? Math.max(this.options.flushMaxRows, BACKLOG_BATCH_ROWS) : this.options.flushMaxRows);
       if (batch === undefined) return inserted;
-      await this.insertWithRetry(batch);
+      await this.insertBatch(batch);
       this.journal.confirm(batch);
       if (!batch.replayed) this.stats.confirmedOwnRows += batch.rows;
       inserted = true;
@@ -113,35 +124,91 @@ export class Batcher {
     return inserted;
   }
 
-  private async insertWithRetry(batch: JournalBatch): Promise<void> {
+  /**
+   * Inserts a batch. When ClickHouse refuses it as bad data, the halves are inserted on their own
+   * (each with a token derived from the batch's, so a replay after a crash dedups them too), down
+   * to single rows: only the rows it refuses alone are parked, and counted.
+   */
+  private async insertBatch(batch: JournalBatch): Promise<void> {
+    const bad: Buffer[] = [];
+    let reason: unknown;
+    const insertPart = async (payload: Buffer, token: string): Promise<void> => {
+      const refused = await this.insertWithRetry(payload, token);
+      if (refused === undefined) return;
+      const halves = splitRows(payload);
+      if (halves === undefined) {
+        bad.push(payload);
+        reason = refused;
+        return;
+      }
+      await insertPart(halves[0], `${token}/a`);
+      await insertPart(halves[1], `${token}/b`);
+    };
+    await insertPart(batch.payload, batch.token);
+    if (bad.length === 0) return;
+    const rows = bad.length;
+    const path = this.journal.park(batch, Buffer.concat(bad));
+    this.stats.parkedRows += rows;
+    this.metrics.rowsParked.inc(rows);
+    this.log.error({ err: reason, rows, batchRows: batch.rows, path }, `ClickHouse refused ${rows} of ${batch.rows} rows as invalid; kept them in ${path}, inserted the rest`);
+  }
+
+  /** Inserts rows, retrying outages with backoff; resolves undefined once taken, or ClickHouse's error when it refuses them as bad data. */
+  private async insertWithRetry(payload: Buffer, token: string): Promise<unknown> {
+    const rows = countRows(payload);
     for (let attempt = 0; ; attempt++) {
       const started = performance.now();
       try {
-        await this.db.insert(this.options.table, batch.payload, batch.token);
+        await this.db.insert(this.options.table, payload, token);
         this.metrics.insertSeconds.labels('ok').observe((performance.now() - started) / 1000);
-        this.metrics.batchRows.observe(batch.rows);
-        this.metrics.rowsConfirmed.inc(batch.rows);
-        this.stats.confirmedRows += batch.rows;
+        this.metrics.batchRows.observe(rows);
+        this.metrics.rowsConfirmed.inc(rows);
+        this.stats.confirmedRows += rows;
         this.stats.inserts++;
         this.stats.lastInsertAt = Date.now();
         this.stats.lastError = undefined;
-        return;
+        this.stats.failingSince = undefined;
+        if (this.retryLog.suppressed > 0) this.log.info({ failedAttempts: this.retryLog.suppressed }, `inserts into ${this.options.table} work again`);
+        this.retryLog = { at: 0, suppressed: 0 };
+        return undefined;
       } catch (err) {
         this.metrics.insertSeconds.labels('error').observe((performance.now() - started) / 1000);
         this.stats.failedInserts++;
-        this.stats.lastError = err instanceof Error ? err.message : String(err);
-        if (isBadData(err)) {
-          // Retrying cannot help and would block every row behind it: keep the batch on disk.
-          const path = this.journal.park(batch);
-          this.metrics.batchesParked.inc();
-          this.log.error({ err, rows: batch.rows, path }, `ClickHouse rejected the rows of a batch as invalid; kept them in ${path}`);
-          return;
-        }
-        if (this.stopping) throw new Error(`insert ${batch.rows} rows into ${this.options.table}`, { cause: err });
+        this.stats.lastError = err instanceof Error ? err.message.split('\n', 1)[0] : String(err);
+        if (isBadData(err)) return err; // retrying cannot help
+        this.stats.failingSince ??= Date.now();
+        if (this.stopping) throw new Error(`insert ${rows} rows into ${this.options.table}`, { cause: err });
         const delay = Math.min(RETRY_MAX_MS, RETRY_FIRST_MS * 2 ** attempt) * (0.5 + Math.random() / 2);
-        this.log.error({ err, rows: batch.rows, attempt, retryInMs: Math.round(delay) }, `insert into ${this.options.table} failed; retrying`);
+        this.logRetry(err, rows, attempt, delay);
         await sleep(delay);
       }
     }
   }
+
+  /** An outage would log every few seconds for hours: once a minute, with the attempts in between. */
+  private logRetry(err: unknown, rows: number, attempt: number, delay: number): void {
+    const now = Date.now();
+    if (now - this.retryLog.at < RETRY_LOG_EVERY_MS) {
+      this.retryLog.suppressed++;
+      return;
+    }
+    this.log.error({ err, rows, attempt, retryInMs: Math.round(delay), failedSinceLastLog: this.retryLog.suppressed }, `insert into ${this.options.table} failed; retrying`);
+    this.retryLog = { at: now, suppressed: 0 };
+  }
+}
+
+/** JSONEachRow rows in a payload: one per line. */
+function countRows(payload: Buffer): number {
+  let rows = 0;
+  for (let at = payload.indexOf(10); at !== -1; at = payload.indexOf(10, at + 1)) rows++;
+  return rows;
+}
+
+/** The payload's rows in two halves, or undefined for a single row. */
+function splitRows(payload: Buffer): [Buffer, Buffer] | undefined {
+  const rows = countRows(payload);
+  if (rows < 2) return undefined;
+  let at = -1;
+  for (let i = 0; i < Math.floor(rows / 2); i++) at = payload.indexOf(10, at + 1);
+  return [payload.subarray(0, at + 1), payload.subarray(at + 1)];
 }

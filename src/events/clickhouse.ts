@@ -23,10 +23,19 @@ export interface ClickHouse {
 
 /**
  * ClickHouse error codes that mean the rows themselves are bad: the same insert will fail again
- * however often it is retried (CANNOT_PARSE_*, TYPE_MISMATCH, INCORRECT_DATA, …). Everything else
- * (connection refused, timeouts, memory limits, too many parts) is worth retrying.
+ * however often it is retried, so the batcher bisects the batch and parks only the bad rows.
+ * Every parse, conversion and range error of src/Common/ErrorCodes.cpp: CANNOT_PARSE_TEXT (6),
+ * INCORRECT_NUMBER_OF_COLUMNS (7), CANNOT_PARSE_ESCAPE_SEQUENCE (25, a lone surrogate),
+ * CANNOT_PARSE_QUOTED_STRING (26), CANNOT_PARSE_INPUT_ASSERTION_FAILED (27), ATTEMPT_TO_READ_AFTER_EOF
+ * (32), CANNOT_READ_ALL_DATA (33), CANNOT_PARSE_DATE (38), CANNOT_PARSE_DATETIME (41), TYPE_MISMATCH
+ * (53), ARGUMENT_OUT_OF_BOUND (69), CANNOT_CONVERT_TYPE (70), CANNOT_PARSE_NUMBER (72),
+ * INCORRECT_DATA (117), TOO_LARGE_ARRAY_SIZE (128), CANNOT_READ_ARRAY_FROM_TEXT (130),
+ * TOO_LARGE_STRING_SIZE (131), SIZES_OF_ARRAYS_DOESNT_MATCH (190), VALUE_IS_OUT_OF_RANGE_OF_DATA_TYPE
+ * (321), CANNOT_INSERT_NULL_IN_ORDINARY_COLUMN (349), CANNOT_PARSE_UUID (376), DECIMAL_OVERFLOW (407),
+ * CANNOT_PARSE_DOMAIN_VALUE_FROM_STRING (441), CANNOT_PARSE_BOOL (467). Everything else (connection
+ * refused, timeouts, memory limits, too many parts) is worth retrying.
  */
-const BAD_DATA_CODES = new Set([6, 26, 27, 38, 41, 53, 69, 70, 72, 117, 131]);
+const BAD_DATA_CODES = new Set([6, 7, 25, 26, 27, 32, 33, 38, 41, 53, 69, 70, 72, 117, 128, 130, 131, 190, 321, 349, 376, 407, 441, 467]);
 
 export function isBadData(err: unknown): boolean {
   const e = err as { clickhouseCode?: unknown; code?: unknown; message?: unknown };

@@ -259,12 +259,12 @@ export class Journal {
     }
   }
 
-  /** Keeps a batch ClickHouse refused as invalid in journal/rejected/ (never deleted by us); returns its path. */
-  park(batch: JournalBatch): string {
+  /** Keeps rows of a batch that ClickHouse refused as invalid in journal/rejected/ (never deleted by us); returns its path. */
+  park(batch: JournalBatch, rows: Buffer): string {
     const dir = join(this.options.dir, 'rejected');
     mkdirSync(dir, { recursive: true });
     const path = join(dir, `${segmentName(batch.segment)}-${batch.from}-${batch.to}.jsonl`);
-    writeFileSync(path, batch.payload);
+    writeFileSync(path, rows);
     if (this.options.fsync !== 'off') {
       const fd = openSync(path, 'r');
       fsyncSync(fd);

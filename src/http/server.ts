@@ -21,7 +21,11 @@ export interface Request {
   body: Buffer;
 }
 
-/** Only the headers some handler reads are copied, to keep the hot path small. */
+/**
+ * Only the headers some handler reads are copied, to keep the hot path small. A header sent on
+ * several lines is joined with ", " (RFC 9110 §5.3): X-Forwarded-For must be read whole, or a
+ * client's own first line would hide the hop our proxy appended on another.
+ */
 export interface RequestHeaders {
   'content-type': string;
   'user-agent': string;
@@ -37,8 +41,11 @@ export interface RequestHeaders {
   'stripe-signature': string;
 }
 const COPIED_HEADERS = ['content-type', 'user-agent', 'x-forwarded-for', 'cf-connecting-ip', 'authorization', 'cookie', 'origin', 'referer', 'accept-encoding', 'if-none-match', 'x-lc-csrf', 'stripe-signature'] as const;
+const COPIED = new Set<string>(COPIED_HEADERS);
 
 export type Handler = (req: Request) => Reply | Promise<Reply>;
+/** Runs before the body is read (authentication, rate limits): a reply here is sent instead of the handler's. */
+export type Guard = (req: Request) => Reply | undefined;
 type Method = 'get' | 'post' | 'patch' | 'put' | 'del' | 'options';
 
 export interface Route {
@@ -50,8 +57,21 @@ export interface Route {
   maxBody?: number;
   /** Visitor endpoints are called from the business's own site: open CORS and answer preflights. */
   cors?: boolean;
-  /** Runs before the body is read (rate limits): a reply here is sent instead of the handler's. */
-  guard?: (req: Request) => Reply | undefined;
+  /** Checked in order before the body is read; the first reply wins. */
+  guards?: Guard[];
+}
+
+/**
+ * Bodies being read at once, per kind of route, so that one kind cannot starve another: slow
+ * bodies to /collect never keep the owner from logging in, nor webhooks from arriving. Within a
+ * pool, one client (address, or IPv6 /64) may hold at most 1/16 of the slots.
+ */
+const BODY_POOLS = { visitor: 768, hooks: 128, owner: 128 } as const;
+type BodyPool = keyof typeof BODY_POOLS;
+const CLIENT_SHARE = 16;
+
+function poolOf(route: Route): BodyPool {
+  return route.cors ? 'visitor' : route.path.startsWith('/hooks/') ? 'hooks' : 'owner';
 }
 
 const DEFAULT_MAX_BODY = 64 * 1024;
@@ -82,6 +102,8 @@ export interface ServerDeps {
   https?: boolean;
   /** A request body must arrive within this time (slow-body attacks); default 30 s. */
   bodyTimeoutMs?: number;
+  /** Who sent a request (TRUST_PROXY applied), as the key of the per-client body share; default: the TCP peer. */
+  clientOf?: (req: Request) => string;
 }
 
 /**
@@ -97,7 +119,7 @@ function securityHeaders(https: boolean): { owner: Record<string, string>; visit
   };
 }
 /** What the request path needs besides the caller's deps: header sets and the bodies in flight. */
-type Ctx = ServerDeps & { security: ReturnType<typeof securityHeaders>; pendingBodies: Set<PendingBody> };
+type Ctx = ServerDeps & { security: ReturnType<typeof securityHeaders>; pendingBodies: Set<PendingBody>; pools: Record<BodyPool, Pool> };
 
 /** A body being read: when it must be complete, and how to cut it off. */
 interface PendingBody {
@@ -105,8 +127,16 @@ interface PendingBody {
   expire(): void;
 }
 
+/** Bodies being read in one pool: how many, and how many per client. */
+interface Pool {
+  size: number;
+  max: number;
+  perClient: Map<string, number>;
+}
+
 export function buildApp(serverDeps: ServerDeps, routes: Route[]): TemplatedApp {
-  const deps: Ctx = { ...serverDeps, security: securityHeaders(serverDeps.https === true), pendingBodies: new Set() };
+  const pools = Object.fromEntries(Object.entries(BODY_POOLS).map(([name, max]) => [name, { size: 0, max, perClient: new Map() }])) as Record<BodyPool, Pool>;
+  const deps: Ctx = { ...serverDeps, security: securityHeaders(serverDeps.https === true), pendingBodies: new Set(), pools };
   // One sweep a second cuts off bodies past their deadline (cheaper than a timer per request).
   setInterval(() => {
     const now = Date.now();
@@ -115,7 +145,8 @@ export function buildApp(serverDeps: ServerDeps, routes: Route[]): TemplatedApp 
   const app = deps.uws.App();
   for (const route of routes) {
     const paramCount = route.path.split('/:').length - 1;
-    app[route.method](route.path, (res, req) => serve(deps, route, paramCount, res, req));
+    const pool = deps.pools[poolOf(route)];
+    app[route.method](route.path, (res, req) => serve(deps, route, pool, paramCount, res, req));
     if (route.cors && route.method !== 'get') {
       app.options(route.path, (res) => send(deps, res, { status: 204, headers: CORS_HEADERS }, false));
     }
@@ -136,7 +167,7 @@ export function listen(app: TemplatedApp, uws: Uws, host: string, port: number):
   });
 }
 
-function serve(deps: Ctx, route: Route, paramCount: number, res: HttpResponse, req: HttpRequest): void {
+function serve(deps: Ctx, route: Route, pool: Pool, paramCount: number, res: HttpResponse, req: HttpRequest): void {
   const state = { aborted: false };
   res.onAborted(() => {
     state.aborted = true;
@@ -151,10 +182,14 @@ function serve(deps: Ctx, route: Route, paramCount: number, res: HttpResponse, r
     body: EMPTY,
   };
   const cors = route.cors === true;
-  const refused = route.guard?.(request);
-  if (refused) {
-    send(deps, res, refused, cors, route.method !== 'get');
-    return;
+  if (route.guards) {
+    for (const guard of route.guards) {
+      const refused = guard(request);
+      if (refused) {
+        send(deps, res, refused, cors, route.method !== 'get');
+        return;
+      }
+    }
   }
   if (route.method === 'get' || route.method === 'options') {
     run(deps, route, request, res, state, cors);
@@ -166,12 +201,17 @@ function serve(deps: Ctx, route: Route, paramCount: number, res: HttpResponse, r
     send(deps, res, tooLarge(max), cors, true);
     return;
   }
-  // Slow or stuck bodies hold memory and a connection: at most MAX_PENDING_BODIES at once, each
-  // cut off after bodyTimeoutMs (uWS's own idle timeout restarts with every byte received).
-  if (deps.pendingBodies.size >= MAX_PENDING_BODIES) {
-    send(deps, res, problem(503, 'overloaded', 'Too many requests in progress', 'Try again in a moment.'), cors, true);
+  // Slow or stuck bodies hold memory and a connection: a bounded number per pool and per client,
+  // each cut off after bodyTimeoutMs (uWS's own idle timeout restarts with every byte received).
+  const client = deps.clientOf?.(request) ?? request.remoteAddress;
+  const held = pool.perClient.get(client) ?? 0;
+  if (pool.size >= pool.max || held >= pool.max / CLIENT_SHARE) {
+    const reply = problem(503, 'overloaded', 'Too many requests in progress', 'Try again in a moment.');
+    send(deps, res, { ...reply, headers: { ...reply.headers, 'Retry-After': '1' } }, cors, true);
     return;
   }
+  pool.size++;
+  pool.perClient.set(client, held + 1);
   const bodyTimeout = deps.bodyTimeoutMs ?? 30_000;
   const pending: PendingBody = {
     deadline: Date.now() + bodyTimeout,
@@ -183,7 +223,13 @@ function serve(deps: Ctx, route: Route, paramCount: number, res: HttpResponse, r
     },
   };
   deps.pendingBodies.add(pending);
-  const done = () => deps.pendingBodies.delete(pending);
+  const done = () => {
+    if (!deps.pendingBodies.delete(pending)) return;
+    pool.size--;
+    const n = pool.perClient.get(client)! - 1;
+    if (n === 0) pool.perClient.delete(client);
+    else pool.perClient.set(client, n);
+  };
   res.onAborted(() => {
     state.aborted = true;
     done();
@@ -207,8 +253,6 @@ function serve(deps: Ctx, route: Route, paramCount: number, res: HttpResponse, r
     run(deps, route, request, res, state, cors);
   });
 }
-
-const MAX_PENDING_BODIES = 1024;
 
 function run(deps: Ctx, route: Route, request: Request, res: HttpResponse, state: { aborted: boolean }, cors: boolean) {
   let result: Reply | Promise<Reply>;
@@ -234,6 +278,11 @@ function internalError(deps: Ctx, route: Route, err: unknown): Reply {
 }
 
 function send(deps: Ctx, res: HttpResponse, reply: Reply, cors: boolean, closeConnection = false): void {
+  // uWS writes header values as given: a CR or LF would split the header (response splitting).
+  if (reply.headers && unsafeHeader(reply.headers)) {
+    deps.log.error({ status: reply.status, header: unsafeHeader(reply.headers) }, 'a reply header held CR, LF or NUL; sent 500 instead');
+    reply = problem(500, 'internal-error', 'Internal server error', 'The error was logged.');
+  }
   if (reply.status >= 400) deps.metrics.rejected(reply.status);
   res.cork(() => {
     res.writeStatus(`${reply.status} ${STATUS_TEXT[reply.status] ?? ''}`);
@@ -246,15 +295,27 @@ function send(deps: Ctx, res: HttpResponse, reply: Reply, cors: boolean, closeCo
   });
 }
 
+/** The name of a header whose name or value holds CR, LF or NUL, if any. */
+function unsafeHeader(headers: Record<string, string>): string | undefined {
+  for (const name in headers) if (/[\r\n\0]/.test(name) || /[\r\n\0]/.test(headers[name]!)) return name;
+  return undefined;
+}
+
 function tooLarge(max: number): Reply {
   return problem(413, 'body-too-large', 'Request body too large', `The body must be at most ${max} bytes.`);
 }
 
 function copyHeaders(req: HttpRequest): RequestHeaders {
-  const headers = {} as RequestHeaders;
-  for (const name of COPIED_HEADERS) headers[name] = req.getHeader(name);
+  const headers = { ...NO_HEADERS };
+  req.forEach((name, value) => {
+    if (!COPIED.has(name)) return;
+    const key = name as keyof RequestHeaders;
+    headers[key] = headers[key] === '' ? value : `${headers[key]}${key === 'cookie' ? '; ' : ', '}${value}`;
+  });
   return headers;
 }
+
+const NO_HEADERS = Object.fromEntries(COPIED_HEADERS.map((name) => [name, ''])) as unknown as RequestHeaders;
 
 function paramsOf(count: number, req: HttpRequest): string[] {
   const params: string[] = [];

@@ -159,6 +159,15 @@ const MIGRATIONS: Array<{ version: number; name: string; sql: string }> = [
       CREATE INDEX leads_ip_created ON leads (client_ip, created_at);
     `,
   },
+  {
+    version: 7,
+    name: 'leads: client network (IPv4 address or IPv6 /64) for the flood checks',
+    sql: `
+      ALTER TABLE leads ADD COLUMN client_net TEXT;
+      UPDATE leads SET client_net = client_ip;
+      CREATE INDEX leads_net_created ON leads (client_net, created_at);
+    `,
+  },
 ];
 
 /** The schema version this build writes (a backup from a newer one is refused). */

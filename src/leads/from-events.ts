@@ -1,23 +1,40 @@
 // Where leads meet the event flow: click-to-call and click-to-WhatsApp beacons become leads
 // (no phone yet; the owner adds it), and every new lead becomes a `lead` event in ClickHouse
-// (no phone, no IP) so analytics count leads by campaign.
+// (no phone, no IP) so analytics count leads by campaign. A beacon is one request anyone can
+// send, so these leads pass the same flood checks as forms: one per channel per request, one per
+// visitor (or, without a visitor id, per network and browser) per channel and day, and past the
+// per-IP hourly limit they are held.
+import { createHash } from 'node:crypto';
 import type { Beacon } from '../collect/beacon.ts';
+import { clientNet } from '../collect/client-ip.ts';
 import type { Hit } from '../collect/pipeline.ts';
 import type { AgentParser } from '../collect/user-agent.ts';
 import type { EventRow } from '../events/schema.ts';
 import type { LeadDraft } from './lead.ts';
+import type { Db } from './database.ts';
+import { spamFlag, type SpamLimits } from './spam.ts';
 import type { Lead, LeadStore } from './store.ts';
 
 const REF_CODE = /^[A-Za-z0-9]{3,16}$/;
 
-export function leadsFromContactClicks(store: LeadStore, beacons: Beacon[], hit: Hit): Lead[] {
+export interface ContactClickDeps {
+  store: LeadStore;
+  db: Db;
+  spam: SpamLimits;
+}
+
+export function leadsFromContactClicks(deps: ContactClickDeps, beacons: Beacon[], hit: Hit): Lead[] {
   const created: Lead[] = [];
+  const channels = new Set<string>();
   for (const b of beacons) {
+    if (channels.has(b.type)) continue; // a page sends one click at a time: a hundred in one request is one lead
+    channels.add(b.type);
     const ref = b.props.ref;
     // One lead per visitor, kind of click and day: clicking WhatsApp twice is still one person.
     const day = new Date(hit.receivedAt).toISOString().slice(0, 10);
+    const visitor = b.visitorId || `net:${createHash('sha256').update(`${clientNet(hit.clientIp)} ${hit.userAgent}`).digest('base64url').slice(0, 16)}`;
     const draft: LeadDraft = {
-      eventId: b.visitorId ? `click:${b.type}:${b.visitorId}:${day}` : b.id,
+      eventId: `click:${b.type}:${visitor}:${day}`,
       name: undefined,
       phone: undefined,
       email: undefined,
@@ -32,11 +49,12 @@ export function leadsFromContactClicks(store: LeadStore, beacons: Beacon[], hit:
       referrer: b.referrer || undefined,
       attribution: { ...nonEmpty(b.campaign), ...nonEmpty({ fbc: b.fbc, fbp: b.fbp, landing: b.landing }) },
     };
-    const { lead, created: isNew } = store.create(draft, {
+    const { lead, created: isNew } = deps.store.create(draft, {
       source: b.type as 'call' | 'whatsapp',
       clientIp: hit.clientIp,
       userAgent: hit.userAgent,
       geo: hit.geo,
+      flag: spamFlag(deps.db, { ip: hit.clientIp, phone: undefined }, deps.spam),
     });
     if (isNew) created.push(lead);
   }

@@ -4,6 +4,7 @@
 // trimmed and lower-cased. Errors are per field, for a 422 the form can show.
 import { parsePhoneNumberFromString, type CountryCode } from 'libphonenumber-js';
 import { CLICK_IDS, UTMS } from '../collect/beacon.ts';
+import { clip, readJson } from '../http/json.ts';
 
 export const LEAD_SOURCES = ['form', 'call', 'whatsapp', 'google_lead_form'] as const;
 export type LeadSource = (typeof LEAD_SOURCES)[number];
@@ -49,7 +50,7 @@ export function fieldsFromJson(value: unknown): Record<string, unknown> | undefi
   // The tracker sends a form's own fields as they are: the ones we do not know become extra text.
   const extra: string[] = typeof body.extra === 'string' ? [body.extra] : [];
   for (const [key, v] of Object.entries(body)) {
-    if (!JSON_FIELDS.has(key) && typeof v === 'string' && v.trim() !== '' && extra.length < 50) extra.push(`${key.slice(0, 64)}: ${v}`);
+    if (!JSON_FIELDS.has(key) && typeof v === 'string' && v.trim() !== '' && extra.length < 50) extra.push(`${clip(key, 64)}: ${v}`);
   }
   const attribution = typeof body.attribution === 'object' && body.attribution !== null ? (body.attribution as Record<string, unknown>) : {};
   const consent = typeof body.consent === 'object' && body.consent !== null ? (body.consent as Record<string, unknown>) : {};
@@ -66,7 +67,7 @@ export function fieldsFromForm(body: URLSearchParams): Record<string, unknown> {
   const extra: string[] = [];
   for (const [key, value] of body) {
     if (CONTROL_FIELDS.has(key)) fields[key] = value;
-    else if (value.trim() !== '' && extra.length < 50) extra.push(`${key.slice(0, 64)}: ${value}`);
+    else if (value.trim() !== '' && extra.length < 50) extra.push(`${clip(key, 64)}: ${value}`);
   }
   if (typeof fields.consent_ads === 'string') fields.consent_ads = ['1', 'true', 'yes', 'on'].includes(fields.consent_ads);
   fields.extra = extra.length > 0 ? extra.join('\n') : undefined;
@@ -85,9 +86,9 @@ export function attributionFromCookies(cookieHeader: string): Attribution {
   if (stored) {
     try {
       // The tracker's cookie: {f: first touch, l: last touch, v: visitor}; the last touch wins.
-      const parsed = JSON.parse(decodeURIComponent(stored)) as { f?: Record<string, unknown>; l?: Record<string, unknown> };
+      const parsed = readJson(decodeURIComponent(stored)) as { f?: Record<string, unknown>; l?: Record<string, unknown> };
       for (const touch of [parsed.f, parsed.l]) {
-        for (const key of ATTRIBUTION_KEYS) if (typeof touch?.[key] === 'string') attribution[key] = (touch[key] as string).slice(0, CAPS.attribution);
+        for (const key of ATTRIBUTION_KEYS) if (typeof touch?.[key] === 'string') attribution[key] = clip(touch[key] as string, CAPS.attribution);
       }
     } catch {
       // a mangled cookie only costs attribution
@@ -95,7 +96,7 @@ export function attributionFromCookies(cookieHeader: string): Attribution {
   }
   for (const key of ['fbc', 'fbp'] as const) {
     const v = cookies.get(`_${key}`);
-    if (v) attribution[key] = v.slice(0, CAPS.attribution);
+    if (v) attribution[key] = clip(v, CAPS.attribution);
   }
   return attribution;
 }
@@ -123,7 +124,7 @@ export function parseLead(fields: Record<string, unknown>, cookieAttribution: At
     }
     const trimmed = v.trim();
     if (trimmed.length > max) errors[key] = `must be at most ${max} characters`;
-    return trimmed === '' ? undefined : trimmed.slice(0, max);
+    return trimmed === '' ? undefined : clip(trimmed, max);
   };
 
   const eventId = text('eventId', 36);
@@ -149,7 +150,7 @@ export function parseLead(fields: Record<string, unknown>, cookieAttribution: At
     const v = text(key, key === 'landing' ? CAPS.url : CAPS.attribution);
     if (v !== undefined) attribution[key] = v;
   }
-  const extra = typeof fields.extra === 'string' ? fields.extra.slice(0, CAPS.extra) : text('extra', CAPS.extra);
+  const extra = typeof fields.extra === 'string' ? clip(fields.extra, CAPS.extra) : text('extra', CAPS.extra);
 
   const draft: LeadDraft = {
     eventId: eventId?.toLowerCase(),

@@ -11,6 +11,7 @@ import type { LeadContext, LeadStore } from './store.ts';
 import { spamFlag, type SpamLimits, type Turnstile } from './spam.ts';
 import type { Db } from './database.ts';
 import { sameSecret } from '../admin/auth.ts';
+import { clip, readJson } from '../http/json.ts';
 
 export interface LeadRoutesDeps {
   store: LeadStore;
@@ -49,8 +50,7 @@ async function postLead(deps: LeadRoutesDeps, req: Request): Promise<Reply> {
   }
   let fields: Record<string, unknown> | undefined;
   try {
-    const body = utf8.decode(req.body);
-    fields = isForm ? fieldsFromForm(new URLSearchParams(body)) : fieldsFromJson(JSON.parse(body));
+    fields = isForm ? fieldsFromForm(new URLSearchParams(utf8.decode(req.body))) : fieldsFromJson(readJson(req.body));
   } catch {
     fields = undefined;
   }
@@ -77,19 +77,22 @@ async function postLead(deps: LeadRoutesDeps, req: Request): Promise<Reply> {
 
 /**
  * The form's own thank-you URL is followed only when it is on the site the form was posted from
- * (Origin or Referer), so /lead cannot be used as an open redirect.
+ * (Origin or Referer), so /lead cannot be used as an open redirect. The Location is always the
+ * URL as serialised by the URL parser (which percent-encodes or drops CR, LF and NUL), never the
+ * text the form sent.
  */
 function thankYouTarget(requested: string | undefined, req: Request, configured: string | undefined): string | undefined {
-  const site = originOf(req.headers.origin) ?? originOf(req.headers.referer);
-  if (requested !== undefined && site !== undefined && originOf(requested) === site) return requested;
-  return configured ?? (site !== undefined ? req.headers.referer || undefined : undefined);
+  const site = httpUrl(req.headers.origin)?.origin ?? httpUrl(req.headers.referer)?.origin;
+  const wanted = httpUrl(requested);
+  if (wanted !== undefined && site !== undefined && wanted.origin === site) return wanted.href;
+  return configured ?? (site !== undefined ? httpUrl(req.headers.referer)?.href : undefined);
 }
 
-function originOf(url: string | undefined): string | undefined {
+function httpUrl(url: string | undefined): URL | undefined {
   if (!url) return undefined;
   try {
     const u = new URL(url);
-    return u.protocol === 'http:' || u.protocol === 'https:' ? u.origin : undefined;
+    return u.protocol === 'http:' || u.protocol === 'https:' ? u : undefined;
   } catch {
     return undefined;
   }
@@ -123,7 +126,7 @@ const GOOGLE_NAME_COLUMNS = ['FULL_NAME', 'FIRST_NAME', 'LAST_NAME'];
 function googleLeadForm(deps: LeadRoutesDeps, req: Request): Reply {
   let body: GoogleLead;
   try {
-    body = JSON.parse(utf8.decode(req.body)) as GoogleLead;
+    body = readJson(req.body) as GoogleLead;
     if (typeof body !== 'object' || body === null || Array.isArray(body)) throw new Error('not an object');
   } catch {
     return problem(400, 'invalid-json', 'Body is not a Google lead form payload');
@@ -138,7 +141,7 @@ function googleLeadForm(deps: LeadRoutesDeps, req: Request): Reply {
     if (typeof column !== 'object' || column === null) continue;
     const c = column as { column_id?: unknown; column_name?: unknown; string_value?: unknown };
     if (typeof c.column_id !== 'string' || typeof c.string_value !== 'string') continue;
-    columns.set(c.column_id, c.string_value.slice(0, 1000));
+    columns.set(c.column_id, clip(c.string_value, 1000));
     if (!['PHONE_NUMBER', 'EMAIL', ...GOOGLE_NAME_COLUMNS].includes(c.column_id)) extra.push(`${typeof c.column_name === 'string' ? c.column_name : c.column_id}: ${c.string_value}`);
   }
   const rawPhone = columns.get('PHONE_NUMBER');
@@ -149,15 +152,15 @@ function googleLeadForm(deps: LeadRoutesDeps, req: Request): Reply {
   if (rawEmail !== undefined && email === undefined) extra.push(`Email as entered: ${rawEmail}`);
   const name = columns.get('FULL_NAME') ?? ([columns.get('FIRST_NAME'), columns.get('LAST_NAME')].filter(Boolean).join(' ') || undefined);
 
-  const gclid = typeof body.gcl_id === 'string' && body.gcl_id !== '' ? body.gcl_id.slice(0, 512) : undefined;
+  const gclid = typeof body.gcl_id === 'string' && body.gcl_id !== '' ? clip(body.gcl_id, 512) : undefined;
   const draft: LeadDraft = {
     eventId: `google:${body.lead_id}`,
-    name: name?.slice(0, 200),
+    name: name === undefined ? undefined : clip(name, 200),
     phone,
     email,
     message: undefined,
     service: undefined,
-    extra: extra.length > 0 ? extra.join('\n').slice(0, 5000) : undefined,
+    extra: extra.length > 0 ? clip(extra.join('\n'), 5000) : undefined,
     refCode: undefined,
     consentAds: undefined,
     visitorId: undefined,
@@ -180,5 +183,5 @@ function googleLeadForm(deps: LeadRoutesDeps, req: Request): Reply {
 
 /** Google sends ids as numbers or strings; anything else is not an id. */
 function idText(value: unknown): string | undefined {
-  return typeof value === 'string' || typeof value === 'number' ? String(value).slice(0, 64) : undefined;
+  return typeof value === 'string' || typeof value === 'number' ? clip(String(value), 64) : undefined;
 }

@@ -5,6 +5,7 @@ import { randomUUID } from 'node:crypto';
 import type { Db } from './database.ts';
 import type { Attribution, LeadDraft, LeadSource } from './lead.ts';
 import type { Geo } from '../collect/geo.ts';
+import { clientNet } from '../collect/client-ip.ts';
 
 export const LEAD_STATUSES = ['NEW', 'CONTACTED', 'QUOTED', 'SOLD', 'LOST'] as const;
 export type LeadStatus = (typeof LEAD_STATUSES)[number];
@@ -41,6 +42,8 @@ export interface Lead {
   visitor_id: string | null;
   session_id: string | null;
   client_ip: string | null;
+  /** The client's network: its IPv4 address, or the /64 of an IPv6 one (one household or phone). */
+  client_net: string | null;
   user_agent: string | null;
   country: string | null;
   region: string | null;
@@ -138,6 +141,7 @@ export class LeadStore {
         visitor_id: draft.visitorId ?? null,
         session_id: draft.sessionId ?? null,
         client_ip: context.clientIp ?? null,
+        client_net: context.clientIp === undefined ? null : clientNet(context.clientIp),
         user_agent: context.userAgent ?? null,
         country: context.geo.country || null,
         region: context.geo.region || null,

@@ -9,6 +9,7 @@ import type { Request, Route } from '../http/server.ts';
 import type { Db } from './database.ts';
 import { normaliseEmail, normalisePhone } from './lead.ts';
 import type { LeadStore } from './store.ts';
+import { readJson } from '../http/json.ts';
 
 const TOLERANCE_SECONDS = 300;
 /** Currencies Stripe counts in whole units (its "zero-decimal currencies"). */
@@ -49,7 +50,7 @@ function handle(deps: StripeDeps, req: Request): Reply {
   }
   let event: StripeEvent;
   try {
-    event = JSON.parse(req.body.toString('utf8')) as StripeEvent;
+    event = readJson(req.body) as StripeEvent;
     if (typeof event !== 'object' || event === null || Array.isArray(event)) throw new Error('not an object');
   } catch {
     return problem(400, 'invalid-json', 'Body is not a Stripe event');

@@ -26,7 +26,7 @@ export function anonymiseClosedLeads(db: Db, days: number, now = Date.now()): nu
   return db.transaction(() => {
     const ids = db.prepare("SELECT id FROM leads WHERE status IN ('SOLD', 'LOST') AND updated_at < ? AND anonymised_at IS NULL").pluck().all(now - days * DAY) as string[];
     const clear = db.prepare(`UPDATE leads SET name = NULL, phone = NULL, email = NULL, message = NULL, extra = NULL, note = NULL, ref_code = NULL,
-      client_ip = NULL, user_agent = NULL, visitor_id = NULL, session_id = NULL, fbc = NULL, fbp = NULL, gclid = NULL, gbraid = NULL, wbraid = NULL,
+      client_ip = NULL, client_net = NULL, user_agent = NULL, visitor_id = NULL, session_id = NULL, fbc = NULL, fbp = NULL, gclid = NULL, gbraid = NULL, wbraid = NULL,
       fbclid = NULL, msclkid = NULL, page_url = NULL, landing_page = NULL, referrer = NULL, anonymised_at = ? WHERE id = ?`);
     // History keeps status and sale changes; the old and new values of contact fields go.
     const history = db.prepare("DELETE FROM lead_history WHERE lead_id = ? AND field IN ('phone', 'note')");

@@ -45,7 +45,7 @@ async function setup(failFirst: number, flushMaxRows: number, flushIntervalMs = 
     await journal.append(ns.map((n) => JSON.stringify({ n }) + '\n').join(''), ns.length);
     batcher.added();
   };
-  return { dir, journal, batcher, ch, add };
+  return { dir, journal, batcher, ch, add, metrics };
 }
 
 test('a failed insert is retried with the same rows and dedup token; rows arriving meanwhile go in the next batch', async () => {
@@ -86,21 +86,52 @@ test('close() gives up after its deadline when ClickHouse never answers, and say
   removeDir(dir);
 });
 
-test('a batch ClickHouse rejects as invalid data is kept in journal/rejected/ and the rows behind it flow on', async () => {
-  const { dir, journal, batcher, ch, add } = await setup(0, 2);
+test('a batch ClickHouse refuses as bad data is halved until the bad rows stand alone: only they are parked, the rest go in', async () => {
+  const { dir, journal, batcher, ch, add, metrics } = await setup(0, 1000);
   const insert = ch.db.insert;
-  let calls = 0;
+  const tokens: string[] = [];
+  // Like ClickHouse: one row it cannot parse fails the whole insert (code 25, a lone surrogate).
   ch.db.insert = async (table, rows, token) => {
-    if (calls++ === 0) throw Object.assign(new Error('Code: 27. DB::Exception: Cannot parse input'), { clickhouseCode: 27 });
+    tokens.push(token!);
+    if (/"n":(13|77)\b/.test(rows.toString())) throw Object.assign(new Error('Code: 25. DB::Exception: Cannot parse escape sequence'), { clickhouseCode: 25 });
     return insert(table, rows, token);
   };
-  await add(1, 2); // the bad batch
-  await add(3, 4);
+  await add(...Array.from({ length: 100 }, (_, n) => n));
+  await add(100, 101);
   await batcher.flush();
-  assert.deepEqual(ch.inserts.map((i) => i.rows), [['{"n":3}', '{"n":4}']]);
+  const inserted = ch.inserts.flatMap((i) => i.rows.map((r) => (JSON.parse(r) as { n: number }).n)).sort((a, b) => a - b);
+  assert.deepEqual(inserted, Array.from({ length: 102 }, (_, n) => n).filter((n) => n !== 13 && n !== 77), 'every good row once');
   const parked = readdirSync(join(dir, 'rejected'));
   assert.equal(parked.length, 1);
-  assert.equal(readFileSync(join(dir, 'rejected', parked[0]!), 'utf8'), '{"n":1}\n{"n":2}\n');
+  assert.equal(readFileSync(join(dir, 'rejected', parked[0]!), 'utf8'), '{"n":13}\n{"n":77}\n');
+  assert.equal(batcher.snapshot().parkedRows, 2);
+  assert.match(await metrics.registry.getSingleMetricAsString('lc_clickhouse_rows_parked_total'), /lc_clickhouse_rows_parked_total 2/);
+  assert.ok(tokens.length < 40, `halving costs about 2·log2(n) inserts per bad row, took ${tokens.length}`);
+  assert.equal(new Set(tokens).size, tokens.length, 'each part has its own dedup token');
+  assert.ok(tokens.every((t) => t.startsWith('lc:1:')), 'derived from the batch token, so a replay dedups too');
+  assert.equal(batcher.snapshot().failingSince, undefined, 'bad data is not an outage');
+  await batcher.close(1000);
+  journal.close();
+  removeDir(dir);
+});
+
+test('while inserts fail the batcher says since when, and logs the failure once a minute, not per retry', async () => {
+  const lines: string[] = [];
+  const log = pino({ level: 'info' }, { write: (l: string) => void lines.push(l) });
+  const dir = tempDir('journal');
+  const metrics = createMetrics();
+  const journal = new Journal({ dir, fsync: 'off', maxBytes: 1024 ** 3 }, silent, metrics);
+  const ch = recordingClickHouse(4);
+  const batcher = new Batcher(ch.db, journal, { table: 'events', flushIntervalMs: 60_000, flushMaxRows: 1 }, log, metrics);
+  await journal.append('{"n":1}\n', 1);
+  batcher.added();
+  await new Promise((r) => setTimeout(r, 300));
+  assert.notEqual(batcher.snapshot().failingSince, undefined);
+  await batcher.flush();
+  assert.equal(batcher.snapshot().failingSince, undefined);
+  const retries = lines.filter((l) => l.includes('failed; retrying'));
+  assert.equal(retries.length, 1, 'four failures, one log line');
+  assert.ok(lines.some((l) => l.includes('work again') && l.includes('"failedAttempts":3')));
   await batcher.close(1000);
   journal.close();
   removeDir(dir);
@@ -109,6 +140,8 @@ test('a batch ClickHouse rejects as invalid data is kept in journal/rejected/ an
 test('only bad-data errors are parked; outages and limits are retried', () => {
   assert.equal(isBadData(Object.assign(new Error('x'), { clickhouseCode: 27 })), true);
   assert.equal(isBadData(Object.assign(new Error('Code: 6. DB::Exception: Cannot parse text'), { code: '6' })), true);
+  assert.equal(isBadData(new Error('Code: 25. DB::Exception: Cannot parse escape sequence: while parsing name')), true);
+  assert.equal(isBadData(new Error('Code: 321. DB::Exception: Value is out of range')), true);
   assert.equal(isBadData(new Error('Code: 241. DB::Exception: Memory limit exceeded')), false);
   assert.equal(isBadData(Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' })), false);
 });
