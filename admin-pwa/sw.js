@@ -17,12 +17,16 @@ self.addEventListener('activate', (event) => {
 
 self.addEventListener('fetch', (event) => {
   const url = new URL(event.request.url);
-  if (event.request.method !== 'GET' || url.origin !== location.origin) return;
+  if (url.origin !== location.origin) return;
+  // Logging out (here or everywhere) forgets the kept answers: nobody reads them offline afterwards.
+  if (event.request.method === 'DELETE' && /^\/api\/admin\/sessions?$/.test(url.pathname)) event.waitUntil(caches.delete(DATA));
+  if (event.request.method !== 'GET') return;
   if (url.pathname.startsWith('/api/admin/')) {
     event.respondWith(
       fetch(event.request)
         .then((res) => {
-          if (res.ok) {
+          if (res.status === 401) event.waitUntil(caches.delete(DATA)); // logged out elsewhere, or the session ended
+          else if (res.ok && !/no-store/.test(res.headers.get('Cache-Control') || '')) {
             const copy = res.clone(); // now: once the page reads the body, it cannot be cloned
             event.waitUntil(caches.open(DATA).then((cache) => cache.put(event.request, copy)));
           }

@@ -7,7 +7,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { listManifestIds, readManifest } from '../src/backup/backup.ts';
+import { listManifestIds, ManifestRejected, trustedManifest } from '../src/backup/backup.ts';
 import { formatBytes, formatDuration, terminalProgress } from '../src/backup/progress.ts';
 import { describe, restoreBackup } from '../src/backup/restore.ts';
 import { s3Store } from '../src/backup/s3.ts';
@@ -40,8 +40,13 @@ const store = s3Store(config.backup.s3);
 if (args.list) {
   const manifests = [];
   for (const id of await listManifestIds(store)) {
-    const manifest = await readManifest(store, id);
-    if (manifest) manifests.push(describe(manifest));
+    try {
+      const manifest = await trustedManifest(store, id, config.backup.encryptionKey);
+      if (manifest) manifests.push(describe(manifest));
+    } catch (err) {
+      if (!(err instanceof ManifestRejected)) throw err;
+      process.stderr.write(`${id}: cannot be restored: ${err.message}\n`);
+    }
   }
   if (args.json) process.stdout.write(JSON.stringify(manifests) + '\n');
   else if (manifests.length === 0) process.stdout.write(`no backups in ${store.location}\n`);

@@ -73,6 +73,8 @@ export interface LeadsConfig {
   outboxParkedProbeMs: number;
   outboxStatusCheckMs: number;
   vapid: { publicKey: string | undefined; privateKey: string | undefined; subject: string | undefined };
+  /** Push endpoint hosts allowed although they are not public addresses (tests, a relay of your own). */
+  pushAllowHosts: string[];
   telegram: { apiUrl: string; botToken: string; chatId: string } | undefined;
   /** Cloudflare Turnstile for form leads (fail closed); undefined without TURNSTILE_SECRET. */
   turnstile: { secret: string; verifyUrl: string } | undefined;
@@ -238,6 +240,7 @@ function readLeadsConfig(
     outboxParkedProbeMs: int('OUTBOX_PARKED_PROBE_MS', 900_000, 100, 86_400_000),
     outboxStatusCheckMs: int('OUTBOX_STATUS_CHECK_MS', 60_000, 100, 3_600_000),
     vapid,
+    pushAllowHosts: (optional('PUSH_ALLOW_HOSTS') ?? '').split(',').map((h) => h.trim()).filter(Boolean),
     telegram: botToken && chatId ? { apiUrl: str('TELEGRAM_API_URL', 'https://api.telegram.org').replace(/\/$/, ''), botToken, chatId } : undefined,
     turnstile: optional('TURNSTILE_SECRET') ? { secret: optional('TURNSTILE_SECRET')!, verifyUrl: str('TURNSTILE_VERIFY_URL', 'https://challenges.cloudflare.com/turnstile/v0/siteverify') } : undefined,
     spam: { minFillMs: int('LEAD_MIN_FILL_MS', 2000, 0, 600_000), perIpPerHour: int('LEAD_FLOOD_PER_IP', 5, 1, 100_000), perPhonePerHour: int('LEAD_FLOOD_PER_PHONE', 3, 1, 100_000) },

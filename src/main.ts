@@ -34,6 +34,7 @@ import { Outbox } from './outbox/outbox.ts';
 import { OutboxWorker } from './outbox/worker.ts';
 import { telegram } from './destinations/telegram.ts';
 import { vapidKeys, webPush } from './destinations/webpush.ts';
+import { PushEndpoints } from './destinations/push-endpoint.ts';
 import { google } from './destinations/google.ts';
 import { meta } from './destinations/meta.ts';
 import { backupRoutes } from './admin/backups.ts';
@@ -84,8 +85,9 @@ async function main(): Promise<void> {
   const outbox = new Outbox(leadsDb, config.leads.outboxMaxAttempts, config.leads.outboxStatusCheckMs);
   if (config.leads.vapid.subject === undefined) log.warn('VAPID_SUBJECT is not set (mailto: or https: URL): some push services reject pushes without a real contact');
   const vapid = vapidKeys(leadsDb, config.leads.vapid, 'mailto:owner@lean-capture.invalid');
+  const pushEndpoints = new PushEndpoints(new Set(config.leads.pushAllowHosts));
   const destinations = [
-    webPush(leadsDb, vapid),
+    webPush(leadsDb, vapid, pushEndpoints),
     ...(config.leads.telegram ? [telegram(config.leads.telegram)] : []),
     ...(config.google ? [google(config.google, store)] : []),
     ...(config.meta ? [meta(config.meta, store)] : []),
@@ -198,6 +200,7 @@ async function main(): Promise<void> {
       defaultCountry: config.leads.defaultCountry,
       currency: config.leads.currency,
       vapidPublicKey: vapid.publicKey,
+      pushEndpoints,
     }),
     ...backupRoutes(auth, backups),
     ...privacyRoutes({ auth, db: leadsDb, clickhouse: db, batcher, defaultCountry: config.leads.defaultCountry, log }),

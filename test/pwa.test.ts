@@ -32,7 +32,7 @@ describe('the owner PWA', () => {
     const tls = selfSignedCert(certDir);
     push = await startPushService(tls);
     s3 = await startS3();
-    server = await startServer({ ...s3.env, NODE_EXTRA_CA_CERTS: tls.cert, DEFAULT_COUNTRY: 'TR', CURRENCY: 'TRY', LOCALE: 'tr-TR', FLUSH_INTERVAL_MS: '100' });
+    server = await startServer({ ...s3.env, NODE_EXTRA_CA_CERTS: tls.cert, PUSH_ALLOW_HOSTS: '127.0.0.1', DEFAULT_COUNTRY: 'TR', CURRENCY: 'TRY', LOCALE: 'tr-TR', FLUSH_INTERVAL_MS: '100' });
     browser = await chromium.launch({
       executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
       args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],

@@ -11,7 +11,7 @@ test('a new lead is pushed to every subscribed device, signed with VAPID and rea
   const dir = tempDir('push');
   const tls = selfSignedCert(dir);
   const push = await startPushService(tls);
-  const env = { NODE_EXTRA_CA_CERTS: tls.cert, VAPID_SUBJECT: 'mailto:owner@plumber.example.com', DEFAULT_COUNTRY: 'TR' };
+  const env = { NODE_EXTRA_CA_CERTS: tls.cert, PUSH_ALLOW_HOSTS: '127.0.0.1', VAPID_SUBJECT: 'mailto:owner@plumber.example.com', DEFAULT_COUNTRY: 'TR' };
   const server = await startServer(env);
   const api = (path: string, method = 'GET', body?: unknown) =>
     fetch(server.url + path, { method, headers: { Authorization: `Bearer ${ADMIN_TOKEN}`, 'Content-Type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) });

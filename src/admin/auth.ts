@@ -12,6 +12,12 @@ export interface AdminAuth {
   secureCookies: boolean;
 }
 
+/**
+ * Admin answers are `no-store` (server.ts); the screens' data says this instead, so the PWA's
+ * service worker may keep the last copy for offline use (and drops it on logout or a 401).
+ */
+export const KEEP_OFFLINE = { 'Cache-Control': 'private, no-cache' };
+
 /** The PWA sends this header on every state-changing request; a cross-site form or image cannot. */
 export const CSRF_HEADER = 'x-lc-csrf';
 

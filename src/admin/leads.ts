@@ -8,8 +8,9 @@ import { normalisePhone } from '../leads/lead.ts';
 import { LEAD_STATUSES, type Lead, type LeadStatus, type LeadStore } from '../leads/store.ts';
 import { JOB_STATES, type Job, type JobState, type Outbox } from '../outbox/outbox.ts';
 import type { OutboxWorker } from '../outbox/worker.ts';
-import { ownerOnly, type AdminAuth } from './auth.ts';
+import { KEEP_OFFLINE, ownerOnly, type AdminAuth } from './auth.ts';
 import { readJson } from '../http/json.ts';
+import type { PushEndpoints } from '../destinations/push-endpoint.ts';
 
 export interface LeadAdminDeps {
   auth: AdminAuth;
@@ -21,6 +22,7 @@ export interface LeadAdminDeps {
   defaultCountry: string | undefined;
   currency: string;
   vapidPublicKey: string;
+  pushEndpoints: PushEndpoints;
 }
 
 const MAX_NOTE = 5000;
@@ -60,7 +62,7 @@ function listLeads(deps: LeadAdminDeps, req: Request): Reply {
   const limit = q.has('limit') ? Number(q.get('limit')) : 50;
   if (!Number.isInteger(limit) || limit < 1 || limit > 200) return invalid('limit', 'must be an integer from 1 to 200');
   const page = deps.store.list({ status: status as LeadStatus | undefined, q: q.get('q')?.trim().slice(0, 100) || undefined, cursor: q.get('cursor') || undefined, limit });
-  return json(200, { leads: page.leads.map(leadView), nextCursor: page.nextCursor ?? null });
+  return json(200, { leads: page.leads.map(leadView), nextCursor: page.nextCursor ?? null }, KEEP_OFFLINE);
 }
 
 async function leadDetail(deps: LeadAdminDeps, id: string): Promise<Reply> {
@@ -79,7 +81,7 @@ async function leadDetail(deps: LeadAdminDeps, id: string): Promise<Reply> {
       journeyError = err instanceof Error ? err.message.split('\n', 1)[0] : String(err); // the lead itself still shows
     }
   }
-  return json(200, { lead: leadView(lead), history: deps.store.history(id), deliveries, journey: journey.reverse(), journeyError });
+  return json(200, { lead: leadView(lead), history: deps.store.history(id), deliveries, journey: journey.reverse(), journeyError }, KEEP_OFFLINE);
 }
 
 async function patchLead(deps: LeadAdminDeps, req: Request): Promise<Reply> {
@@ -159,7 +161,7 @@ function deliveryView(deps: LeadAdminDeps, job: Job) {
 function listDeliveries(deps: LeadAdminDeps, req: Request): Reply {
   const state = new URLSearchParams(req.query).get('state') || undefined;
   if (state !== undefined && !JOB_STATES.includes(state as JobState)) return invalid('state', `must be one of ${JOB_STATES.join(', ')}`);
-  return json(200, { deliveries: deps.outbox.list({ state: state as JobState | undefined }).map((job) => deliveryView(deps, job)), counts: deps.outbox.counts() });
+  return json(200, { deliveries: deps.outbox.list({ state: state as JobState | undefined }).map((job) => deliveryView(deps, job)), counts: deps.outbox.counts() }, KEEP_OFFLINE);
 }
 
 function retryDelivery(deps: LeadAdminDeps, idText: string): Reply {
@@ -174,10 +176,10 @@ function retryDelivery(deps: LeadAdminDeps, idText: string): Reply {
 function listSubscriptions(deps: LeadAdminDeps): Reply {
   const rows = deps.db.prepare('SELECT id, endpoint, user_agent, created_at FROM push_subscriptions ORDER BY id').all() as Array<{ id: number; endpoint: string; user_agent: string | null; created_at: number }>;
   // The endpoint is a capability URL: show only which push service it belongs to.
-  return json(200, { subscriptions: rows.map(({ endpoint, ...row }) => ({ ...row, service: new URL(endpoint).host })) });
+  return json(200, { subscriptions: rows.map(({ endpoint, ...row }) => ({ ...row, service: URL.canParse(endpoint) ? new URL(endpoint).host : 'unknown' })) });
 }
 
-function addSubscription(deps: LeadAdminDeps, req: Request): Reply {
+async function addSubscription(deps: LeadAdminDeps, req: Request): Promise<Reply> {
   const body = parseJson(req);
   const keys = body?.keys as Record<string, unknown> | undefined;
   const base64url = /^[A-Za-z0-9_-]+={0,2}$/;
@@ -188,6 +190,8 @@ function addSubscription(deps: LeadAdminDeps, req: Request): Reply {
   ) {
     return problem(422, 'invalid-subscription', 'Not a push subscription', 'Send PushSubscription.toJSON(): {endpoint: "https://…", keys: {p256dh, auth}}.');
   }
+  const refused = await deps.pushEndpoints.problem(body.endpoint);
+  if (refused) return problem(422, 'invalid-subscription', 'This push endpoint is not allowed', `The endpoint ${refused}: push goes only to public push services over https.`);
   const existing = deps.db.prepare('SELECT id FROM push_subscriptions WHERE endpoint = ?').pluck().get(body.endpoint) as number | undefined;
   if (existing !== undefined) {
     deps.db.prepare('UPDATE push_subscriptions SET p256dh = ?, auth = ? WHERE id = ?').run(keys.p256dh, keys.auth, existing);

@@ -6,7 +6,7 @@ import type { GeoLocator } from '../collect/geo.ts';
 import type { Route } from '../http/server.ts';
 import { json, problem, text } from '../http/reply.ts';
 import type { Metrics } from '../metrics.ts';
-import { ownerOnly, hasAdminToken, isDirectLoopback, UNAUTHORIZED, type AdminAuth } from './auth.ts';
+import { KEEP_OFFLINE, ownerOnly, hasAdminToken, isDirectLoopback, UNAUTHORIZED, type AdminAuth } from './auth.ts';
 
 export interface AdminDeps {
   auth: AdminAuth;
@@ -72,7 +72,7 @@ export function adminRoutes(deps: AdminDeps): Route[] {
           'SELECT * FROM events ORDER BY received_at DESC, event_time DESC LIMIT {limit:UInt32}',
           { limit },
         );
-        return json(200, { events: rows.map(withIsoTimes) });
+        return json(200, { events: rows.map(withIsoTimes) }, KEEP_OFFLINE);
       },
     },
     {
@@ -96,7 +96,7 @@ export function adminRoutes(deps: AdminDeps): Route[] {
           batch: deps.batcher.snapshot(),
           journal: deps.journal.status(),
           ...deps.statusExtras(),
-        });
+        }, KEEP_OFFLINE);
       },
     },
   ];

@@ -5,7 +5,7 @@ import type { ClickHouse } from '../events/clickhouse.ts';
 import { json, problem, type Reply } from '../http/reply.ts';
 import type { Request, Route } from '../http/server.ts';
 import type { Db } from '../leads/database.ts';
-import { ownerOnly, type AdminAuth } from './auth.ts';
+import { KEEP_OFFLINE, ownerOnly, type AdminAuth } from './auth.ts';
 
 export interface StatsDeps {
   auth: AdminAuth;
@@ -105,5 +105,5 @@ async function stats(deps: StatsDeps, req: Request): Promise<Reply> {
       .filter((r) => r.key !== '')
       .sort((a, b) => a.key.localeCompare(b.key))
       .map(({ key, ...r }) => ({ day: key, ...r })),
-  });
+  }, KEEP_OFFLINE);
 }

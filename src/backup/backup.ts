@@ -6,17 +6,18 @@
 // no kept backup refers to are deleted.
 import { createReadStream, mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { createHash } from 'node:crypto';
+import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
 import Database from 'better-sqlite3';
 import { APP_VERSION, type BackupConfig, type Config } from '../config.ts';
 import type { ClickHouse } from '../events/clickhouse.ts';
 import { BACKUP_TABLES, MIGRATIONS } from '../events/schema.ts';
 import type { Db } from '../leads/database.ts';
-import { keyCheck, seal, type Sealed } from './codec.ts';
+import { keyCheck, keyMatches, seal, type Sealed } from './codec.ts';
 import { backupsToKeep } from './retention.ts';
 import { s3Store, type ObjectStore } from './s3.ts';
 
-export const MANIFEST_FORMAT = 1;
+/** 2: manifests carry an HMAC from the backup key (`mac`). */
+export const MANIFEST_FORMAT = 2;
 /** Rows per export query; a bigger day is exported hour by hour. */
 const CHUNK_ROWS = 100_000;
 
@@ -46,6 +47,8 @@ export interface Manifest {
   sqlite: ObjectEntry & { leads: number };
   tables: Record<string, PartitionEntry[]>;
   totals: { bytes: number; rows: number; leads: number; objects: number };
+  /** HMAC-SHA256 of the rest, from BACKUP_ENCRYPTION_KEY (see manifestMac); absent without a key. */
+  mac?: string;
 }
 
 export interface BackupResult {
@@ -98,9 +101,66 @@ export async function listManifestIds(store: ObjectStore): Promise<string[]> {
     .sort();
 }
 
+/** A manifest as stored, unchecked: for listing and pruning, never for restoring or reusing objects (see trustedManifest). */
 export async function readManifest(store: ObjectStore, id: string): Promise<Manifest | undefined> {
   const text = await store.getText(manifestKey(id));
-  return text === undefined ? undefined : (JSON.parse(text) as Manifest);
+  if (text === undefined) return undefined;
+  try {
+    return JSON.parse(text) as Manifest;
+  } catch {
+    return undefined;
+  }
+}
+
+/** A manifest's content is not ours (forged, altered, or of another kind): restore refuses it. */
+export class ManifestRejected extends Error {}
+
+const BACKUP_ID = /^\d{8}T\d{6}Z$/;
+const PARTITION_ID = /^[0-9A-Za-z_-]{1,64}$/;
+const OBJECT_KEY = /^data\/\d{8}T\d{6}Z\/[0-9A-Za-z_-]+(\/[0-9A-Za-z_-]+)?(\.[a-z]+)+$/;
+const SHA256 = /^[0-9a-f]{64}$/;
+
+/**
+ * The manifest's HMAC from the backup key. Whoever can write to the bucket can write a manifest;
+ * only the key holder can sign one, so a restore with the key trusts nothing unsigned.
+ */
+export function manifestMac(manifest: Manifest, key: Buffer): string {
+  const { mac: _mac, ...signed } = manifest;
+  return createHmac('sha256', key).update('lean-capture backup manifest v2\n').update(JSON.stringify(signed)).digest('hex');
+}
+
+/**
+ * Reads a manifest that may be acted on (restored, or its objects reused). With a key it must be
+ * encrypted and carry a valid HMAC; with or without one, every id, table name and object key it
+ * holds must be of our own shapes, because they become paths, SQL and S3 keys.
+ */
+export async function trustedManifest(store: ObjectStore, id: string, key: Buffer | undefined): Promise<Manifest | undefined> {
+  if (!BACKUP_ID.test(id)) throw new ManifestRejected(`${JSON.stringify(id)} is not a backup id (they look like 20261122T031500Z)`);
+  const manifest = await readManifest(store, id);
+  if (manifest === undefined) return undefined;
+  const where = `backup ${id}`;
+  if (typeof manifest !== 'object' || manifest === null || manifest.id !== id) throw new ManifestRejected(`the manifest of ${where} names another backup`);
+  if (key !== undefined) {
+    if (manifest.encryption === null || manifest.encryption === undefined) throw new ManifestRejected(`${where} is not encrypted, but BACKUP_ENCRYPTION_KEY is set: a backup made with the key is always encrypted, so this one was not made by this installation`);
+    if (typeof manifest.encryption.keyCheck !== 'string' || !keyMatches(key, manifest.encryption.keyCheck)) throw new ManifestRejected(`BACKUP_ENCRYPTION_KEY is not the key ${where} was made with`);
+    const mac = typeof manifest.mac === 'string' ? Buffer.from(manifest.mac, 'hex') : Buffer.alloc(0);
+    const expected = Buffer.from(manifestMac(manifest, key), 'hex');
+    if (mac.length !== expected.length || !timingSafeEqual(mac, expected)) {
+      throw new ManifestRejected(`the manifest of ${where} is not signed with BACKUP_ENCRYPTION_KEY (altered, forged, made with another key, or made before manifests were signed)`);
+    }
+  }
+  const objects = [manifest.sqlite, ...Object.values(manifest.tables ?? {}).flat().map((p) => p?.object)];
+  const known = new Set<string>(BACKUP_TABLES.map((t) => t.table));
+  for (const [table, partitions] of Object.entries(manifest.tables ?? {})) {
+    if (!known.has(table)) throw new ManifestRejected(`${where} names a table that is not ours: ${JSON.stringify(table).slice(0, 80)}`);
+    if (!Array.isArray(partitions) || partitions.some((p) => typeof p?.id !== 'string' || !PARTITION_ID.test(p.id) || !Number.isSafeInteger(p.rows))) throw new ManifestRejected(`${where} has a malformed partition list for ${table}`);
+  }
+  for (const o of objects) {
+    if (typeof o?.key !== 'string' || !OBJECT_KEY.test(o.key) || !SHA256.test(String(o.sha256)) || !SHA256.test(String(o.contentSha256)) || !Number.isSafeInteger(o.bytes)) {
+      throw new ManifestRejected(`${where} refers to an object that is not of ours: ${JSON.stringify(o?.key).slice(0, 120)}`);
+    }
+  }
+  return manifest;
 }
 
 export async function runBackup(deps: BackupDeps, onProgress: (p: Progress) => void = () => undefined, now = Date.now()): Promise<BackupResult> {
@@ -127,7 +187,8 @@ export async function runBackup(deps: BackupDeps, onProgress: (p: Progress) => v
 
   try {
     const previousId = (await listManifestIds(store)).at(-1);
-    const previous = previousId ? await readManifest(store, previousId) : undefined;
+    // Objects are reused only from a manifest we can trust (signed with our key).
+    const previous = previousId ? await trustedManifest(store, previousId, key).catch(() => undefined) : undefined;
     const reusable = previous && JSON.stringify(previous.encryption) === JSON.stringify(encryption) ? previous : undefined;
 
     // SQLite: the online backup API gives a consistent copy while the server writes.
@@ -205,6 +266,7 @@ export async function runBackup(deps: BackupDeps, onProgress: (p: Progress) => v
         objects: objects.length,
       },
     };
+    if (key) manifest.mac = manifestMac(manifest, key);
     await store.putText(manifestKey(id), JSON.stringify(manifest, null, 1));
 
     onProgress({ step: 'pruning old backups', done: 0, total: 1, unit: 'objects' });

@@ -105,6 +105,7 @@ export async function unseal(path: string, dest: string, objectKey: string, key:
   }
   const encrypted = head.subarray(0, MAGIC.length).equals(MAGIC);
   if (encrypted && key === undefined) throw new Error(`${objectKey} is encrypted: set BACKUP_ENCRYPTION_KEY to the key the backup was made with`);
+  if (!encrypted && key !== undefined) throw new Error(`${objectKey} is not encrypted, but BACKUP_ENCRYPTION_KEY is set: it was not made by this installation`);
   const content = meter();
   try {
     if (encrypted) {

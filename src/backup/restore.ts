@@ -13,7 +13,7 @@ import { openClickHouse, type ClickHouse } from '../events/clickhouse.ts';
 import { journalOwner } from '../events/journal.ts';
 import { migrate } from '../events/schema.ts';
 import { SQLITE_SCHEMA_VERSION } from '../leads/database.ts';
-import { CLICKHOUSE_SCHEMA_VERSION, MANIFEST_FORMAT, readManifest, type Manifest, type ObjectEntry, type Progress } from './backup.ts';
+import { CLICKHOUSE_SCHEMA_VERSION, MANIFEST_FORMAT, ManifestRejected, trustedManifest, type Manifest, type ObjectEntry, type Progress } from './backup.ts';
 import { fileSha256, keyMatches, unseal } from './codec.ts';
 import type { ObjectStore } from './s3.ts';
 
@@ -50,10 +50,16 @@ export async function restoreBackup(options: RestoreOptions): Promise<RestoreRes
   if (owner !== undefined) throw new RestoreRefused(`a Lean Capture server (pid ${owner}) is using ${dataDir}: stop it first, or restore into another DATA_DIR`);
   if (existsSync(dataDir) && readdirSync(dataDir).length > 0) throw new RestoreRefused(`${dataDir} is not empty: restore into a new or empty DATA_DIR (move the old one away first)`);
 
-  // 2. The manifest, its version and the key.
-  const manifest = await readManifest(options.store, options.id);
+  // 2. The manifest (signed with the key, of our own shapes), its version and the key.
+  let manifest: Manifest | undefined;
+  try {
+    manifest = await trustedManifest(options.store, options.id, options.key);
+  } catch (err) {
+    if (err instanceof ManifestRejected) throw new RestoreRefused(err.message);
+    throw err;
+  }
   if (!manifest) throw new RestoreRefused(`no backup ${options.id} in ${options.store.location} (npm run restore -- --list shows them)`);
-  if (manifest.format !== MANIFEST_FORMAT || manifest.schema.sqlite > SQLITE_SCHEMA_VERSION || manifest.schema.clickhouse > CLICKHOUSE_SCHEMA_VERSION) {
+  if (manifest.format > MANIFEST_FORMAT || manifest.schema.sqlite > SQLITE_SCHEMA_VERSION || manifest.schema.clickhouse > CLICKHOUSE_SCHEMA_VERSION) {
     throw new RestoreRefused(`backup ${manifest.id} was made by Lean Capture ${manifest.app.version} with a newer schema (SQLite ${manifest.schema.sqlite}, ClickHouse ${manifest.schema.clickhouse}); this is schema SQLite ${SQLITE_SCHEMA_VERSION}, ClickHouse ${CLICKHOUSE_SCHEMA_VERSION}: upgrade Lean Capture first`);
   }
   if (manifest.encryption) {

@@ -5,6 +5,7 @@ import webpush from 'web-push';
 import type { Db } from '../leads/database.ts';
 import type { Job } from '../outbox/outbox.ts';
 import { outcomeOfStatus, type Destination } from './destination.ts';
+import type { PushEndpoints } from './push-endpoint.ts';
 
 export interface Vapid {
   publicKey: string;
@@ -26,7 +27,8 @@ interface SubscriptionRow {
 /** A lead is news for about a day; a phone offline longer gets nothing rather than stale alerts. */
 const TTL_SECONDS = 24 * 3600;
 
-export function webPush(db: Db, vapid: Vapid): Destination {
+export function webPush(db: Db, vapid: Vapid, endpoints: PushEndpoints): Destination {
+  const agent = endpoints.agent();
   return {
     name: 'webpush',
     async send(job: Job) {
@@ -34,15 +36,18 @@ export function webPush(db: Db, vapid: Vapid): Destination {
       const sub = db.prepare('SELECT endpoint, p256dh, auth FROM push_subscriptions WHERE id = ?').get(subscriptionId) as SubscriptionRow | undefined;
       if (!sub) return { outcome: 'permanent', response: 'the subscription was removed before this push was sent' };
       try {
+        if (!endpoints.literalAllowed(sub.endpoint)) return { outcome: 'permanent', response: 'the subscription points at a private or local address; not sent' };
         const res = await webpush.sendNotification({ endpoint: sub.endpoint, keys: { p256dh: sub.p256dh, auth: sub.auth } }, JSON.stringify(notification), {
           TTL: TTL_SECONDS,
           urgency: 'high',
           vapidDetails: vapid,
           timeout: 10_000,
+          agent,
         });
         return { outcome: 'ok', httpStatus: res.statusCode, response: res.body || undefined };
       } catch (err) {
-        if (!(err instanceof webpush.WebPushError)) return { outcome: 'transient', response: err instanceof Error ? err.message : String(err) };
+        // Socket errors say nothing useful to the owner and may describe the network: keep them out of the status.
+        if (!(err instanceof webpush.WebPushError)) return { outcome: 'transient', response: 'the push service could not be reached' };
         if (err.statusCode === 404 || err.statusCode === 410) {
           db.prepare('DELETE FROM push_subscriptions WHERE id = ?').run(subscriptionId);
           return { outcome: 'permanent', httpStatus: err.statusCode, response: `subscription expired (${err.statusCode}); removed. ${err.body ?? ''}` };

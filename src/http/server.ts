@@ -108,13 +108,13 @@ export interface ServerDeps {
 
 /**
  * Headers every reply carries unless it sets its own. The owner's side (admin API, PWA) may not
- * be framed, sniffed or leak its URLs; a JSON reply may load nothing. Visitor endpoints are
+ * be framed, sniffed, kept by caches or leak its URLs; a JSON reply may load nothing. Visitor endpoints are
  * fetched by other sites' pages, so only sniffing is ruled out there.
  */
 function securityHeaders(https: boolean): { owner: Record<string, string>; visitor: Record<string, string> } {
   const hsts: Record<string, string> = https ? { 'Strict-Transport-Security': 'max-age=31536000; includeSubDomains' } : {};
   return {
-    owner: { 'X-Content-Type-Options': 'nosniff', 'Referrer-Policy': 'no-referrer', 'X-Frame-Options': 'DENY', 'Content-Security-Policy': "default-src 'none'; frame-ancestors 'none'", ...hsts },
+    owner: { 'X-Content-Type-Options': 'nosniff', 'Referrer-Policy': 'no-referrer', 'X-Frame-Options': 'DENY', 'Content-Security-Policy': "default-src 'none'; frame-ancestors 'none'", 'Cache-Control': 'no-store', ...hsts },
     visitor: { 'X-Content-Type-Options': 'nosniff', ...hsts },
   };
 }
