@@ -19,6 +19,14 @@ function h(tag, attrs = {}, ...children) {
   return el;
 }
 const money = (value, currency = config.currency) => new Intl.NumberFormat(locale, { style: 'currency', currency }).format(value);
+/** A visited page as a short path; a beacon without a URL (or with one we cannot read) still shows. */
+const pagePath = (e) => {
+  try {
+    return new URL(e.url).pathname;
+  } catch {
+    return e.url || '—';
+  }
+};
 const dateTime = (ms) => new Intl.DateTimeFormat(locale, { dateStyle: 'medium', timeStyle: 'short' }).format(ms);
 const percent = (x) => (x === null ? '—' : new Intl.NumberFormat(locale, { style: 'percent', maximumFractionDigits: 1 }).format(x));
 const ago = (ms) => t.ago(Math.floor((Date.now() - ms) / 60000));
@@ -249,7 +257,7 @@ async function leadScreen(id) {
         lead.ref_code && row('WhatsApp', `#${lead.ref_code}`))),
       h('section', { class: 'card edit' }, field(t.status, status), field(t.phone, phone), field(t.note, note), save),
       lead.status !== 'SOLD' && sold,
-      journey.length > 0 && h('section', {}, h('h2', {}, t.journey), h('ol', { class: 'journey' }, journey.map((e) => h('li', {}, h('time', {}, dateTime(Date.parse(e.event_time))), ' ', e.type === 'pageview' ? new URL(e.url).pathname : `${e.type} ${e.name || ''}`)))),
+      journey.length > 0 && h('section', {}, h('h2', {}, t.journey), h('ol', { class: 'journey' }, journey.map((e) => h('li', {}, h('time', {}, dateTime(Date.parse(e.event_time))), ' ', e.type === 'pageview' ? pagePath(e) : `${e.type} ${e.name || ''}`)))),
       h('section', {}, h('h2', {}, t.deliveries), deliveries.length === 0 ? h('p', { class: 'small' }, t.noDeliveries) : h('ul', { class: 'deliveries' }, deliveries.map((d) => h('li', { class: `d-${d.status}` }, `${t.destinations[d.destination] ?? d.destination}: ${t.deliveryStatus[d.status]}`, d.attempts > 1 ? ` · ${t.attempts(d.attempts)}` : '', d.reason ? h('span', { class: 'small reason' }, d.reason.slice(0, 200)) : '')))),
       h('section', {}, h('h2', {}, t.history), h('ul', { class: 'history' }, history.map((x) => h('li', {}, `${dateTime(x.at)} · ${x.field}: ${x.old_value ?? '—'} → ${x.new_value ?? '—'}`)))),
     ),

@@ -11,6 +11,8 @@ import { journalOwner } from '../src/events/journal.ts';
 import { migrate } from '../src/events/schema.ts';
 import { openDatabase } from '../src/leads/database.ts';
 
+process.umask(0o077); // what this writes (leads.db, staging, restored data) holds personal data: owner-only
+
 type BackupSettings = ReturnType<typeof readConfigForBackups>;
 
 const json = process.argv.includes('--json');

@@ -13,6 +13,8 @@ import { describe, restoreBackup } from '../src/backup/restore.ts';
 import { s3Store } from '../src/backup/s3.ts';
 import { loadEnv, readConfigForBackups } from '../src/config.ts';
 
+process.umask(0o077); // what this writes (leads.db, staging, restored data) holds personal data: owner-only
+
 let args: ReturnType<typeof parse>;
 function parse() {
   return parseArgs({ options: { list: { type: 'boolean' }, latest: { type: 'boolean' }, at: { type: 'string' }, 'data-dir': { type: 'string' }, json: { type: 'boolean' }, verify: { type: 'boolean' } } }).values;

@@ -6,6 +6,8 @@ import { Owner } from '../src/admin/owner.ts';
 import { loadEnv, readConfig } from '../src/config.ts';
 import { openDatabase } from '../src/leads/database.ts';
 
+process.umask(0o077); // what this writes (leads.db, staging, restored data) holds personal data: owner-only
+
 async function readPassword(prompt: string): Promise<string> {
   const rl = createInterface({ input: process.stdin, output: process.stdout, terminal: process.stdin.isTTY });
   if (process.stdin.isTTY) {

@@ -87,6 +87,7 @@ export type ClickHouseConfig =
 
 export type Env = Record<string, string | undefined>;
 
+const MIN_LEAD_FORM_KEY = 16;
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
 
 export class ConfigError extends Error {
@@ -226,6 +227,9 @@ function readLeadsConfig(
   const vapid = { publicKey: optional('VAPID_PUBLIC_KEY'), privateKey: optional('VAPID_PRIVATE_KEY'), subject: optional('VAPID_SUBJECT') ?? (publicOrigin?.startsWith('https:') ? publicOrigin : undefined) };
   if ((vapid.publicKey === undefined) !== (vapid.privateKey === undefined)) problems.push('VAPID_PUBLIC_KEY and VAPID_PRIVATE_KEY go together: set both or neither (unset = generated once and kept)');
   if (vapid.subject !== undefined && !/^(mailto:|https:)/.test(vapid.subject)) problems.push(`VAPID_SUBJECT must be a mailto: or https: URL, got "${vapid.subject}"`);
+  const leadFormKey = optional('GOOGLE_LEAD_FORM_KEY');
+  // The key is the webhook's only credential; Google Ads accepts any text, so we ask for a guess-proof one.
+  if (leadFormKey !== undefined && leadFormKey.length < MIN_LEAD_FORM_KEY) problems.push(`GOOGLE_LEAD_FORM_KEY must be at least ${MIN_LEAD_FORM_KEY} characters (a random one: openssl rand -hex 16), got ${leadFormKey.length}`);
   const notifyIncludeName = str('NOTIFY_INCLUDE_NAME', 'false');
   if (!['true', 'false'].includes(notifyIncludeName)) problems.push('NOTIFY_INCLUDE_NAME must be true or false');
   return {
@@ -234,7 +238,7 @@ function readLeadsConfig(
     locale,
     currency,
     thanksUrl,
-    googleLeadFormKey: optional('GOOGLE_LEAD_FORM_KEY'),
+    googleLeadFormKey: leadFormKey,
     notifyIncludeName: notifyIncludeName === 'true',
     outboxMaxAttempts: int('OUTBOX_MAX_ATTEMPTS', 10, 1, 100),
     outboxParkedProbeMs: int('OUTBOX_PARKED_PROBE_MS', 900_000, 100, 86_400_000),

@@ -1,6 +1,6 @@
 // Composition root: config → stores → HTTP → workers, and one shutdown path that stops
 // accepting, flushes every accepted row to ClickHouse, then exits 0.
-import { mkdirSync } from 'node:fs';
+import { chmodSync, mkdirSync } from 'node:fs';
 import { leadAdminRoutes } from './admin/leads.ts';
 import { adminRoutes } from './admin/routes.ts';
 import { LoginThrottle, Owner } from './admin/owner.ts';
@@ -65,7 +65,14 @@ async function main(): Promise<void> {
   for (const reason of loaded.skipped) log.info({ reason }, 'uWebSockets.js build skipped');
   log.info({ build: loaded.build }, 'uWebSockets.js loaded');
 
+  // Leads, the journal and backup staging hold personal data: everything we create is owner-only.
+  process.umask(0o077);
   mkdirSync(config.dataDir, { recursive: true });
+  try {
+    chmodSync(config.dataDir, 0o700);
+  } catch (err) {
+    log.warn({ err, dataDir: config.dataDir }, 'DATA_DIR could not be made owner-only (chmod 700 it yourself)');
+  }
   const metrics = createMetrics();
   const db = await openClickHouse(config.clickhouse);
   const schemaVersion = await migrate(db);

@@ -33,7 +33,7 @@ describe('leads', () => {
       TRUST_PROXY: '1',
       DEFAULT_COUNTRY: 'TR',
       CURRENCY: 'TRY',
-      GOOGLE_LEAD_FORM_KEY: 'google-key-123',
+      GOOGLE_LEAD_FORM_KEY: 'google-lead-form-key-123',
       LEAD_THANKS_URL: 'https://plumber.example.com/thank-you',
       FLUSH_INTERVAL_MS: '100',
     });
@@ -158,7 +158,7 @@ describe('leads', () => {
       api_version: '1.0',
       form_id: 40000000000,
       campaign_id: 20000000000,
-      google_key: 'google-key-123',
+      google_key: 'google-lead-form-key-123',
       is_test: true,
       gcl_id: 'TeSter-GCLID',
       adgroup_id: 30000000000,

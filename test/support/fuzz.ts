@@ -32,7 +32,7 @@ const { json } = fc.letrec((tie) => ({
 }));
 
 /** Secrets the fuzzed server is started with, so signed webhooks get past their checks to the parsers. */
-export const FUZZ_SECRETS = { STRIPE_WEBHOOK_SECRET: 'whsec_fuzz', GOOGLE_LEAD_FORM_KEY: 'fuzz-key' };
+export const FUZZ_SECRETS = { STRIPE_WEBHOOK_SECRET: 'whsec_fuzz', GOOGLE_LEAD_FORM_KEY: 'fuzz-lead-form-key-0123' };
 
 const genericArb = fc.record({
   method: fc.constantFrom(...METHODS),
