@@ -80,6 +80,7 @@ describe('ingest on a ClickHouse server', () => {
     }, 10_000, '/readyz to report the outage');
     assert.equal(notReady.type, '/problems/not-ready');
     assert.equal(notReady.pendingRows, 25);
+    assert.doesNotMatch(JSON.stringify(notReady), /ECONN|socket|Error|Code: \d+|127\.0\.0\.1/, 'public readiness tells no internals');
 
     await proxy.restore();
     await eventually(async () => ((await count()) === before + 25 ? true : undefined), 60_000, 'the backlog to drain');
