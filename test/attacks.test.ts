@@ -191,3 +191,191 @@ test('IPv6 clients are keyed by their /64; IPv4-mapped addresses by the IPv4 add
   assert.equal(clientNet('::ffff:81.214.10.20'), '81.214.10.20');
   assert.equal(clientNet('81.214.10.20'), '81.214.10.20');
 });
+
+/** Opens a connection, sends `head`, and resolves with the first answer's status line (or '' if the server closed it silently). */
+function rawRequest(port: number, head: string, keepOpen: Socket[]): Promise<string> {
+  return new Promise((resolve) => {
+    const socket = connect(port, '127.0.0.1');
+    keepOpen.push(socket);
+    let answer = '';
+    socket.on('data', (d) => {
+      answer += d.toString('latin1');
+      if (answer.includes('\r\n')) resolve(answer.split('\r\n', 1)[0]!);
+    });
+    socket.on('error', () => resolve(''));
+    socket.on('close', () => resolve(answer.split('\r\n', 1)[0] ?? ''));
+    socket.write(head);
+  });
+}
+
+test('bodies nobody authenticated cannot take the slots: 1 030 idle admin POSTs are answered 401 at once; slow bodies from one client hold at most their share; visitors, webhooks and the owner keep their own', async () => {
+  const server = await startServer({ TRUST_PROXY: '1', HTTP_BODY_TIMEOUT_MS: '30000' });
+  const sockets: Socket[] = [];
+  try {
+    const adminHead = 'POST /api/admin/sales HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n';
+    const answers = await Promise.all(Array.from({ length: 1030 }, () => rawRequest(server.port, adminHead, sockets)));
+    assert.equal(answers.filter((a) => a.startsWith('HTTP/1.1 401')).length, 1030, 'refused before any body is read');
+
+    // One client (behind the proxy) starting 60 slow beacon bodies: it gets its share (768/16 = 48), no more.
+    const slowHead = (ip: string, path = '/collect') => `POST ${path} HTTP/1.1\r\nHost: x\r\nContent-Type: text/plain\r\nX-Forwarded-For: ${ip}\r\nUser-Agent: ${IPHONE_UA}\r\nContent-Length: 100\r\n\r\n{`;
+    const slow = Array.from({ length: 60 }, () => rawRequest(server.port, slowHead('81.214.10.20'), sockets));
+    const early = await Promise.race([Promise.all(slow.slice(48)), new Promise<string[]>((r) => setTimeout(() => r([]), 3000))]);
+    assert.equal(early.filter((a) => a.startsWith('HTTP/1.1 503')).length, 12, 'the 49th and later are refused at once');
+    // Everyone else is served: another visitor, a lead, the owner's login.
+    assert.equal((await send(`${server.url}/collect`, { type: 'pageview', url: 'https://usta.example.com/' }, { 'X-Forwarded-For': '81.214.10.21' })).status, 204);
+    assert.equal((await send(`${server.url}/lead`, { phone: '+905321234567' }, { 'Content-Type': 'application/json', 'X-Forwarded-For': '81.214.10.22' })).status, 201);
+    const login = await fetch(`${server.url}/api/admin/session`, { method: 'POST', headers: { 'Content-Type': 'application/json', 'X-LC-CSRF': '1' }, body: JSON.stringify({ password: 'x' }) });
+    assert.equal(login.status, 409, 'the login is read and answered (no password is set yet)');
+  } finally {
+    for (const s of sockets) s.destroy();
+    await server.stop();
+    removeDir(server.dataDir);
+  }
+});
+
+test('X-Forwarded-For sent on several lines is read whole: the hop our proxy appended decides the client', async () => {
+  const server = await startServer({ TRUST_PROXY: '1', RATE_LIMIT_COLLECT: '2', RATE_LIMIT_GLOBAL: '1000' });
+  const sockets: Socket[] = [];
+  try {
+    const body = JSON.stringify({ type: 'pageview', url: 'https://usta.example.com/' });
+    const statuses = [];
+    for (let i = 0; i < 4; i++) {
+      // The client's own line first (uWS's getHeader returns only it), the proxy's line last.
+      const head = `POST /collect HTTP/1.1\r\nHost: x\r\nContent-Type: text/plain\r\nUser-Agent: ${IPHONE_UA}\r\nX-Forwarded-For: 10.9.8.${i}\r\nX-Forwarded-For: 81.214.10.20\r\nContent-Length: ${body.length}\r\n\r\n${body}`;
+      statuses.push(await rawRequest(server.port, head, sockets));
+    }
+    assert.deepEqual(statuses.map((s) => s.slice(9, 12)), ['204', '204', '429', '429']);
+  } finally {
+    for (const s of sockets) s.destroy();
+    await server.stop();
+    removeDir(server.dataDir);
+  }
+});
+
+test('logins: 60 parallel wrong passwords from 60 addresses are mostly refused before scrypt; the setup code works once however many race; the owner still gets in', async () => {
+  const server = await startServer({ TRUST_PROXY: '1', ADMIN_TOKEN: '' });
+  const post = (path: string, body: Json, ip: string) =>
+    fetch(`${server.url}${path}`, { method: 'POST', headers: { 'Content-Type': 'application/json', 'X-LC-CSRF': '1', 'X-Forwarded-For': ip }, body: JSON.stringify(body) });
+  try {
+    const code = /#\/setup\/([A-Za-z0-9_-]+)/.exec(server.output.find((l) => l.includes('setupUrl'))!)![1]!;
+    const setups = await Promise.all(['first-owner-password-1', 'second-owner-password-2', 'third-owner-password-3'].map((password, i) => post('/api/admin/setup', { code, password }, `81.214.10.${i}`)));
+    assert.deepEqual(setups.map((r) => r.status).sort(), [201, 403, 403], 'one code, one password');
+    const password = ['first-owner-password-1', 'second-owner-password-2', 'third-owner-password-3'][setups.findIndex((r) => r.status === 201)]!;
+
+    const guesses = await Promise.all(Array.from({ length: 60 }, (_, i) => post('/api/admin/session', { password: `guess-number-${i}-xx` }, `88.230.${i}.7`)));
+    const checked = guesses.filter((r) => r.status === 401).length;
+    assert.ok(checked >= 1 && checked <= 8, `${checked} of 60 parallel guesses were checked (the account allows about 4 before its delay)`);
+    assert.equal(guesses.filter((r) => r.status === 429).length, 60 - checked);
+    await new Promise((r) => setTimeout(r, 2100));
+    assert.equal((await post('/api/admin/session', { password }, '81.214.10.99')).status, 200, 'after the account delay the owner logs in');
+  } finally {
+    await server.stop();
+    removeDir(server.dataDir);
+  }
+});
+
+test('DATA_DIR, leads.db and the journal are owner-only', async () => {
+  const server = await startServer();
+  try {
+    const mode = (p: string) => statSync(p).mode & 0o777;
+    assert.equal(mode(server.dataDir), 0o700);
+    assert.equal(mode(join(server.dataDir, 'leads.db')), 0o600);
+    assert.equal(mode(join(server.dataDir, 'journal')), 0o700);
+    assert.equal(mode(join(server.dataDir, 'journal', segmentName(1))), 0o600);
+  } finally {
+    await server.stop();
+    removeDir(server.dataDir);
+  }
+});
+
+test('push subscriptions only to public https endpoints; a stored endpoint that is not a URL does not break the list', async () => {
+  const server = await startServer();
+  const subscribe = (endpoint: string) =>
+    fetch(`${server.url}/api/admin/push-subscriptions`, { method: 'POST', headers: { ...admin, 'Content-Type': 'application/json' }, body: JSON.stringify({ endpoint, keys: { p256dh: 'BNcRdreALRFXTkOOUHK1EtK2wtaz5Ry4YfYCA_0QTpQtUbVlUls0VJXg7A8u-Ts1XbjhazAkj7I99e8QcYP7DkM', auth: 'tBHItJI5svbpez7KI4CCXg' } }) });
+  try {
+    for (const endpoint of ['https://127.0.0.1/push', 'https://[::1]/push', 'https://169.254.169.254/latest/meta-data', 'https://10.0.0.5/x', 'https://localhost/push', 'http://fcm.googleapis.com/fcm/send/x', 'https://[fd00:ec2::254]/x']) {
+      const res = await subscribe(endpoint);
+      assert.equal(res.status, 422, endpoint);
+      assert.equal(((await res.json()) as Json).type, '/problems/invalid-subscription');
+    }
+    assert.equal((await subscribe('https://81.214.10.20/push/abc')).status, 201, 'a public address is fine');
+  } finally {
+    await server.stop();
+  }
+  // A row written by an earlier version, or by hand.
+  const Database = (await import('better-sqlite3')).default;
+  const db = new Database(join(server.dataDir, 'leads.db'));
+  db.prepare("UPDATE push_subscriptions SET endpoint = 'not a url'").run();
+  db.close();
+  const again = await startServer({ DATA_DIR: server.dataDir });
+  try {
+    const { subscriptions } = await adminGet<{ subscriptions: Json[] }>(again, '/api/admin/push-subscriptions');
+    assert.equal(subscriptions[0]!.service, 'unknown');
+  } finally {
+    await again.stop();
+    removeDir(server.dataDir);
+  }
+});
+
+test('restore trusts no manifest it cannot authenticate: ids outside our shape, unsigned or unencrypted manifests when a key is set, foreign table names; the target and its neighbours stay untouched', async () => {
+  const s3 = await startS3();
+  const key = randomBytes(32);
+  const config = { endpoint: s3.endpoint, region: 'us-east-1', bucket: 'lc-backups', prefix: 'shop/', accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER', forcePathStyle: true };
+  const store = s3Store(config);
+  const parent = tempDir('restore');
+  const dataDir = join(parent, 'data');
+  mkdirSync(dataDir); // an existing empty directory (a Docker volume)
+  const victim = join(parent, 'victim');
+  mkdirSync(victim);
+  writeFileSync(join(victim, 'keep.txt'), 'precious');
+  const sha = 'a'.repeat(64);
+  const manifestOf = (id: string, extra: Partial<Manifest> = {}): Manifest => ({
+    format: 2, id, createdAt: new Date().toISOString(), cutoff: new Date().toISOString(), app: { version: '0.1.0' }, schema: { sqlite: 1, clickhouse: 1 },
+    compression: 'gzip', encryption: { algorithm: 'AES-256-GCM', keyCheck: keyCheck(key) },
+    sqlite: { key: `data/${id}/leads.db.gz.enc`, rows: 0, leads: 0, bytes: 10, sha256: sha, contentBytes: 10, contentSha256: sha },
+    tables: { events: [] }, totals: { bytes: 10, rows: 0, leads: 0, objects: 1 }, ...extra,
+  });
+  const put = (id: string, manifest: unknown) => s3.put(`backups/${id}.json`, JSON.stringify(manifest));
+  const restore = (id: string, withKey: Buffer | undefined) =>
+    restoreBackup({ store, id, key: withKey, dataDir, clickhouse: { mode: 'embedded', path: join(dataDir, 'clickhouse'), database: 'lean_capture' } });
+  try {
+    // 1. An id that climbs out of DATA_DIR, given on the command line or inside a manifest.
+    await assert.rejects(restore('/../../victim', key), (err: Error) => err instanceof RestoreRefused && /not a backup id/.test(err.message));
+    await put('20261201T000000Z', manifestOf('/../../victim'));
+    await assert.rejects(restore('20261201T000000Z', key), (err: Error) => err instanceof RestoreRefused && /names another backup/.test(err.message));
+    await assert.rejects(restore('20261201T000000Z', undefined), (err: Error) => err instanceof RestoreRefused && /names another backup/.test(err.message));
+
+    // 2. A key is set, and the manifest says "not encrypted" (a planted plain leads.db).
+    const plain = manifestOf('20261201T010000Z', { encryption: null, sqlite: { key: 'data/20261201T010000Z/leads.db.gz', rows: 0, leads: 0, bytes: 10, sha256: sha, contentBytes: 10, contentSha256: sha } });
+    await put(plain.id, plain);
+    await assert.rejects(restore(plain.id, key), (err: Error) => err instanceof RestoreRefused && /not encrypted, but BACKUP_ENCRYPTION_KEY is set/.test(err.message));
+
+    // 3. Encrypted-looking but not signed with our key, or signed and then altered.
+    const unsigned = manifestOf('20261201T020000Z');
+    await put(unsigned.id, unsigned);
+    await assert.rejects(restore(unsigned.id, key), (err: Error) => err instanceof RestoreRefused && /not signed with BACKUP_ENCRYPTION_KEY/.test(err.message));
+    const signed = manifestOf('20261201T030000Z');
+    signed.mac = manifestMac(signed, key);
+    await put(signed.id, { ...signed, totals: { ...signed.totals, leads: 1 } });
+    await assert.rejects(restore(signed.id, key), (err: Error) => err instanceof RestoreRefused && /not signed/.test(err.message));
+    // Signed and untouched, it passes the gate (and then fails on its missing object, as it should).
+    await put(signed.id, signed);
+    assert.equal((await trustedManifest(store, signed.id, key))?.id, signed.id);
+    await assert.rejects(restore(signed.id, key), (err: Error) => err instanceof RestoreRefused && /missing/.test(err.message));
+
+    // 4. Table names and object keys become SQL and paths: only our own are accepted, key or not.
+    const foreign = manifestOf('20261201T040000Z', { encryption: null, tables: { 'events; DROP TABLE events': [] } as never });
+    await put(foreign.id, foreign);
+    await assert.rejects(trustedManifest(store, foreign.id, undefined), (err: Error) => err instanceof ManifestRejected && /not ours/.test(err.message));
+    const climbing = manifestOf('20261201T050000Z', { encryption: null, sqlite: { key: '../../victim/keep.txt', rows: 0, leads: 0, bytes: 10, sha256: sha, contentBytes: 10, contentSha256: sha } });
+    await put(climbing.id, climbing);
+    await assert.rejects(restore(climbing.id, undefined), (err: Error) => err instanceof RestoreRefused && /not of ours/.test(err.message));
+
+    assert.equal(readFileSync(join(victim, 'keep.txt'), 'utf8'), 'precious', 'nothing outside DATA_DIR was touched');
+    assert.deepEqual(readdirSync(dataDir), [], 'the target is still empty');
+    assert.ok(existsSync(dirname(dataDir)));
+  } finally {
+    await s3.close();
+    removeDir(parent);
+  }
+});
