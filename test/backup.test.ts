@@ -7,7 +7,7 @@ import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import Database from 'better-sqlite3';
-import type { Manifest } from '../src/backup/backup.ts';
+import { manifestMac, type Manifest } from '../src/backup/backup.ts';
 import { adminGet, clickhouseIn, eventually, removeDir, runScript, send, startClickHouseServer, startServer, tempDir, type RunningServer } from './support/harness.ts';
 import { startS3 } from './support/s3.ts';
 import { startTelegram } from './support/telegram.ts';
@@ -185,7 +185,12 @@ test('restore refuses, with a clear message and the target untouched: a running 
     await refused(['--latest'], {}, /cannot be read: it is missing/, join(work, 'e'));
     await s3.put(victim, good);
 
-    await s3.put(`backups/${manifest.id}.json`, JSON.stringify({ ...manifest, schema: { ...manifest.schema, sqlite: 999 } }));
+    // Altered without the key: not ours. Signed with it (a newer version's backup): a newer schema.
+    const newer: Manifest = { ...manifest, schema: { ...manifest.schema, sqlite: 999 } };
+    await s3.put(`backups/${manifest.id}.json`, JSON.stringify(newer));
+    await refused(['--latest'], {}, /is not signed with BACKUP_ENCRYPTION_KEY/, join(work, 'f'));
+    newer.mac = manifestMac(newer, Buffer.from(KEY, 'base64'));
+    await s3.put(`backups/${manifest.id}.json`, JSON.stringify(newer));
     await refused(['--latest'], {}, /newer schema .*upgrade Lean Capture first/, join(work, 'f'));
     await s3.put(`backups/${manifest.id}.json`, JSON.stringify(manifest));
 

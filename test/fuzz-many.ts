@@ -2,7 +2,7 @@
 // 50 000 requests); prints one line: requests, crashes, 5xx, answers by class, memory and the
 // worst event-loop delay. Exit code 1 on any crash or 5xx (with the first few requests that did it).
 import { ADMIN_TOKEN, removeDir, send, startServer } from './support/harness.ts';
-import { FUZZ_SECRETS, fuzzServer } from './support/fuzz.ts';
+import { FUZZ_SECRETS, fuzzServer, ingestStillFlows } from './support/fuzz.ts';
 
 /** Resident memory and the worst event-loop delay since the previous scrape, from /metrics. */
 export async function processFigures(url: string): Promise<{ rssMb: number; maxLoopDelayMs: number }> {
@@ -29,14 +29,16 @@ if (import.meta.url === `file://${process.argv[1]}`) {
     });
     const after = await processFigures(server.url).catch(() => ({ rssMb: NaN, maxLoopDelayMs: NaN }));
     if ((await fetch(`${server.url}/healthz`).then((r) => r.status, () => 0)) !== 200) crashes++;
+    const flow = await ingestStillFlows(server).catch((err: Error) => ({ error: err.message }));
     const classes = Object.entries(stats.byClass).sort().map(([c, n]) => `${c} ${n}`).join(', ');
     process.stderr.write('\n');
     process.stdout.write(
       `fuzz: ${stats.requests} requests, ${crashes} crashes, ${stats.fiveXx.length} 5xx | ${classes}, closed without answer ${stats.closedWithoutAnswer} | ` +
-        `RSS ${before.rssMb} → ${after.rssMb} MB, worst event-loop delay ${Math.max(worstDelay, after.maxLoopDelayMs)} ms | seed ${seed}\n`,
+        `RSS ${before.rssMb} → ${after.rssMb} MB, worst event-loop delay ${Math.max(worstDelay, after.maxLoopDelayMs)} ms | ` +
+        `${'error' in flow ? `ingest STOPPED: ${flow.error}` : `ingest after: poison + 10 beacons confirmed in ${flow.confirmedInMs} ms, ${flow.parkedRows} rows parked`} | seed ${seed}\n`,
     );
     for (const f of stats.fiveXx.slice(0, 3)) process.stdout.write(`5xx for:\n${f.request}\n→ ${f.response}\n`);
-    process.exitCode = crashes > 0 || stats.fiveXx.length > 0 ? 1 : 0;
+    process.exitCode = crashes > 0 || stats.fiveXx.length > 0 || 'error' in flow ? 1 : 0;
   } finally {
     await server.stop();
     removeDir(server.dataDir);

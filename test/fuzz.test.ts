@@ -5,10 +5,10 @@ import assert from 'node:assert/strict';
 import { createHmac } from 'node:crypto';
 import { test } from 'node:test';
 import { ADMIN_TOKEN, removeDir, send, startServer } from './support/harness.ts';
-import { FUZZ_SECRETS, fuzzServer } from './support/fuzz.ts';
+import { FUZZ_SECRETS, fuzzServer, ingestStillFlows } from './support/fuzz.ts';
 import { processFigures } from './fuzz-many.ts';
 
-test('3000 fuzzed requests: no 5xx, no crash, memory and event-loop delay bounded', async () => {
+test('3000 fuzzed requests, hostile bodies among them: no 5xx, no crash, memory and event-loop delay bounded, and ingest still confirms rows', async () => {
   const server = await startServer({ HTTP_BODY_TIMEOUT_MS: '1000', ...FUZZ_SECRETS });
   const seed = Date.now();
   try {
@@ -23,6 +23,8 @@ test('3000 fuzzed requests: no 5xx, no crash, memory and event-loop delay bounde
     assert.ok(after.maxLoopDelayMs < 1000, `event loop stalled ${after.maxLoopDelayMs} ms`);
     const status = await fetch(`${server.url}/api/admin/status`, { headers: { Authorization: `Bearer ${ADMIN_TOKEN}` } });
     assert.equal(status.status, 200);
+    const flow = await ingestStillFlows(server);
+    assert.equal(flow.parkedRows, 0, 'every hostile text was made well-formed at the edge');
   } finally {
     await server.stop();
     removeDir(server.dataDir);

@@ -1,6 +1,7 @@
 // The crash harness: a client sends beacons at a steady rate and records every id answered 204;
 // the server is killed with SIGKILL at a random moment and restarted on the same DATA_DIR; once
-// the journal is replayed, every acknowledged id must be in ClickHouse exactly once.
+// the journal is replayed, every acknowledged id must be in ClickHouse exactly once. Some beacons
+// carry hostile text (a lone surrogate, NUL, a pair cut by a cap): acknowledged, they count too.
 // Used by test/crash.test.ts (a few runs) and `npm run test:crash` (many runs).
 import { randomUUID } from 'node:crypto';
 import { adminGet, eventually, queryEmbedded, removeDir, send, startServer, tempDir, type RunningServer } from './harness.ts';
@@ -13,6 +14,7 @@ export interface CrashTotals {
 }
 
 const WORKERS = 6;
+const HOSTILE_NAMES = ['\ud800', 'a\u0000b', 'x\udfff', '\ud83d\ude00'.repeat(63) + '\ud83d'];
 
 /** Sends beacons from a few concurrent workers until stopped; returns the ids answered 204. */
 function steadyClient(server: RunningServer) {
@@ -24,6 +26,7 @@ function steadyClient(server: RunningServer) {
         id: randomUUID(),
         type: 'pageview',
         url: 'https://plumber.example.com/crash-test',
+        ...(Math.random() < 0.2 ? { name: HOSTILE_NAMES[Math.floor(Math.random() * HOSTILE_NAMES.length)] } : {}),
       }));
       try {
         const res = await send(`${server.url}/collect`, batch);

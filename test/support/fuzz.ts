@@ -4,6 +4,7 @@
 // dead process is a finding. Used by test/fuzz.test.ts (short) and `npm run fuzz` (long).
 import { createHmac } from 'node:crypto';
 import { connect } from 'node:net';
+import { gzipSync } from 'node:zlib';
 import fc from 'fast-check';
 import { ADMIN_TOKEN, type RunningServer } from './harness.ts';
 
@@ -74,7 +75,38 @@ const googleArb = fc
   }, { requiredKeys: [] })
   .map((lead) => ({ method: 'POST', path: '/hooks/google-lead-form', contentType: 'application/json', auth: 'none', body: Buffer.from(JSON.stringify({ ...lead, google_key: FUZZ_SECRETS.GOOGLE_LEAD_FORM_KEY })), length: 'right', extraHeaders: [] as Array<[string, string]>, flip: undefined, signStripe: false }));
 
-const requestArb = fc.oneof({ weight: 8, arbitrary: genericArb }, { weight: 1, arbitrary: stripeArb }, { weight: 1, arbitrary: googleArb });
+/**
+ * Text ClickHouse or a header would choke on: lone surrogates (JSON.stringify writes them as
+ * \ud800 escapes), NUL, surrogate pairs placed to be cut by a field cap, CESU-8 bytes in URLs.
+ */
+const poison = fc.constantFrom('\ud800', 'x\udfff', 'a\ud83d', '\u0000', 'a\u0000b', '\ud83d\ude00'.repeat(300), 'é'.repeat(127) + '\ud83d\ude00', 'line\r\nX-Injected: 1', '');
+const poisonUrl = fc.constantFrom('https://usta.example.com/', 'https://usta.example.com/?utm_campaign=%ED%A0%80&gclid=%F0%9F', `https://usta.example.com/?utm_term=${'a'.repeat(255)}%F0%9F%98%80`, 'https://usta.example.com/\u0000', 'javascript:alert(1)', '');
+const outOfRange = fc.constantFrom(0, 65535, 65536, -1, 1e308, 2 ** 53, 8.64e15, 1e300, 1.5);
+const hostileBeacon = fc.record({
+  type: fc.constantFrom('pageview', 'call', 'whatsapp', 'custom', 'form_submit'),
+  url: poisonUrl,
+  name: poison,
+  referrer: poison,
+  visitorId: poison,
+  ts: outOfRange,
+  screen: fc.record({ w: outOfRange, h: outOfRange }),
+  props: fc.dictionary(poison, fc.oneof(poison, outOfRange), { maxKeys: 4 }),
+  attribution: fc.record({ gclid: poison, fbclid: poison, utm_source: poison, landing: poisonUrl, fbc: poison }, { requiredKeys: [] }),
+}, { requiredKeys: ['type'] });
+/** A gzip body that inflates to 10 MB of one field (we do not inflate bodies: it must be a 4xx). */
+const BOMB = gzipSync(JSON.stringify({ type: 'pageview', url: 'https://usta.example.com/', name: 'x'.repeat(10 * 1024 * 1024) }));
+const hostileArb = fc.oneof(
+  fc.array(hostileBeacon, { minLength: 1, maxLength: 5 }).map((b) => ({ path: '/collect', contentType: 'text/plain;charset=UTF-8', body: Buffer.from(JSON.stringify(b)), extraHeaders: [] as Array<[string, string]> })),
+  fc.record({ name: poison, message: poison, phone: fc.constantFrom('+905321234567', '\ud800', '0532 123 45 67\u0000'), email: poison, pageUrl: poisonUrl, thanks: poisonUrl, attribution: fc.record({ gclid: poison, landing: poisonUrl }) })
+    .map((l) => ({ path: '/lead', contentType: 'application/json', body: Buffer.from(JSON.stringify(l)), extraHeaders: [['Origin', 'https://usta.example.com']] as Array<[string, string]> })),
+  fc.constantFrom(
+    { path: '/collect', contentType: 'text/plain', body: Buffer.from([0x7b, 0x22, 0x74, 0x79, 0x70, 0x65, 0x22, 0x3a, 0x22, 0xed, 0xa0, 0x80, 0xff, 0x22, 0x7d]), extraHeaders: [] as Array<[string, string]> },
+    { path: '/collect', contentType: 'application/json', body: BOMB, extraHeaders: [['Content-Encoding', 'gzip']] as Array<[string, string]> },
+    { path: '/lead', contentType: 'application/x-www-form-urlencoded', body: Buffer.from('phone=%2B905321234567&name=%ED%A0%80%00&thanks=https%3A%2F%2Fusta.example.com%2Fok%0D%0ASet-Cookie%3A%20x%3D1'), extraHeaders: [['Origin', 'https://usta.example.com']] as Array<[string, string]> },
+  ),
+).map((r) => ({ method: 'POST', auth: 'none', length: 'right', flip: undefined, signStripe: false, ...r, extraHeaders: [['User-Agent', 'Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X) Safari/604.1'], ...r.extraHeaders] as Array<[string, string]> }));
+
+const requestArb = fc.oneof({ weight: 8, arbitrary: genericArb }, { weight: 1, arbitrary: stripeArb }, { weight: 1, arbitrary: googleArb }, { weight: 2, arbitrary: hostileArb });
 
 type FuzzRequest = typeof requestArb extends fc.Arbitrary<infer T> ? T : never;
 
@@ -145,4 +177,25 @@ export async function fuzzServer(server: RunningServer, requests: number, seed: 
   };
   await Promise.all(Array.from({ length: concurrency }, worker));
   return stats;
+}
+
+/**
+ * After the fuzzing: a poison beacon followed by good ones. Resolves with how long ClickHouse took
+ * to confirm all of them and how many rows are parked; rejects when they are not confirmed in 15 s.
+ */
+export async function ingestStillFlows(server: RunningServer): Promise<{ confirmedInMs: number; parkedRows: number }> {
+  const status = async () => ((await (await fetch(`${server.url}/api/admin/status`, { headers: { Authorization: `Bearer ${ADMIN_TOKEN}` } })).json()) as { batch: { confirmedRows: number; pendingRows: number; parkedRows: number } }).batch;
+  const started = Date.now();
+  const before = (await status()).confirmedRows;
+  const beacons = ['{"type":"pageview","url":"https://usta.example.com/poison","name":"\\ud800"}', ...Array.from({ length: 10 }, (_, i) => JSON.stringify({ type: 'pageview', url: `https://usta.example.com/after-fuzz/${i}` }))];
+  for (const body of beacons) {
+    const res = await fetch(`${server.url}/collect`, { method: 'POST', headers: { 'Content-Type': 'text/plain', 'User-Agent': 'Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X) Safari/604.1' }, body });
+    if (res.status !== 204) throw new Error(`a beacon after the fuzzing got ${res.status}`);
+  }
+  while (Date.now() - started < 15_000) {
+    const now = await status();
+    if (now.pendingRows === 0 && now.confirmedRows >= before + beacons.length) return { confirmedInMs: Date.now() - started, parkedRows: now.parkedRows };
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error('beacons sent after the fuzzing were not confirmed by ClickHouse within 15 s');
 }
