@@ -183,6 +183,23 @@ describe('the owner PWA', () => {
     assert.deepEqual(errors, []);
   });
 
+  test('the service worker keeps only the screens\' data, and forgets it on logout', async () => {
+    await page.goto(`${server.url}/admin/#/`);
+    await page.waitForSelector('.leads li');
+    await page.waitForFunction(async () => (await (await caches.open('lc-data')).keys()).some((r) => r.url.includes('/api/admin/leads')));
+    const kept = await page.evaluate(async () => (await (await caches.open('lc-data')).keys()).map((r) => new URL(r.url).pathname));
+    assert.ok(!kept.includes('/api/admin/session'), `no-store answers are not kept: ${kept}`);
+    // Logging out (the app's own request, through the worker) empties the data cache.
+    await page.evaluate(() => fetch('/api/admin/session', { method: 'DELETE', headers: { 'X-LC-CSRF': '1' } }));
+    await page.waitForFunction(async () => (await (await caches.open('lc-data')).keys()).length === 0);
+    // Offline now, the app has nothing of the owner's to show.
+    await context.setOffline(true);
+    await page.reload();
+    await page.waitForTimeout(500);
+    assert.equal(await page.isVisible('text=Zeynep Kaya'), false, 'no lead is shown after logout');
+    await context.setOffline(false);
+  });
+
   test('the whole app shell is under 100 KB compressed', () => {
     const assets = loadPwa({ locale: 'tr-TR', currency: 'TRY' });
     let total = 0;

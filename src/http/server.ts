@@ -108,8 +108,8 @@ export interface ServerDeps {
 
 /**
  * Headers every reply carries unless it sets its own. The owner's side (admin API, PWA) may not
- * be framed, sniffed, kept by caches or leak its URLs; a JSON reply may load nothing. Visitor endpoints are
- * fetched by other sites' pages, so only sniffing is ruled out there.
+ * be framed, sniffed, kept by caches or leak its URLs; a JSON reply may load nothing. Visitor
+ * endpoints are fetched by other sites' pages, so only sniffing is ruled out there.
  */
 function securityHeaders(https: boolean): { owner: Record<string, string>; visitor: Record<string, string> } {
   const hsts: Record<string, string> = https ? { 'Strict-Transport-Security': 'max-age=31536000; includeSubDomains' } : {};

@@ -157,11 +157,23 @@ function exchange(port: number, raw: Buffer): Promise<string> {
 
 export async function fuzzServer(server: RunningServer, requests: number, seed: number, concurrency = 16, onProgress?: (stats: FuzzStats) => void): Promise<FuzzStats> {
   const stats: FuzzStats = { requests: 0, byClass: {}, closedWithoutAnswer: 0, fiveXx: [] };
-  const samples = fc.sample(requestArb, { numRuns: requests, seed });
+  // Requests are drawn in chunks (each from its own seed): a million at once would not fit in memory.
+  const CHUNK = 10_000;
+  let samples: FuzzRequest[] = [];
   let next = 0;
+  let drawn = 0;
+  const take = (): FuzzRequest | undefined => {
+    if (next === samples.length) {
+      if (drawn >= requests) return undefined;
+      const n = Math.min(CHUNK, requests - drawn);
+      samples = fc.sample(requestArb, { numRuns: n, seed: seed + drawn });
+      drawn += n;
+      next = 0;
+    }
+    return samples[next++];
+  };
   const worker = async () => {
-    while (next < samples.length) {
-      const r = samples[next++]!;
+    for (let r = take(); r !== undefined; r = take()) {
       const raw = build(r, `127.0.0.1:${server.port}`);
       const response = await exchange(server.port, raw);
       stats.requests++;
