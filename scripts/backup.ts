@@ -9,7 +9,7 @@ import { loadEnv, readConfigForBackups } from '../src/config.ts';
 import { openClickHouse } from '../src/events/clickhouse.ts';
 import { journalOwner } from '../src/events/journal.ts';
 import { migrate } from '../src/events/schema.ts';
-import { openDatabase } from '../src/leads/database.ts';
+import { NewerSchema, NotADataDir, openDatabase } from '../src/leads/database.ts';
 
 process.umask(0o077); // what this writes (leads.db, staging, restored data) holds personal data: owner-only
 
@@ -53,7 +53,13 @@ async function viaServer(config: BackupSettings, pid: number): Promise<BackupRec
 }
 
 async function itself(config: BackupSettings): Promise<BackupRecord> {
-  const leadsDb = openDatabase(config.leads.databasePath);
+  let leadsDb;
+  try {
+    leadsDb = openDatabase(config.leads.databasePath, true);
+  } catch (err) {
+    if (err instanceof NotADataDir || err instanceof NewerSchema) fail(err.message);
+    throw err;
+  }
   const started = Date.now();
   let record: BackupRecord;
   try {

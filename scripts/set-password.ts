@@ -4,7 +4,7 @@
 import { createInterface } from 'node:readline';
 import { Owner } from '../src/admin/owner.ts';
 import { loadEnv, readConfig } from '../src/config.ts';
-import { openDatabase } from '../src/leads/database.ts';
+import { NewerSchema, NotADataDir, openDatabase } from '../src/leads/database.ts';
 
 process.umask(0o077); // what this writes (leads.db, staging, restored data) holds personal data: owner-only
 
@@ -22,7 +22,14 @@ async function readPassword(prompt: string): Promise<string> {
 }
 
 const config = readConfig(loadEnv());
-const db = openDatabase(config.leads.databasePath);
+let db: ReturnType<typeof openDatabase>;
+try {
+  db = openDatabase(config.leads.databasePath, true);
+} catch (err) {
+  if (!(err instanceof NotADataDir) && !(err instanceof NewerSchema)) throw err;
+  process.stderr.write(`set-password: ${err.message}\n`);
+  process.exit(1);
+}
 const owner = new Owner(db);
 const password = await readPassword('New owner password: ');
 const weakness = owner.weakness(password);

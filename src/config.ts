@@ -52,7 +52,9 @@ export interface Config {
 }
 
 export interface BackupConfig {
-  s3: { endpoint: string | undefined; region: string; bucket: string; prefix: string; accessKeyId: string | undefined; secretAccessKey: string | undefined; forcePathStyle: boolean };
+  s3: { endpoint: string | undefined; region: string; bucket: string; prefix: string; accessKeyId: string | undefined; secretAccessKey: string | undefined; forcePathStyle: boolean; timeoutMs: number };
+  /** A whole backup (or restore drill) that takes longer fails: a frozen S3 endpoint never hangs it for good. */
+  timeoutMs: number;
   /** AES-256-GCM key; without it backups are compressed but not encrypted. */
   encryptionKey: Buffer | undefined;
   keep: { daily: number; weekly: number; monthly: number };
@@ -125,7 +127,10 @@ export function readConfig(env: Env): Config {
   };
 
   const dataDir = resolve(str('DATA_DIR', './data'));
-  const host = str('HOST', '0.0.0.0');
+  const trustProxy = parseTrustProxy(optional('TRUST_PROXY'), problems);
+  // Behind a proxy on this host, only the proxy may reach us: a client connecting directly could
+  // write its own X-Forwarded-For (and log in over plain HTTP). Compose sets HOST explicitly.
+  const host = str('HOST', trustProxy.kind === 'none' ? '0.0.0.0' : '127.0.0.1');
   if (isIP(host) === 0 && host !== 'localhost') problems.push(`HOST must be an IP address, got "${host}"`);
 
   const logLevel = str('LOG_LEVEL', 'info');
@@ -163,7 +168,7 @@ export function readConfig(env: Env): Config {
     host,
     dataDir,
     publicOrigin,
-    trustProxy: parseTrustProxy(optional('TRUST_PROXY'), problems),
+    trustProxy,
     adminToken,
     logLevel,
     clickhouse,
@@ -272,7 +277,11 @@ function readBackupConfig(str: (key: string, fallback: string) => string, option
   const maxAgeHours = int('BACKUP_MAX_AGE_HOURS', 36, 1, 24 * 365);
   if (bucket === undefined) return undefined;
   return {
-    s3: { endpoint, region: str('S3_REGION', 'us-east-1'), bucket, prefix, accessKeyId: optional('S3_ACCESS_KEY_ID'), secretAccessKey: optional('S3_SECRET_ACCESS_KEY'), forcePathStyle: forcePathStyle === 'true' },
+    s3: {
+      endpoint, region: str('S3_REGION', 'us-east-1'), bucket, prefix, accessKeyId: optional('S3_ACCESS_KEY_ID'), secretAccessKey: optional('S3_SECRET_ACCESS_KEY'), forcePathStyle: forcePathStyle === 'true',
+      timeoutMs: int('S3_TIMEOUT_MS', 60_000, 100, 3_600_000),
+    },
+    timeoutMs: int('BACKUP_TIMEOUT_MS', 7_200_000, 1000, 86_400_000),
     encryptionKey,
     keep,
     maxAgeHours,

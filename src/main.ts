@@ -67,7 +67,11 @@ async function main(): Promise<void> {
 
   // Leads, the journal and backup staging hold personal data: everything we create is owner-only.
   process.umask(0o077);
-  mkdirSync(config.dataDir, { recursive: true });
+  try {
+    mkdirSync(config.dataDir, { recursive: true });
+  } catch (err) {
+    fatal(`DATA_DIR ${config.dataDir} cannot be created (${(err as NodeJS.ErrnoException).code}): set DATA_DIR in .env to a writable directory (with the systemd unit: /var/lib/lean-capture)`);
+  }
   try {
     chmodSync(config.dataDir, 0o700);
   } catch (err) {
@@ -260,6 +264,9 @@ async function main(): Promise<void> {
   };
   process.on('SIGTERM', () => void shutdown('SIGTERM'));
   process.on('SIGINT', () => void shutdown('SIGINT'));
+  // A terminal closing (or an admin's habit) must not end the server silently: settings are read
+  // at start, and the GeoIP database reloads by itself when its file changes.
+  process.on('SIGHUP', () => log.info('SIGHUP: nothing to reload (restart to apply .env changes; GeoIP reloads by itself); still running'));
 }
 
 /** Puts the rate limits on the routes they protect: beacons, leads and webhooks, the owner's login. */
@@ -287,6 +294,7 @@ function fatal(message: string): never {
 }
 
 main().catch((err) => {
+  if (err instanceof Error && err.name === 'NewerSchema') fatal(err.message);
   process.stderr.write(`lean-capture: failed to start: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
   if (err instanceof Error && err.cause) process.stderr.write(`  cause: ${String((err.cause as Error).message ?? err.cause)}\n`);
   process.exit(1);

@@ -320,7 +320,7 @@ test('push subscriptions only to public https endpoints; a stored endpoint that 
 test('restore trusts no manifest it cannot authenticate: ids outside our shape, unsigned or unencrypted manifests when a key is set, foreign table names; the target and its neighbours stay untouched', async () => {
   const s3 = await startS3();
   const key = randomBytes(32);
-  const config = { endpoint: s3.endpoint, region: 'us-east-1', bucket: 'lc-backups', prefix: 'shop/', accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER', forcePathStyle: true };
+  const config = { endpoint: s3.endpoint, region: 'us-east-1', bucket: 'lc-backups', prefix: 'shop/', accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER', forcePathStyle: true, timeoutMs: 10_000 };
   const store = s3Store(config);
   const parent = tempDir('restore');
   const dataDir = join(parent, 'data');

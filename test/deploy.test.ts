@@ -37,9 +37,14 @@ test('docker-compose.yml validates (docker-compose config) and wires the app to 
     copyFileSync(join(ROOT, 'docker-compose.yml'), join(dir, 'docker-compose.yml'));
     copyFileSync(join(ROOT, 'Dockerfile'), join(dir, 'Dockerfile'));
     cpSync(join(ROOT, 'deploy'), join(dir, 'deploy'), { recursive: true });
-    writeFileSync(join(dir, '.env'), 'DOMAIN=track.example.com\nCLICKHOUSE_PASSWORD=s3cret-pass\nMAXMIND_ACCOUNT_ID=123456\nMAXMIND_LICENSE_KEY=abc\n');
+    // As docs/deploy.md has the admin do it: .env.example copied, then only the keys it asks for.
+    writeFileSync(join(dir, '.env'), readFileSync(join(ROOT, '.env.example'), 'utf8') + '\nDOMAIN=track.example.com\nCLICKHOUSE_PASSWORD=s3cret-pass\nMAXMIND_ACCOUNT_ID=123456\nMAXMIND_LICENSE_KEY=abc\n');
     const { code, out } = await tool('docker-compose', ['config'], { cwd: dir });
     assert.equal(code, 0, out);
+    const app = out.slice(out.indexOf('\n  app:'), out.indexOf('\n  caddy:') > out.indexOf('\n  app:') ? out.indexOf('\n  caddy:') : undefined);
+    assert.match(app, /TRUST_PROXY: ['"]?1['"]?$/m, 'Caddy is the one proxy in front: its X-Forwarded-For is believed');
+    assert.match(app, /HOST: ['"]?0\.0\.0\.0['"]?$/m);
+    assert.match(app, /DATA_DIR: \/data$/m);
     for (const service of ['app:', 'clickhouse:', 'geoipupdate:', 'caddy:']) assert.match(out, new RegExp(`^  ${service}`, 'm'));
     assert.match(out, /CLICKHOUSE_URL: http:\/\/clickhouse:8123/);
     assert.match(out, /PUBLIC_ORIGIN: https:\/\/track\.example\.com/);

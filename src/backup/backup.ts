@@ -82,11 +82,13 @@ export interface BackupDeps {
   appVersion: string;
   /** Scratch space on the data disk (emptied after each run). */
   scratchDir: string;
+  /** The data directory backed up, for messages. */
+  dataDir: string;
 }
 
 /** What a backup needs, the same for the server and the backup script. */
 export function backupDeps(config: Config & { backup: BackupConfig }, leadsDb: Db, clickhouse: ClickHouse): BackupDeps {
-  return { config: config.backup, store: s3Store(config.backup.s3), leadsDb, clickhouse, database: config.clickhouse.database, appVersion: APP_VERSION, scratchDir: join(config.dataDir, 'backup-scratch') };
+  return { config: config.backup, store: s3Store(config.backup.s3), leadsDb, clickhouse, database: config.clickhouse.database, appVersion: APP_VERSION, scratchDir: join(config.dataDir, 'backup-scratch'), dataDir: config.dataDir };
 }
 
 export const manifestKey = (id: string) => `backups/${id}.json`;
@@ -163,7 +165,21 @@ export async function trustedManifest(store: ObjectStore, id: string, key: Buffe
   return manifest;
 }
 
-export async function runBackup(deps: BackupDeps, onProgress: (p: Progress) => void = () => undefined, now = Date.now()): Promise<BackupResult> {
+/** One backup, failed as a whole once it takes longer than BACKUP_TIMEOUT_MS (its requests time out on their own too). */
+export function runBackup(deps: BackupDeps, onProgress: (p: Progress) => void = () => undefined, now = Date.now()): Promise<BackupResult> {
+  return withDeadline(takeBackup(deps, onProgress, now), deps.config.timeoutMs, `the backup did not finish within ${Math.round(deps.config.timeoutMs / 60_000)} min (BACKUP_TIMEOUT_MS): is ${deps.store.location} reachable?`);
+}
+
+export function withDeadline<T>(work: Promise<T>, ms: number, message: string): Promise<T> {
+  let timer: NodeJS.Timeout;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(message)), ms);
+    timer.unref();
+  });
+  return Promise.race([work, deadline]).finally(() => clearTimeout(timer));
+}
+
+async function takeBackup(deps: BackupDeps, onProgress: (p: Progress) => void, now: number): Promise<BackupResult> {
   const { store, config, clickhouse } = deps;
   const started = Date.now();
   const id = backupId(now);
@@ -186,6 +202,15 @@ export async function runBackup(deps: BackupDeps, onProgress: (p: Progress) => v
   };
 
   try {
+    // A backup of an empty DATA_DIR (a wrong directory) must not replace a good one and become "latest".
+    const ownLeads = deps.leadsDb.prepare('SELECT count(*) FROM leads').pluck().get() as number;
+    if (ownLeads === 0) {
+      const latestId = (await listManifestIds(store)).at(-1);
+      const latest = latestId ? await readManifest(store, latestId) : undefined;
+      if (latest && (latest.totals?.leads > 0 || latest.totals?.rows > 0)) {
+        throw new Error(`refusing to back up an empty data directory over backup ${latest.id} (${latest.totals.leads} leads, ${latest.totals.rows} events): is DATA_DIR (${deps.dataDir}) the server's? Set it in .env where the server reads it`);
+      }
+    }
     const previousId = (await listManifestIds(store)).at(-1);
     // Objects are reused only from a manifest we can trust (signed with our key).
     const previous = previousId ? await trustedManifest(store, previousId, key).catch(() => undefined) : undefined;

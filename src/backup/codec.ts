@@ -120,6 +120,7 @@ export async function unseal(path: string, dest: string, objectKey: string, key:
   } catch (err) {
     const reason = (err as Error).message;
     if (/unable to authenticate|auth/i.test(reason)) throw new Error(`${objectKey} does not decrypt with this key (wrong BACKUP_ENCRYPTION_KEY, or the object was altered)`);
+    if ((err as NodeJS.ErrnoException).code === 'ENOSPC') throw err; // the disk is full, the object may be fine
     throw new Error(`${objectKey} is damaged: ${reason}`);
   }
   if (content.sha256() !== contentSha256) throw new Error(`${objectKey} decoded to different content than was backed up (checksum mismatch)`);

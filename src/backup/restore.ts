@@ -6,7 +6,7 @@
 // exchanged with the real ones once their row counts match the manifest.
 import { createReadStream, existsSync, mkdirSync, readdirSync, renameSync, rmSync } from 'node:fs';
 import { createInterface } from 'node:readline';
-import { dirname, join, resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import Database from 'better-sqlite3';
 import type { ClickHouseConfig } from '../config.ts';
 import { openClickHouse, type ClickHouse } from '../events/clickhouse.ts';
@@ -15,7 +15,7 @@ import { migrate } from '../events/schema.ts';
 import { SQLITE_SCHEMA_VERSION } from '../leads/database.ts';
 import { CLICKHOUSE_SCHEMA_VERSION, MANIFEST_FORMAT, ManifestRejected, trustedManifest, type Manifest, type ObjectEntry, type Progress } from './backup.ts';
 import { fileSha256, keyMatches, unseal } from './codec.ts';
-import type { ObjectStore } from './s3.ts';
+import { S3Failure, type ObjectStore } from './s3.ts';
 
 /** Rows per insert while restoring. */
 const INSERT_ROWS = 50_000;
@@ -81,10 +81,20 @@ export async function restoreBackup(options: RestoreOptions): Promise<RestoreRes
     }
   }
 
-  // Staging on the target's filesystem, so the last step is a rename: beside a new target; inside
-  // an existing empty one (it may be a mount point, such as a Docker volume, that cannot be replaced).
-  const targetExists = existsSync(dataDir);
-  const staging = targetExists ? join(dataDir, `.restoring-${manifest.id}`) : join(dirname(dataDir), `.${manifest.id}.restoring-${process.pid}`);
+  // Staging inside the target (created now if new), on its filesystem, so the last step is renames:
+  // no write beside it (the service user cannot write /var/lib), and a mount point (a Docker
+  // volume) works the same.
+  const created = !existsSync(dataDir);
+  if (created) {
+    try {
+      mkdirSync(dataDir, { mode: 0o700 });
+    } catch (err) {
+      if (server) await server.close();
+      const code = (err as NodeJS.ErrnoException).code;
+      throw new RestoreRefused(`cannot create ${dataDir} (${code}): ${code === 'EACCES' ? `create it for the user that runs the server first, e.g. sudo install -d -o lean-capture -m 700 ${dataDir}` : 'check the path'}`);
+    }
+  }
+  const staging = join(dataDir, `.restoring-${manifest.id}`);
   rmSync(staging, { recursive: true, force: true });
   const downloads = join(staging, 'download');
   const plain = join(staging, 'plain');
@@ -105,7 +115,7 @@ export async function restoreBackup(options: RestoreOptions): Promise<RestoreRes
       try {
         await options.store.getToFile(entry.key, file, (b) => progress({ step: 'download', done: bytesDone + b, total: totalBytes, unit: 'bytes' }));
       } catch (err) {
-        throw new RestoreRefused(`object ${entry.key} of backup ${manifest.id} cannot be read: ${(err as Error).name === 'NoSuchKey' ? 'it is missing' : (err as Error).message}`);
+        throw new RestoreRefused(`object ${entry.key} of backup ${manifest.id} cannot be read: ${err instanceof S3Failure && err.missing ? 'it is missing' : (err as Error).message}`);
       }
       bytesDone += entry.bytes;
       if ((await fileSha256(file)) !== entry.sha256) throw new RestoreRefused(`object ${entry.key} of backup ${manifest.id} is corrupt (SHA-256 differs from the manifest)`);
@@ -152,21 +162,25 @@ export async function restoreBackup(options: RestoreOptions): Promise<RestoreRes
       await clickhouse.close();
     }
 
-    // 5. Into place in one step.
-    if (!targetExists) renameSync(built, dataDir);
-    else {
-      // The events first, the leads database last: a server started in between sees no leads.db
-      // and would begin a new one; the window is two renames long.
-      const entries = readdirSync(built).sort((a, b) => Number(a === 'leads.db') - Number(b === 'leads.db'));
-      for (const entry of entries) renameSync(join(built, entry), join(dataDir, entry));
-    }
+    // 5. Into place: the events first, the leads database last (a server started in between sees
+    // no leads.db and would begin a new one; the window is two renames long).
+    const entries = readdirSync(built).sort((a, b) => Number(a === 'leads.db') - Number(b === 'leads.db'));
+    for (const entry of entries) renameSync(join(built, entry), join(dataDir, entry));
+    rmSync(staging, { recursive: true, force: true });
     return { id: manifest.id, durationMs: Date.now() - started, bytes: totalBytes, rows, leads };
   } catch (err) {
     if (server) await server.close().catch(() => undefined);
-    throw err;
-  } finally {
     rmSync(staging, { recursive: true, force: true });
+    if (created) rmSync(dataDir, { recursive: true, force: true }); // ours, and nothing was moved in
+    throw diskFull(err, dataDir);
   }
+}
+
+/** A full disk says so, instead of surfacing as a "damaged" object or a raw ENOSPC. */
+function diskFull(err: unknown, dataDir: string): unknown {
+  const text = `${(err as Error)?.message ?? ''} ${((err as Error)?.cause as Error | undefined)?.message ?? ''}`;
+  if ((err as NodeJS.ErrnoException)?.code !== 'ENOSPC' && !/ENOSPC|no space left/i.test(text)) return err;
+  return new RestoreRefused(`the disk of ${dataDir} is full: a restore needs room for the decoded backup (about 15× its size while it runs); free some space and run it again`);
 }
 
 /** Inserts a JSONEachRow file in batches; returns the rows inserted. */

@@ -103,9 +103,12 @@ export class Backups {
     };
   }
 
-  /** Tells the owner (once a day) when the last good backup is older than BACKUP_MAX_AGE_HOURS. */
+  /**
+   * Tells the owner (once a day) when the last good backup is older than BACKUP_MAX_AGE_HOURS —
+   * also while a backup runs: a run that hangs is no backup.
+   */
   checkAge(now = Date.now()): void {
-    if (!this.deps || this.current) return;
+    if (!this.deps) return;
     const { lastOk } = backupRecords(this.db);
     const ageHours = (now - (lastOk ? Date.parse(lastOk.at) : this.since)) / 3_600_000;
     if (ageHours <= this.deps.config.maxAgeHours) return;

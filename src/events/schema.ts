@@ -113,6 +113,11 @@ export async function migrate(db: ClickHouse): Promise<number> {
   await db.exec(MIGRATIONS_TABLE);
   const rows = await db.query<{ version: number }>('SELECT version FROM schema_migrations');
   const applied = new Set(rows.map((r) => Number(r.version)));
+  const newest = Math.max(0, ...applied);
+  const known = MIGRATIONS.at(-1)!.version;
+  if (newest > known) {
+    throw Object.assign(new Error(`the ClickHouse events schema is at version ${newest}, newer than this version of Lean Capture knows (${known}): it was upgraded by a newer version. Run that version again, or restore the backup taken before the upgrade (docs/deploy.md, "Upgrade and rollback")`), { name: 'NewerSchema' });
+  }
   for (const migration of MIGRATIONS) {
     if (applied.has(migration.version)) continue;
     for (const sql of migration.statements) {

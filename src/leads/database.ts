@@ -7,7 +7,7 @@
 // small business gets a few leads an hour). NORMAL would survive a process crash but could lose
 // the last commits on a power cut.
 import Database from 'better-sqlite3';
-import { mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 
 export type Db = Database.Database;
@@ -173,7 +173,17 @@ const MIGRATIONS: Array<{ version: number; name: string; sql: string }> = [
 /** The schema version this build writes (a backup from a newer one is refused). */
 export const SQLITE_SCHEMA_VERSION = Math.max(...MIGRATIONS.map((m) => m.version));
 
-export function openDatabase(path: string): Db {
+/** An admin command pointed at a directory that holds no leads.db: not the server's DATA_DIR. */
+export class NotADataDir extends Error {}
+
+/**
+ * Opens leads.db, creating it unless `existing`: the admin commands (backup, set-password) open
+ * only the server's own, so a wrong DATA_DIR is refused instead of starting an empty database.
+ */
+export function openDatabase(path: string, existing = false): Db {
+  if (existing && !existsSync(path)) {
+    throw new NotADataDir(`${dirname(path)} holds no leads.db, so it is not the server's DATA_DIR: set DATA_DIR in .env (the file the server reads from its working directory) and run this from that directory`);
+  }
   mkdirSync(dirname(path), { recursive: true });
   const db = new Database(path);
   db.pragma('journal_mode = WAL');
@@ -186,9 +196,19 @@ export function openDatabase(path: string): Db {
   return db;
 }
 
+/** Data written by a newer Lean Capture: this version must not run on it (a rollback needs the backup). */
+export class NewerSchema extends Error {
+  override readonly name = 'NewerSchema';
+}
+
 function migrate(db: Db): void {
   db.exec('CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)');
   const applied = new Set(db.prepare('SELECT version FROM schema_migrations').pluck().all() as number[]);
+  const newest = Math.max(0, ...applied);
+  if (newest > SQLITE_SCHEMA_VERSION) {
+    db.close();
+    throw new NewerSchema(`${db.name} is at schema ${newest}, newer than this version of Lean Capture knows (${SQLITE_SCHEMA_VERSION}): it was upgraded by a newer version. Run that version again, or restore the backup taken before the upgrade into a fresh DATA_DIR (docs/deploy.md, "Upgrade and rollback")`);
+  }
   for (const m of MIGRATIONS) {
     if (applied.has(m.version)) continue;
     db.transaction(() => {

@@ -79,7 +79,7 @@ test('retention keeps exactly the newest backup of each of the last N days, ISO 
 test('pruning deletes the manifests retention drops and the objects no kept backup refers to', async () => {
   const s3 = await startS3();
   try {
-    const store = s3Store({ endpoint: s3.endpoint, region: 'us-east-1', bucket: S3_BUCKET, prefix: 'shop/', accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER', forcePathStyle: true });
+    const store = s3Store({ endpoint: s3.endpoint, region: 'us-east-1', bucket: S3_BUCKET, prefix: 'shop/', accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER', forcePathStyle: true, timeoutMs: 10_000 });
     const manifest = (id: string, objects: string[]): Partial<Manifest> => ({ id, sqlite: { key: `data/${id}/leads.db.gz` } as Manifest['sqlite'], tables: { events: objects.map((key, i) => ({ id: String(i), fingerprint: '', rows: 1, object: { key } as Manifest['sqlite'] })) } });
     const days = ['20261101T030000Z', '20261102T030000Z', '20261103T030000Z'];
     // The September partition was exported on the 1st and reused by every later backup.
@@ -110,8 +110,8 @@ test('the owner is told once a day when the last good backup is older than BACKU
   const db = openDatabase(join(dir, 'leads.db'));
   try {
     const told: string[] = [];
-    const config = { s3: {} as never, encryptionKey: undefined, keep: { daily: 1, weekly: 0, monthly: 0 }, maxAgeHours: 36 };
-    const backups = new Backups({ config, store: { location: 's3://x/' } as never, leadsDb: db, clickhouse: {} as never, database: 'x', appVersion: '0', scratchDir: dir }, db, { notify: (key) => told.push(key) }, createLogger('silent'));
+    const config = { s3: {} as never, encryptionKey: undefined, keep: { daily: 1, weekly: 0, monthly: 0 }, maxAgeHours: 36, timeoutMs: 60_000 };
+    const backups = new Backups({ config, store: { location: 's3://x/' } as never, leadsDb: db, clickhouse: {} as never, database: 'x', appVersion: '0', scratchDir: dir, dataDir: dir }, db, { notify: (key) => told.push(key) }, createLogger('silent'));
     const now = Date.now();
     backups.checkAge(now);
     assert.deepEqual(told, [], 'a server that just started is not late');
