@@ -28,6 +28,8 @@ export interface Config {
   trustProxy: TrustProxy;
   adminToken: string | undefined;
   logLevel: string;
+  /** stdout is the systemd journal (JOURNAL_STREAM set by systemd): log lines carry priorities. */
+  logToJournald: boolean;
   clickhouse: ClickHouseConfig;
   flushIntervalMs: number;
   flushMaxRows: number;
@@ -168,6 +170,7 @@ export function readConfig(env: Env): Config {
     host,
     dataDir,
     publicOrigin,
+    logToJournald: optional('JOURNAL_STREAM') !== undefined,
     trustProxy,
     adminToken,
     logLevel,

@@ -10,6 +10,19 @@ const REDACT = [
   'headers.authorization', 'headers["x-forwarded-for"]', 'headers["cf-connecting-ip"]',
 ];
 
-export function createLogger(level: string): Logger {
-  return pino({ level, redact: { paths: REDACT, censor: '[redacted]' }, base: { app: 'lean-capture' } });
+/** sd-daemon(3) priorities for pino's levels: journald reads a leading "<N>", so `journalctl -p err` works. */
+const PRIORITY: Record<string, number> = { 10: 7, 20: 7, 30: 6, 40: 4, 50: 3, 60: 2 };
+
+/** `journald`: stdout is the systemd journal (JOURNAL_STREAM is set): each line starts with its priority. */
+export function createLogger(level: string, journald = false): Logger {
+  const options = { level, redact: { paths: REDACT, censor: '[redacted]' }, base: { app: 'lean-capture' } };
+  if (!journald) return pino(options);
+  const stream = {
+    write(line: string) {
+      const priority = PRIORITY[/"level":(\d+)/.exec(line)?.[1] ?? '30'] ?? 6;
+      process.stdout.write(`<${priority}>${line}`);
+    },
+    flush() {},
+  };
+  return pino(options, stream);
 }

@@ -47,6 +47,7 @@ export function adminRoutes(deps: AdminDeps): Route[] {
           return problem(503, 'not-ready', 'Inserts into ClickHouse are failing', `Retrying since ${new Date(batch.failingSince).toISOString()}; beacons wait in the journal.`, backlog);
         }
         if (backlog.journalFull) return problem(503, 'not-ready', 'The event journal is full', 'Beacons are refused until ClickHouse catches up.', backlog);
+        if (!deps.journal.writable()) return problem(503, 'not-ready', 'The event journal cannot be written', 'The disk is full or failing: beacons are refused until a write succeeds.', backlog);
         return json(200, { status: 'ready', clickhouse: 'reachable', ...backlog });
       },
     },

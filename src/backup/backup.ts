@@ -6,7 +6,8 @@
 // no kept backup refers to are deleted.
 import { createReadStream, mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
+import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import { hostname } from 'node:os';
 import Database from 'better-sqlite3';
 import { APP_VERSION, type BackupConfig, type Config } from '../config.ts';
 import type { ClickHouse } from '../events/clickhouse.ts';
@@ -47,6 +48,8 @@ export interface Manifest {
   sqlite: ObjectEntry & { leads: number };
   tables: Record<string, PartitionEntry[]>;
   totals: { bytes: number; rows: number; leads: number; objects: number };
+  /** The installation that made it (backupInstance): retention prunes only its own. */
+  instance?: string;
   /** HMAC-SHA256 of the rest, from BACKUP_ENCRYPTION_KEY (see manifestMac); absent without a key. */
   mac?: string;
 }
@@ -211,6 +214,7 @@ async function takeBackup(deps: BackupDeps, onProgress: (p: Progress) => void, n
         throw new Error(`refusing to back up an empty data directory over backup ${latest.id} (${latest.totals.leads} leads, ${latest.totals.rows} events): is DATA_DIR (${deps.dataDir}) the server's? Set it in .env where the server reads it`);
       }
     }
+    const instance = backupInstance(deps.leadsDb);
     const previousId = (await listManifestIds(store)).at(-1);
     // Objects are reused only from a manifest we can trust (signed with our key).
     const previous = previousId ? await trustedManifest(store, previousId, key).catch(() => undefined) : undefined;
@@ -276,6 +280,7 @@ async function takeBackup(deps: BackupDeps, onProgress: (p: Progress) => void, n
     const manifest: Manifest = {
       format: MANIFEST_FORMAT,
       id,
+      instance,
       createdAt: new Date(now).toISOString(),
       cutoff: cutoff.replace(' ', 'T') + 'Z',
       app: { version: deps.appVersion },
@@ -295,7 +300,7 @@ async function takeBackup(deps: BackupDeps, onProgress: (p: Progress) => void, n
     await store.putText(manifestKey(id), JSON.stringify(manifest, null, 1));
 
     onProgress({ step: 'pruning old backups', done: 0, total: 1, unit: 'objects' });
-    const pruned = await prune(store, config.keep);
+    const pruned = await prune(store, config.keep, instance, config.timeoutMs);
     return {
       id,
       at: manifest.createdAt,
@@ -314,21 +319,45 @@ async function takeBackup(deps: BackupDeps, onProgress: (p: Progress) => void, n
 }
 
 /** Deletes the manifests retention does not keep, then every object no kept manifest refers to. */
-export async function prune(store: ObjectStore, keep: BackupConfig['keep']): Promise<{ backups: number; objects: number }> {
-  const ids = await listManifestIds(store);
-  const kept = backupsToKeep(ids.map((id) => ({ id, at: backupTime(id) })), keep);
+/**
+ * Applies retention to this installation's backups only (two servers sharing a prefix — the old
+ * and the new VPS after a move — never prune each other's), then deletes the objects no remaining
+ * manifest refers to, once they are older than `leftoverAfterMs` (a backup still uploading, ours or
+ * another installation's, has no manifest yet).
+ */
+export async function prune(store: ObjectStore, keep: BackupConfig['keep'], instance: string, leftoverAfterMs: number, now = Date.now()): Promise<{ backups: number; objects: number }> {
+  const manifests = new Map<string, Manifest | undefined>();
+  for (const id of await listManifestIds(store)) manifests.set(id, await readManifest(store, id));
+  // Manifests without an instance predate it: they were made by this installation or its predecessor.
+  const own = [...manifests].filter(([, m]) => (m?.instance ?? instance) === instance).map(([id]) => id);
+  const kept = backupsToKeep(own.map((id) => ({ id, at: backupTime(id) })), keep);
+  const dropped = own.filter((id) => !kept.has(id));
   const referenced = new Set<string>();
-  for (const id of kept) {
-    const manifest = await readManifest(store, id);
-    if (!manifest) continue;
-    referenced.add(manifest.sqlite.key);
-    for (const p of Object.values(manifest.tables).flat()) referenced.add(p.object.key);
+  for (const [id, manifest] of manifests) {
+    if (!manifest || dropped.includes(id)) continue;
+    referenced.add(manifest.sqlite?.key);
+    for (const p of Object.values(manifest.tables ?? {}).flat()) referenced.add(p?.object?.key);
   }
-  const dropManifests = ids.filter((id) => !kept.has(id)).map(manifestKey);
-  await store.remove(dropManifests);
-  const dropObjects = (await store.list('data/')).map((o) => o.key).filter((k) => !referenced.has(k));
+  await store.remove(dropped.map(manifestKey));
+  const leftover = (key: string) => {
+    const made = backupTime(/^data\/(\d{8}T\d{6}Z)\//.exec(key)?.[1] ?? '');
+    return !Number.isFinite(made) || now - made > leftoverAfterMs;
+  };
+  const dropObjects = (await store.list('data/')).map((o) => o.key).filter((k) => !referenced.has(k) && leftover(k));
   await store.remove(dropObjects);
-  return { backups: dropManifests.length, objects: dropObjects.length };
+  return { backups: dropped.length, objects: dropObjects.length };
+}
+
+/**
+ * This installation's name in its manifests: made once and kept in leads.db (a restore drops it,
+ * so a restored copy on a new machine gets its own).
+ */
+export function backupInstance(db: Db): string {
+  const existing = db.prepare("SELECT value FROM settings WHERE key = 'backup.instance'").pluck().get() as string | undefined;
+  if (existing) return existing;
+  const made = `${hostname().replace(/[^A-Za-z0-9.-]/g, '').slice(0, 40) || 'host'}-${randomBytes(4).toString('hex')}`;
+  db.prepare("INSERT INTO settings (key, value) VALUES ('backup.instance', ?) ON CONFLICT (key) DO NOTHING").run(made);
+  return db.prepare("SELECT value FROM settings WHERE key = 'backup.instance'").pluck().get() as string;
 }
 
 /** Export queries for one partition: a day at a time, or an hour at a time for a big day. */

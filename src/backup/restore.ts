@@ -138,6 +138,8 @@ export async function restoreBackup(options: RestoreOptions): Promise<RestoreRes
     const leadsDb = new Database(leadsPath);
     const integrity = leadsDb.pragma('integrity_check', { simple: true });
     const leads = leadsDb.prepare('SELECT count(*) FROM leads').pluck().get() as number;
+    // The restored copy is a new installation: its backups get their own name (see backupInstance).
+    leadsDb.prepare("DELETE FROM settings WHERE key = 'backup.instance'").run();
     leadsDb.close();
     if (integrity !== 'ok' || leads !== manifest.sqlite.leads) throw new Error(`the restored leads database does not check out (integrity: ${String(integrity)}, leads ${leads} of ${manifest.sqlite.leads})`);
 

@@ -80,6 +80,9 @@ export class Journal {
   private readonly segmentBytes: number;
   private firstOwnSegment = 0;
   private wasFull = false;
+  /** Since when appends fail (disk full or failing), or 0 while they succeed. */
+  private failingSince = 0;
+  private failedWrites = 0;
   /** Rows appended by this process, for the backlog figures. */
   appendedRows = 0;
   damagedRecords = 0;
@@ -172,9 +175,21 @@ export class Journal {
       } catch {
         this.rotate();
       }
-      this.log.error({ err, rows }, 'journal write failed; the beacons were refused');
+      // A full disk fails every request: say it once, then once a minute with the count.
+      const now = Date.now();
+      this.failedWrites++;
+      if (this.failingSince === 0 || now - this.failingSince >= 60_000) {
+        this.log.error({ code: (err as NodeJS.ErrnoException).code, reason: (err as Error).message, rows, failedWrites: this.failedWrites }, 'journal write failed (disk full or failing?): beacons are refused with 503 until writes succeed again');
+        this.failingSince = now;
+        this.failedWrites = 0;
+      }
       turn.reject(err as Error);
       return;
+    }
+    if (this.failingSince !== 0) {
+      this.log.info('journal writes succeed again: beacons are accepted');
+      this.failingSince = 0;
+      this.failedWrites = 0;
     }
     live.size += record.length;
     this.totalBytes += record.length;
@@ -182,6 +197,11 @@ export class Journal {
     this.dirty = true;
     if (live.size >= this.segmentBytes) this.rotate();
     turn.resolve();
+  }
+
+  /** False while appends fail (disk full or failing): /readyz says so. */
+  writable(): boolean {
+    return this.failingSince === 0;
   }
 
   /** Bytes from the cursor to the end of the journal. */

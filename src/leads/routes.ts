@@ -68,7 +68,13 @@ async function postLead(deps: LeadRoutesDeps, req: Request): Promise<Reply> {
     }
   }
   ctx.flag = spamFlag(deps.db, { honeypot: fields.lc_hp, fillMs: fields.lcFill, ip: ctx.clientIp ?? '', phone: draft.phone }, deps.spam);
-  const { lead, created } = deps.store.create(draft, ctx);
+  let stored;
+  try {
+    stored = deps.store.create(draft, ctx);
+  } catch (err) {
+    return storageProblem(err);
+  }
+  const { lead, created } = stored;
 
   if (!isForm) return json(created ? 201 : 200, { id: lead.id });
   const target = thankYouTarget(parsed.thanksUrl, req, deps.thanksUrl);
@@ -169,16 +175,32 @@ function googleLeadForm(deps: LeadRoutesDeps, req: Request): Reply {
     referrer: undefined,
     attribution: gclid ? { gclid } : {},
   };
-  const { lead } = deps.store.create(draft, {
-    source: 'google_lead_form',
-    clientIp: undefined,
-    userAgent: undefined,
-    geo: { country: '', region: '', city: '' },
-    isTest: body.is_test === true,
-    googleCampaignId: idText(body.campaign_id),
-    googleFormId: idText(body.form_id),
-  });
-  return json(200, { id: lead.id });
+  let stored;
+  try {
+    stored = deps.store.create(draft, {
+      source: 'google_lead_form',
+      clientIp: undefined,
+      userAgent: undefined,
+      geo: { country: '', region: '', city: '' },
+      isTest: body.is_test === true,
+      googleCampaignId: idText(body.campaign_id),
+      googleFormId: idText(body.form_id),
+    });
+  } catch (err) {
+    return storageProblem(err); // Google retries a webhook that fails
+  }
+  return json(200, { id: stored.lead.id });
+}
+
+/**
+ * SQLite could not write (disk full, I/O error, locked for too long): nothing was stored, so the
+ * sender is asked to retry (503), not told of a bug (500). Anything else is a bug and is rethrown.
+ */
+function storageProblem(err: unknown): Reply {
+  const code = (err as { code?: unknown }).code;
+  if (typeof code !== 'string' || !/^SQLITE_(FULL|IOERR|BUSY|LOCKED|READONLY|CANTOPEN)/.test(code)) throw err;
+  const reply = problem(503, 'storage-unavailable', 'The lead could not be stored right now', 'The server\'s disk is full or failing; nothing was stored. Send it again in a minute.');
+  return { ...reply, headers: { ...reply.headers, 'Retry-After': '60' } };
 }
 
 /** Google sends ids as numbers or strings; anything else is not an id. */

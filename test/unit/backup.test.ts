@@ -90,7 +90,7 @@ test('pruning deletes the manifests retention drops and the objects no kept back
     }
     await s3.put('data/20261101T030000Z/events/202609.jsonl.gz', 'sep');
     await s3.put('data/20261104T030000Z/events/202611.jsonl.gz', 'an upload whose backup never finished');
-    const pruned = await prune(store, { daily: 2, weekly: 0, monthly: 0 });
+    const pruned = await prune(store, { daily: 2, weekly: 0, monthly: 0 }, 'this-vps', 3_600_000);
     assert.deepEqual(pruned, { backups: 1, objects: 3 });
     assert.deepEqual(await s3.keys('backups/'), ['backups/20261102T030000Z.json', 'backups/20261103T030000Z.json']);
     assert.deepEqual(await s3.keys('data/'), [
@@ -125,5 +125,28 @@ test('the owner is told once a day when the last good backup is older than BACKU
   } finally {
     db.close();
     removeDir(dir);
+  }
+});
+
+test('two installations sharing a prefix (the old and the new VPS) never prune each other\'s backups, nor an upload still under way', async () => {
+  const s3 = await startS3();
+  try {
+    const store = s3Store({ endpoint: s3.endpoint, region: 'us-east-1', bucket: S3_BUCKET, prefix: 'shop/', accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER', forcePathStyle: true, timeoutMs: 10_000 });
+    const put = async (id: string, instance: string) => {
+      await s3.put(`backups/${id}.json`, JSON.stringify({ id, instance, sqlite: { key: `data/${id}/leads.db.gz` }, tables: {} }));
+      await s3.put(`data/${id}/leads.db.gz`, id);
+    };
+    await put('20261101T030000Z', 'old-vps');
+    await put('20261102T030000Z', 'old-vps');
+    await put('20261103T030000Z', 'new-vps');
+    await put('20261104T030000Z', 'new-vps');
+    const now = Date.parse('2026-11-04T03:10:00Z');
+    await s3.put('data/20261104T030500Z/events/202611.jsonl.gz', 'the old VPS is uploading right now');
+    const pruned = await prune(store, { daily: 1, weekly: 0, monthly: 0 }, 'new-vps', 3_600_000, now);
+    assert.deepEqual(pruned, { backups: 1, objects: 1 });
+    assert.deepEqual(await s3.keys('backups/'), ['backups/20261101T030000Z.json', 'backups/20261102T030000Z.json', 'backups/20261104T030000Z.json']);
+    assert.ok((await s3.keys('data/')).includes('data/20261104T030500Z/events/202611.jsonl.gz'), 'a recent upload without a manifest is left alone');
+  } finally {
+    await s3.close();
   }
 });
