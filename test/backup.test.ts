@@ -7,9 +7,10 @@ import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import Database from 'better-sqlite3';
+import { createClient } from '@clickhouse/client';
 import { manifestMac, type Manifest } from '../src/backup/backup.ts';
 import { adminGet, clickhouseIn, eventually, removeDir, runScript, send, startClickHouseServer, startServer, tempDir, type RunningServer } from './support/harness.ts';
-import { startS3 } from './support/s3.ts';
+import { startS3, startS3Process } from './support/s3.ts';
 import { startTelegram } from './support/telegram.ts';
 
 type Json = Record<string, any>;
@@ -208,7 +209,7 @@ test('restore refuses, with a clear message and the target untouched: a running 
     try {
       const failed = await runScript('backup.ts', [], { ...env, DATA_DIR: server.dataDir, S3_ENDPOINT: 'http://127.0.0.1:9', PORT: String(offline.port) });
       assert.equal(failed.code, 1);
-      assert.match(failed.stderr, /^backup failed: .*ECONNREFUSED/m);
+      assert.match(failed.stderr, /^backup failed: S3 .*\(s3:\/\/lc-backups\/shop\/ at http:\/\/127\.0\.0\.1:9\): connection refused: is S3_ENDPOINT right, and the store up\?$/m);
       await eventually(async () => telegram.calls.find((c) => c.text.startsWith('Backup failed')), 10_000, 'the owner to be told');
       const status = await adminGet<Json>(offline, '/api/admin/status');
       assert.equal(status.backup.last.outcome, 'failed');
@@ -249,6 +250,16 @@ test('server mode (CLICKHOUSE_URL): the same backup, restored into an empty data
     const backup = await runScript('backup.ts', ['--json'], { ...env, DATA_DIR: server.dataDir, PORT: String(server.port) });
     assert.equal(backup.code, 0, backup.stderr);
     assert.equal(JSON.parse(backup.stdout).result.rows, 43);
+    // The restore drill in server mode (the Docker image has no embedded engine): a scratch
+    // database on the same server, checked, then dropped; staged on the data disk.
+    const drill = await runScript('restore.ts', ['--verify'], { ...env, DATA_DIR: server.dataDir });
+    assert.equal(drill.code, 0, drill.stderr);
+    assert.match(drill.stdout, new RegExp(`verified: every checksum matches, 43 events and 3 leads .* restored into the scratch database lc_backup_${suffix}_verify`));
+    const client = createClient({ url: clickhouse.url, username: clickhouse.user, password: clickhouse.password });
+    const left = await (await client.query({ query: 'SELECT name FROM system.databases WHERE name LIKE {p:String}', query_params: { p: `%${suffix}%` }, format: 'JSONEachRow' })).json<{ name: string }>();
+    await client.close();
+    assert.deepEqual(left.map((d) => d.name), [`lc_backup_${suffix}`], 'the scratch database is gone');
+    assert.deepEqual(readdirSync(server.dataDir).filter((f) => f.startsWith('.verify-')), [], 'and the scratch directory');
     await server.stop();
 
     const target = { ...env, CLICKHOUSE_DATABASE: `lc_restored_${suffix}` };
@@ -271,6 +282,35 @@ test('server mode (CLICKHOUSE_URL): the same backup, restored into an empty data
     removeDir(server.dataDir);
     removeDir(restored);
     await clickhouse.stop();
+    await s3.close();
+  }
+});
+
+test('a frozen S3 endpoint fails the backup within its deadline, tells the owner, and frees the next run', async () => {
+  const s3 = await startS3Process();
+  const telegram = await startTelegram('123:TEST');
+  const env = { ...s3.env, S3_TIMEOUT_MS: '1000', BACKUP_TIMEOUT_MS: '8000' };
+  const server = await startServer({ ...env, TELEGRAM_API_URL: telegram.url, TELEGRAM_BOT_TOKEN: '123:TEST', TELEGRAM_CHAT_ID: '42' });
+  try {
+    await send(`${server.url}/lead`, { phone: '+905321112299' }, { 'Content-Type': 'application/json' });
+    s3.freeze();
+    const started = Date.now();
+    const backup = await runScript('backup.ts', [], { ...env, DATA_DIR: server.dataDir, PORT: String(server.port) });
+    const tookMs = Date.now() - started;
+    assert.equal(backup.code, 1);
+    assert.match(backup.stderr, /backup failed: (S3 .*no answer within 1 s \(S3_TIMEOUT_MS\)|the backup did not finish within .*BACKUP_TIMEOUT_MS)/);
+    assert.ok(tookMs < 30_000, `failed after ${tookMs} ms`);
+    await eventually(async () => telegram.calls.find((c) => c.text.startsWith('Backup failed')), 10_000, 'the owner to be told');
+    const status = await adminGet<Json>(server, '/api/admin/status');
+    assert.equal(status.backup.running, null, 'the next run is not stuck behind this one');
+    assert.equal(status.backup.last.outcome, 'failed');
+    s3.thaw();
+    const next = await runScript('backup.ts', ['--json'], { ...env, DATA_DIR: server.dataDir, PORT: String(server.port) });
+    assert.equal(next.code, 0, next.stderr);
+  } finally {
+    await server.stop();
+    removeDir(server.dataDir);
+    await telegram.close();
     await s3.close();
   }
 });

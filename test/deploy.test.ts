@@ -45,6 +45,8 @@ test('docker-compose.yml validates (docker-compose config) and wires the app to 
     assert.match(app, /TRUST_PROXY: ['"]?1['"]?$/m, 'Caddy is the one proxy in front: its X-Forwarded-For is believed');
     assert.match(app, /HOST: ['"]?0\.0\.0\.0['"]?$/m);
     assert.match(app, /DATA_DIR: \/data$/m);
+    const version = (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string }).version;
+    assert.match(app, new RegExp(`image: lean-capture:server-${version.replace(/\./g, '\\.')}$`, 'm'), 'the image is tagged with the version, so a rollback is a tag');
     for (const service of ['app:', 'clickhouse:', 'geoipupdate:', 'caddy:']) assert.match(out, new RegExp(`^  ${service}`, 'm'));
     assert.match(out, /CLICKHOUSE_URL: http:\/\/clickhouse:8123/);
     assert.match(out, /PUBLIC_ORIGIN: https:\/\/track\.example\.com/);

@@ -1,5 +1,8 @@
 // A local S3 for backup tests: s3rver (npm) speaks the S3 REST protocol (SigV4 checked against
 // its default S3RVER/S3RVER credentials), stores objects in a temporary directory.
+import { spawn } from 'node:child_process';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
 import S3rver from 's3rver';
 import { DeleteObjectCommand, GetObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { removeDir, tempDir } from './harness.ts';
@@ -34,6 +37,31 @@ export async function startS3() {
     },
     async close(): Promise<void> {
       await server.close();
+      removeDir(directory);
+    },
+  };
+}
+
+/** s3rver in a child process (test/support/s3-child.ts): `freeze()` stops it with SIGSTOP, `thaw()` resumes it. */
+export async function startS3Process() {
+  const directory = tempDir('s3p');
+  const child = spawn(process.execPath, ['--import', import.meta.resolve('tsx'), fileURLToPath(new URL('./s3-child.ts', import.meta.url)), directory], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const port = await new Promise<number>((resolve, reject) => {
+    createInterface({ input: child.stdout! }).on('line', (line) => {
+      const m = /^listening (\d+)$/.exec(line);
+      if (m) resolve(Number(m[1]));
+    });
+    child.once('exit', (code) => reject(new Error(`s3rver exited with ${code}`)));
+  });
+  const endpoint = `http://127.0.0.1:${port}`;
+  return {
+    env: { S3_ENDPOINT: endpoint, S3_REGION: 'us-east-1', S3_BUCKET, S3_PREFIX: 'shop/', S3_ACCESS_KEY_ID: CREDENTIALS.accessKeyId, S3_SECRET_ACCESS_KEY: CREDENTIALS.secretAccessKey, S3_FORCE_PATH_STYLE: 'true' },
+    freeze: () => child.kill('SIGSTOP'),
+    thaw: () => child.kill('SIGCONT'),
+    async close(): Promise<void> {
+      child.kill('SIGCONT');
+      child.kill('SIGTERM');
+      await new Promise((r) => child.once('exit', r));
       removeDir(directory);
     },
   };
