@@ -4,8 +4,8 @@
 // MaxMind download service; and the server started exactly as the Dockerfile's CMD starts it.
 import assert from 'node:assert/strict';
 import { execFile, spawn } from 'node:child_process';
-import { createHash } from 'node:crypto';
-import { copyFileSync, cpSync, existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { createHash, randomBytes } from 'node:crypto';
+import { copyFileSync, cpSync, existsSync, readdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -15,6 +15,7 @@ import { promisify } from 'node:util';
 import { gzipSync } from 'node:zlib';
 import { removeDir, tempDir } from './support/harness.ts';
 import { cityRecord, writeMmdb } from './support/mmdb.ts';
+import { startS3 } from './support/s3.ts';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const run = promisify(execFile);
@@ -213,5 +214,130 @@ test("the server starts exactly as the Dockerfile's CMD runs it, with the image'
     child.kill('SIGTERM');
     await new Promise((resolve) => child.once('exit', resolve));
     removeDir(dataDir);
+  }
+});
+
+/** A checkout as docs/deploy.md lays it out (2B): the code in one directory, with .env beside it. */
+function appDirectory(): string {
+  const dir = tempDir('opt-lean-capture');
+  for (const entry of ['package.json', 'tsconfig.json', 'src', 'scripts', 'admin-pwa', 'node_modules']) symlinkSync(join(ROOT, entry), join(dir, entry));
+  return dir;
+}
+
+/** KEY=value lines of the first ```ini block after `heading` in docs/deploy.md, placeholders filled. */
+function docsIni(heading: string): Record<string, string> {
+  const docs = readFileSync(join(ROOT, 'docs/deploy.md'), 'utf8');
+  const block = /```ini\n([\s\S]*?)```/.exec(docs.slice(docs.indexOf(heading)))![1]!;
+  return Object.fromEntries(block.split('\n').map((l) => l.replace(/\s+#.*$/, '').trim()).filter((l) => /^[A-Z_]+=/.test(l)).map((l) => {
+    const [key, ...rest] = l.split('=');
+    const value = rest.join('=');
+    return [key!, /^<.*>$/.test(value) ? randomBytes(24).toString('hex') : value];
+  }));
+}
+
+test('bare VPS: the admin commands, run exactly as docs/deploy.md writes them from the app directory, reach the running server\'s data; a wrong directory is refused', async () => {
+  const app = appDirectory();
+  const varLib = tempDir('var-lib');
+  const s3 = await startS3();
+  const free = createServer();
+  await new Promise<void>((r) => free.listen(0, '127.0.0.1', r));
+  const port = (free.address() as { port: number }).port;
+  await new Promise((r) => free.close(r));
+  const ini = docsIni('## 2B. Bare VPS');
+  assert.equal(ini.DATA_DIR, '/var/lib/lean-capture', 'the docs put DATA_DIR in .env');
+  assert.equal(ini.TRUST_PROXY, '1');
+  const settings = { ...ini, DATA_DIR: varLib, PORT: String(port), ...s3.env };
+  writeFileSync(join(app, '.env'), readFileSync(join(ROOT, '.env.example'), 'utf8') + '\n' + Object.entries(settings).map(([k, v]) => `${k}=${v}`).join('\n') + '\n');
+
+  // The service as lean-capture.service starts it: its ExecStart, in its WorkingDirectory, no other environment.
+  const unit = readFileSync(join(ROOT, 'deploy/systemd/lean-capture.service'), 'utf8');
+  assert.doesNotMatch(unit, /^Environment=DATA_DIR/m, 'DATA_DIR has one home: .env');
+  const [node, ...args] = /^ExecStart=(.*)$/m.exec(unit)![1]!.split(' ');
+  assert.equal(node, '/usr/bin/node');
+  const server = spawn(process.execPath, args, { cwd: app, env: { PATH: process.env.PATH ?? '', HOME: app, JOURNAL_STREAM: '8:12345' }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const lines: string[] = [];
+  try {
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`no "listening" in 60 s:\n${lines.join('\n')}`)), 60_000);
+      for (const stream of [server.stdout, server.stderr]) {
+        createInterface({ input: stream }).on('line', (line) => {
+          lines.push(line);
+          if (line.includes('"msg":"listening"')) {
+            clearTimeout(timer);
+            resolve();
+          }
+        });
+      }
+      server.once('exit', (code) => reject(new Error(`exited ${code}:\n${lines.join('\n')}`)));
+    });
+    const listening = lines.find((l) => l.includes('"msg":"listening"'))!;
+    assert.match(listening, /^<6>\{/, 'journald sees the priority of each line');
+    assert.match(listening, /"host":"127\.0\.0\.1"/, 'behind Caddy only loopback is served');
+    assert.ok(lines.some((l) => l.startsWith('<4>{')), 'warnings are priority 4');
+    for (const phone of ['+905321110001', '+905321110002']) {
+      const res = await fetch(`http://127.0.0.1:${port}/lead`, { method: 'POST', headers: { 'Content-Type': 'application/json', 'X-Forwarded-For': '81.214.10.20' }, body: JSON.stringify({ phone }) });
+      assert.equal(res.status, 201);
+    }
+    server.kill('SIGHUP');
+    await new Promise((r) => setTimeout(r, 300));
+    assert.equal(server.exitCode, null, 'SIGHUP does not end the server');
+    assert.ok(lines.some((l) => l.includes('SIGHUP')), 'and it says so');
+
+    // The docs' lines, each run as written but for sudo (the test is the service user) and the path.
+    const docs = readFileSync(join(ROOT, 'docs/deploy.md'), 'utf8');
+    const block = /<!-- admin-commands[^>]*-->\n```sh\n([\s\S]*?)```/.exec(docs)![1]!.trim().split('\n');
+    assert.equal(block[0], 'cd /opt/lean-capture');
+    const password = 'harbour-violet-lantern-77';
+    const outputs: string[] = [];
+    for (const line of block.slice(1)) {
+      const command = line.replace(/sudo -u lean-capture /g, '');
+      const run = await tool('bash', ['-c', command], { cwd: app, env: { NEW_PASSWORD: password, HOME: app } });
+      assert.equal(run.code, 0, `${line}\n${run.out}`);
+      outputs.push(run.out);
+    }
+    assert.match(outputs[0]!, /^backup \d+T\d+Z: [\d,]+ events, 2 leads/m, 'the backup holds the server\'s leads');
+    assert.match(outputs[1]!, / 2 leads /);
+    const login = await fetch(`http://127.0.0.1:${port}/api/admin/session`, { method: 'POST', headers: { 'Content-Type': 'application/json', 'X-LC-CSRF': '1' }, body: JSON.stringify({ password }) });
+    assert.equal(login.status, 200, 'set-password changed the running server\'s owner');
+
+    // From another directory, without the app's .env: refused, nothing created, no backup replaced.
+    const elsewhere = tempDir('elsewhere');
+    writeFileSync(join(elsewhere, '.env'), Object.entries(s3.env).map(([k, v]) => `${k}=${v}`).join('\n') + '\n');
+    const wrong = await tool(process.execPath, ['--import', import.meta.resolve('tsx'), join(app, 'scripts/backup.ts')], { cwd: elsewhere, env: { HOME: app } });
+    assert.notEqual(wrong.code, 0);
+    assert.match(wrong.out, /holds no leads\.db, so it is not the server's DATA_DIR/);
+    assert.equal(existsSync(join(elsewhere, 'data', 'leads.db')), false);
+    removeDir(elsewhere);
+  } finally {
+    server.kill('SIGTERM');
+    await new Promise((r) => (server.exitCode !== null ? r(null) : server.once('exit', r)));
+    await s3.close();
+    removeDir(app);
+    removeDir(varLib);
+  }
+});
+
+test('Caddy on a bare VPS: Debian\'s unit reads no environment file, our drop-in adds /etc/default/caddy, and the Caddyfile validates with what the docs write there', async () => {
+  const debianUnit = '/lib/systemd/system/caddy.service';
+  assert.ok(existsSync(debianUnit), 'Debian\'s caddy package is installed (.ci/run installs it)');
+  assert.doesNotMatch(readFileSync(debianUnit, 'utf8'), /^EnvironmentFile=/m, 'the reason for the drop-in');
+  const dropIn = readFileSync(join(ROOT, 'deploy/systemd/caddy.service.d/lean-capture.conf'), 'utf8');
+  assert.match(dropIn, /^\[Service\]\nEnvironmentFile=\/etc\/default\/caddy$/m);
+  const units = tempDir('units');
+  try {
+    copyFileSync(debianUnit, join(units, 'caddy.service'));
+    cpSync(join(ROOT, 'deploy/systemd/caddy.service.d'), join(units, 'caddy.service.d'), { recursive: true });
+    const verify = await tool('systemd-analyze', ['verify', '--man=false', join(units, 'caddy.service')], { env: { SYSTEMD_UNIT_PATH: `${units}:` } });
+    assert.equal(verify.code, 0, verify.out);
+    // The values the docs write into /etc/default/caddy, as systemd would pass them to Caddy.
+    const docs = readFileSync(join(ROOT, 'docs/deploy.md'), 'utf8');
+    const printf = /^printf '(.*)' \| sudo tee \/etc\/default\/caddy$/m.exec(docs)![1]!;
+    const env = Object.fromEntries(printf.split('\\n').filter(Boolean).map((l) => l.split('=') as [string, string]));
+    assert.deepEqual(Object.keys(env).sort(), ['DOMAIN', 'UPSTREAM']);
+    const { code, out } = await tool('caddy', ['validate', '--config', join(ROOT, 'deploy/Caddyfile'), '--adapter', 'caddyfile'], { env });
+    assert.equal(code, 0, out);
+    assert.doesNotMatch(readFileSync(join(ROOT, 'deploy/Caddyfile'), 'utf8'), /^\s*log\b/m, 'no access log: it would keep visitors\' IP addresses');
+  } finally {
+    removeDir(units);
   }
 });
