@@ -13,7 +13,7 @@ import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { gzipSync } from 'node:zlib';
-import { removeDir, tempDir } from './support/harness.ts';
+import { removeDir, runScript, startServer, tempDir } from './support/harness.ts';
 import { cityRecord, writeMmdb } from './support/mmdb.ts';
 import { startS3 } from './support/s3.ts';
 
@@ -339,5 +339,22 @@ test('Caddy on a bare VPS: Debian\'s unit reads no environment file, our drop-in
     assert.doesNotMatch(readFileSync(join(ROOT, 'deploy/Caddyfile'), 'utf8'), /^\s*log\b/m, 'no access log: it would keep visitors\' IP addresses');
   } finally {
     removeDir(units);
+  }
+});
+
+test('a rollback onto data a newer version migrated: the server and the admin commands refuse with one line instead of running on it', async () => {
+  const server = await startServer();
+  await server.stop();
+  const Database = (await import('better-sqlite3')).default;
+  const db = new Database(join(server.dataDir, 'leads.db'));
+  db.prepare('INSERT INTO schema_migrations (version, name, applied_at) VALUES (999, ?, ?)').run('from the future', Date.now());
+  db.close();
+  try {
+    await assert.rejects(startServer({ DATA_DIR: server.dataDir }), (err: Error) => /lean-capture: .*leads\.db is at schema 999, newer than this version of Lean Capture knows/.test(err.message) && !/\n\s+at /.test(err.message.split('before it was ready:')[1] ?? ''));
+    const password = await runScript('set-password.ts', [], { DATA_DIR: server.dataDir });
+    assert.equal(password.code, 1);
+    assert.match(password.stderr, /^set-password: .*schema 999, newer than this version/m);
+  } finally {
+    removeDir(server.dataDir);
   }
 });

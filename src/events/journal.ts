@@ -173,7 +173,11 @@ export class Journal {
       try {
         ftruncateSync(this.fd, live.size);
       } catch {
-        this.rotate();
+        try {
+          this.rotate();
+        } catch {
+          // Neither mended nor replaced: the next appends fail too, and are refused the same way.
+        }
       }
       // A full disk fails every request: say it once, then once a minute with the count.
       const now = Date.now();

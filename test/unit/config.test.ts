@@ -40,3 +40,11 @@ test('.env.example, copied as it is, is a valid configuration equal to the defau
   writeFileSync(join(dir, '.env'), readFileSync(new URL('../../.env.example', import.meta.url)));
   assert.deepEqual(readConfig(loadEnv(dir, {})), readConfig({}));
 });
+
+test('behind a proxy the server listens on loopback unless HOST says otherwise; GOOGLE_LEAD_FORM_KEY must be guess-proof', () => {
+  assert.equal(readConfig({}).host, '0.0.0.0');
+  assert.equal(readConfig({ TRUST_PROXY: '1' }).host, '127.0.0.1');
+  assert.equal(readConfig({ TRUST_PROXY: 'cloudflare' }).host, '127.0.0.1');
+  assert.equal(readConfig({ TRUST_PROXY: '1', HOST: '0.0.0.0' }).host, '0.0.0.0');
+  assert.throws(() => readConfig({ GOOGLE_LEAD_FORM_KEY: 'short-key' }), /GOOGLE_LEAD_FORM_KEY must be at least 16 characters/);
+});

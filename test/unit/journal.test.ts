@@ -119,3 +119,23 @@ test('a second writer on the same journal is refused while the first lives, and 
   first.close();
   removeDir(dir);
 });
+
+test('a journal that cannot write (disk full) refuses, says so once a minute rather than per request, and recovers by itself', async () => {
+  const dir = tempDir('journal');
+  const logged: string[] = [];
+  const log = pino({ level: 'info' }, { write: (l: string) => void logged.push(l) });
+  const journal = new Journal({ dir, fsync: 'off', maxBytes: 1024 ** 3 }, log, createMetrics());
+  const internals = journal as unknown as { fd: number };
+  const fd = internals.fd;
+  internals.fd = 987_654; // every write now fails, as on a full disk
+  for (let i = 0; i < 20; i++) await assert.rejects(journal.append(lines(i), 1));
+  assert.equal(journal.writable(), false, '/readyz reports it');
+  assert.equal(logged.filter((l) => l.includes('journal write failed')).length, 1, 'twenty refusals, one log line');
+  assert.ok(!logged.some((l) => l.includes('"stack"')), 'no stack trace');
+  internals.fd = fd;
+  await journal.append(lines(99), 1);
+  assert.equal(journal.writable(), true);
+  assert.ok(logged.some((l) => l.includes('journal writes succeed again')));
+  journal.close();
+  removeDir(dir);
+});
