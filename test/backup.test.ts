@@ -209,6 +209,13 @@ test('restore refuses, with a clear message and the target untouched: a running 
     try {
       const failed = await runScript('backup.ts', [], { ...env, DATA_DIR: server.dataDir, S3_ENDPOINT: 'http://127.0.0.1:9', PORT: String(offline.port) });
       assert.equal(failed.code, 1);
+      // S3 down: every script says so in one line, no stack trace.
+      for (const args of [['--list'], ['--latest', '--data-dir', join(work, 'h')], ['--verify']]) {
+        const down = await runScript('restore.ts', args, { ...env, S3_ENDPOINT: 'http://127.0.0.1:9' });
+        assert.equal(down.code, 1, args.join(' '));
+        assert.match(down.stderr, /^restore: S3 listing .* connection refused: is S3_ENDPOINT right, and the store up\?$/m);
+        assert.doesNotMatch(down.stderr, /\n\s+at /, 'no stack trace');
+      }
       assert.match(failed.stderr, /^backup failed: S3 .*\(s3:\/\/lc-backups\/shop\/ at http:\/\/127\.0\.0\.1:9\): connection refused: is S3_ENDPOINT right, and the store up\?$/m);
       await eventually(async () => telegram.calls.find((c) => c.text.startsWith('Backup failed')), 10_000, 'the owner to be told');
       const status = await adminGet<Json>(offline, '/api/admin/status');
