@@ -358,3 +358,33 @@ test('a rollback onto data a newer version migrated: the server and the admin co
     removeDir(server.dataDir);
   }
 });
+
+test('npm start passes SIGTERM on: the server shuts down cleanly and frees its port, instead of running on without npm', async () => {
+  const dataDir = tempDir('npm-start');
+  const child = spawn('npm', ['start'], { cwd: ROOT, env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', DATA_DIR: dataDir, PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'info' }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const lines: string[] = [];
+  try {
+    const port = await new Promise<number>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`no "listening" in 60 s:\n${lines.join('\n')}`)), 60_000);
+      for (const stream of [child.stdout, child.stderr]) {
+        createInterface({ input: stream }).on('line', (line) => {
+          lines.push(line);
+          const m = /"port":(\d+),"msg":"listening"/.exec(line);
+          if (m) {
+            clearTimeout(timer);
+            resolve(Number(m[1]));
+          }
+        });
+      }
+    });
+    child.kill('SIGTERM'); // what `systemctl stop`, Ctrl-C in a supervisor or `kill <npm pid>` sends to npm
+    await new Promise((r) => child.once('exit', r));
+    await new Promise((r) => setTimeout(r, 1500));
+    assert.ok(lines.some((l) => l.includes('"msg":"stopped"')), `the server shut down:\n${lines.slice(-5).join('\n')}`);
+    const after = await fetch(`http://127.0.0.1:${port}/healthz`).then((r) => r.status, () => 'refused');
+    assert.equal(after, 'refused', 'nothing listens any more');
+  } finally {
+    child.kill('SIGKILL');
+    removeDir(dataDir);
+  }
+});
