@@ -322,8 +322,9 @@ async function takeBackup(deps: BackupDeps, onProgress: (p: Progress) => void, n
 /**
  * Applies retention to this installation's backups only (two servers sharing a prefix — the old
  * and the new VPS after a move — never prune each other's), then deletes the objects no remaining
- * manifest refers to, once they are older than `leftoverAfterMs` (a backup still uploading, ours or
- * another installation's, has no manifest yet).
+ * manifest refers to: those of the backups just dropped at once, others (leftovers of failed runs)
+ * once older than `leftoverAfterMs`, because a backup still uploading, ours or another
+ * installation's, has no manifest yet.
  */
 export async function prune(store: ObjectStore, keep: BackupConfig['keep'], instance: string, leftoverAfterMs: number, now = Date.now()): Promise<{ backups: number; objects: number }> {
   const manifests = new Map<string, Manifest | undefined>();
@@ -340,8 +341,9 @@ export async function prune(store: ObjectStore, keep: BackupConfig['keep'], inst
   }
   await store.remove(dropped.map(manifestKey));
   const leftover = (key: string) => {
-    const made = backupTime(/^data\/(\d{8}T\d{6}Z)\//.exec(key)?.[1] ?? '');
-    return !Number.isFinite(made) || now - made > leftoverAfterMs;
+    const id = /^data\/(\d{8}T\d{6}Z)\//.exec(key)?.[1] ?? '';
+    const made = backupTime(id);
+    return dropped.includes(id) || !Number.isFinite(made) || now - made > leftoverAfterMs;
   };
   const dropObjects = (await store.list('data/')).map((o) => o.key).filter((k) => !referenced.has(k) && leftover(k));
   await store.remove(dropObjects);
