@@ -105,7 +105,10 @@ async function main(): Promise<void> {
   ];
   if (config.meta) {
     store.onCreate.push((lead) => !lead.flag && outbox.enqueue('meta', `meta:lead:${lead.id}`, lead.id, { leadId: lead.id, event: 'Lead' }));
-    store.onSale.push((lead, sale) => outbox.enqueue('meta', `meta:purchase:${lead.id}:${sale.value}:${sale.currency}:${sale.at}`, lead.id, { leadId: lead.id, event: 'Purchase' }));
+    // One Purchase per lead: Meta keeps the first event of an event_id and counts a second one as
+    // another purchase, so a correction cannot reach it. Before it is sent, a correction changes
+    // what is sent (the event is built from the lead at send time).
+    store.onSale.push((lead) => outbox.enqueue('meta', `meta:purchase:${lead.id}`, lead.id, { leadId: lead.id, event: 'Purchase' }));
   }
   if (config.google) {
     // A sale, or a restated value, is one Google event under the lead's transaction id.

@@ -417,3 +417,40 @@ test('a Stripe payment, signed and fresh, becomes the sale of its lead once', as
     removeDir(server.dataDir);
   }
 });
+
+test('a sale is sent once: recorded again it changes nothing; a correction after Meta took the Purchase is not sent twice; a sale before its lead is refused; Meta throttling is retried', async () => {
+  const metaApi = await startMeta();
+  const server = await startServer({
+    DEFAULT_COUNTRY: 'TR',
+    CURRENCY: 'TRY',
+    META_PIXEL_ID: META.pixelId,
+    META_ACCESS_TOKEN: META.token,
+    META_API_VERSION: META.version,
+    META_GRAPH_URL: metaApi.url,
+  });
+  try {
+    metaApi.throttleNext(2); // the Lead meets Meta's rate limit twice, then goes through
+    const id = await lead(server, { phone: '+905320000071', consent: { ads: true }, pageUrl: 'https://usta.example.com/', attribution: { fbc: 'fb.1.1700000000000.X' } });
+    await eventually(async () => metaApi.events.find((e) => e.event_name === 'Lead'), 20_000, 'the Lead after the throttling');
+    assert.equal((await sell(server, id, 1500)).status, 201);
+    const again = await sell(server, id, 1500); // a retried CRM call, no date
+    assert.equal(again.status, 200, 'the same sale again is no change');
+    const history = (await adminGet<Json>(server, `/api/admin/leads/${id}`)).history.filter((h: Json) => h.field === 'sale');
+    assert.equal(history.length, 1);
+    const purchase = await eventually(async () => metaApi.events.find((e) => e.event_name === 'Purchase'), 10_000, 'the Purchase');
+    assert.equal(purchase.custom_data.value, 1500);
+    assert.equal((await sell(server, id, 1800)).status, 201, 'a correction is recorded');
+    await new Promise((r) => setTimeout(r, 1500));
+    assert.equal(metaApi.events.filter((e) => e.event_name === 'Purchase').length, 1, 'Meta would count a second Purchase as another sale');
+    const { deliveries } = await adminGet<Json>(server, `/api/admin/leads/${id}`);
+    assert.equal(deliveries.filter((d: Json) => d.destination === 'meta').length, 2, 'one Lead and one Purchase job');
+    const early = await sell(server, id, 1800, new Date(Date.now() - 86_400_000).toISOString());
+    assert.equal(early.status, 422);
+    assert.match(JSON.stringify(await early.json()), /before the lead came in/);
+    assert.deepEqual(metaApi.rejected, []);
+  } finally {
+    await server.stop();
+    removeDir(server.dataDir);
+    await metaApi.close();
+  }
+});

@@ -139,11 +139,16 @@ async function recordSale(deps: LeadAdminDeps, id: string, body: Record<string, 
   if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0 || value > MAX_SALE_VALUE) errors.value = `must be a number above 0 and at most ${MAX_SALE_VALUE}`;
   const currency = body.currency === undefined ? deps.currency : body.currency;
   if (typeof currency !== 'string' || !/^[A-Z]{3}$/.test(currency)) errors.currency = 'must be an ISO 4217 code like TRY or EUR';
+  const lead = deps.store.get(id);
+  if (!lead) return notFound('lead');
   const now = Date.now();
-  let at = now;
+  // Without a date, a sale already recorded keeps its time: the same sale sent again (a retried
+  // CRM call, a second tap) is the same sale, and changes nothing.
+  let at = lead.sold_at ?? now;
   if (body.at !== undefined) {
     at = typeof body.at === 'string' ? Date.parse(body.at) : typeof body.at === 'number' ? body.at : NaN;
     if (!Number.isFinite(at) || at > now + 5 * 60_000 || at < now - MAX_SALE_AGE_MS) errors.at = 'must be a time within the last 90 days (ISO 8601 or ms)';
+    else if (at < lead.created_at - 60_000) errors.at = 'is before the lead came in: a sale cannot precede its lead';
   }
   if (Object.keys(errors).length > 0) return problem(422, 'invalid-sale', 'The sale has invalid fields', 'See errors.', { errors });
   const result = deps.store.recordSale(id, { value: Math.round((value as number) * 100) / 100, currency: currency as string, at }, actor);

@@ -12,6 +12,8 @@ const HEX64 = /^[0-9a-f]{64}$/;
 export async function startMeta() {
   const events: Array<Record<string, any>> = [];
   const rejected: string[] = [];
+  /** Requests to answer with Meta's rate-limit error (code 17, is_transient) before serving again. */
+  let throttle = 0;
   const server = createServer(async (req, res) => {
     const chunks: Buffer[] = [];
     for await (const c of req) chunks.push(c as Buffer);
@@ -28,6 +30,11 @@ export async function startMeta() {
       return fail(400, 'Invalid JSON');
     }
     if (body.access_token !== META.token) return fail(400, 'Invalid OAuth access token - Cannot parse access token', 190);
+    if (throttle > 0) {
+      throttle--;
+      res.writeHead(400, { 'Content-Type': 'application/json' });
+      return res.end(JSON.stringify({ error: { message: 'User request limit reached', type: 'OAuthException', code: 17, is_transient: true, fbtrace_id: 'Atest' } }));
+    }
     if (!Array.isArray(body.data) || body.data.length === 0 || body.data.length > 1000) return fail(400, 'data must hold 1 to 1000 events');
     const now = Date.now() / 1000;
     for (const e of body.data) {
@@ -51,6 +58,7 @@ export async function startMeta() {
     url: `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`,
     events,
     rejected,
+    throttleNext: (n: number) => void (throttle = n),
     close: () =>
       new Promise<void>((resolve) => {
         server.closeAllConnections();
