@@ -395,7 +395,7 @@ test('a Stripe payment, signed and fresh, becomes the sale of its lead once', as
   try {
     const byReference = await lead(server, { phone: '+905321230001' });
     const byEmail = await lead(server, { email: 'payer@example.com' });
-    const checkout = JSON.stringify({ id: 'evt_1', type: 'checkout.session.completed', created: Math.floor(Date.now() / 1000) - 60, data: { object: { amount_total: 125050, currency: 'try', client_reference_id: byReference } } });
+    const checkout = JSON.stringify({ id: 'evt_1', type: 'checkout.session.completed', created: Math.floor(Date.now() / 1000) - 60, data: { object: { id: 'cs_1', payment_status: 'paid', payment_intent: 'pi_1', amount_total: 125050, currency: 'try', client_reference_id: byReference } } });
     const first = await post(checkout, sign(checkout));
     assert.equal(first.status, 200);
     assert.deepEqual(await first.json(), { matched: true, leadId: byReference, duplicate: false });
@@ -403,7 +403,7 @@ test('a Stripe payment, signed and fresh, becomes the sale of its lead once', as
     const l = (await adminGet<Json>(server, `/api/admin/leads/${byReference}`)).lead;
     assert.deepEqual([l.status, l.sale_value, l.sale_currency], ['SOLD', 1250.5, 'TRY']);
 
-    const intent = JSON.stringify({ id: 'evt_2', type: 'payment_intent.succeeded', created: Math.floor(Date.now() / 1000), data: { object: { amount_received: 5000, currency: 'jpy', receipt_email: 'Payer@Example.com' } } });
+    const intent = JSON.stringify({ id: 'evt_2', type: 'payment_intent.succeeded', created: Math.floor(Date.now() / 1000), data: { object: { id: 'pi_2', amount_received: 5000, currency: 'jpy', receipt_email: 'Payer@Example.com' } } });
     assert.equal((await post(intent, sign(intent))).status, 200);
     const e = (await adminGet<Json>(server, `/api/admin/leads/${byEmail}`)).lead;
     assert.deepEqual([e.status, e.sale_value, e.sale_currency], ['SOLD', 5000, 'JPY'], 'JPY has no minor unit');
@@ -451,6 +451,56 @@ test('a sale is sent once: recorded again it changes nothing; a correction after
   } finally {
     await server.stop();
     removeDir(server.dataDir);
+    await metaApi.close();
+  }
+});
+
+test('Stripe: one payment is one sale whatever events report it; a delayed method counts once paid; refunds restate the value to Google, Meta keeps its one Purchase', async () => {
+  const secret = 'whsec_test_secret';
+  const google = await startGoogle();
+  const metaApi = await startMeta();
+  const server = await setup(google, undefined, { STRIPE_WEBHOOK_SECRET: secret, META_PIXEL_ID: META.pixelId, META_ACCESS_TOKEN: META.token, META_API_VERSION: META.version, META_GRAPH_URL: metaApi.url });
+  const sign = (body: string, t = Math.floor(Date.now() / 1000)) => `t=${t},v1=${createHmac('sha256', secret).update(`${t}.${body}`).digest('hex')}`;
+  let n = 0;
+  const stripe = async (type: string, object: Json) => {
+    const body = JSON.stringify({ id: `evt_${++n}`, type, created: Math.floor(Date.now() / 1000), data: { object } });
+    const res = await fetch(`${server.url}/hooks/stripe`, { method: 'POST', headers: { 'Content-Type': 'application/json', 'Stripe-Signature': sign(body) }, body });
+    assert.equal(res.status, 200, await res.clone().text());
+    return (await res.json()) as Json;
+  };
+  const saleOf = async (id: string) => (await adminGet<Json>(server, `/api/admin/leads/${id}`)).lead;
+  try {
+    const card = await lead(server, { phone: '+905321230011', consent: { ads: true }, attribution: { gclid: 'Cj0KCQ-card' }, pageUrl: 'https://usta.example.com/' });
+    // Checkout reports the payment twice: the session and its PaymentIntent.
+    assert.equal((await stripe('checkout.session.completed', { id: 'cs_a', payment_status: 'paid', payment_intent: 'pi_a', amount_total: 200000, currency: 'try', client_reference_id: card })).duplicate, false);
+    assert.equal((await stripe('payment_intent.succeeded', { id: 'pi_a', amount_received: 200000, currency: 'try', metadata: { lead_id: card } })).duplicate, true, 'the same payment');
+    assert.equal((await saleOf(card)).sale_value, 2000);
+    await eventually(async () => (google.events().some((e) => e.transactionId === card) ? true : undefined), 10_000, 'the sale to Google');
+    await eventually(async () => metaApi.events.find((e) => e.event_name === 'Purchase'), 10_000, 'the Purchase to Meta');
+
+    // A partial refund restates the sale; Google gets the new value under the same transactionId.
+    await stripe('charge.refunded', { id: 'ch_a', payment_intent: 'pi_a', amount: 200000, amount_refunded: 50000, currency: 'try' });
+    assert.equal((await saleOf(card)).sale_value, 1500);
+    await eventually(async () => (google.events().some((e) => e.transactionId === card && e.conversionValue === 1500) ? true : undefined), 10_000, 'the restated value');
+    // A full refund restates it to 0 (the Data Manager API restates values; it has no retraction).
+    await stripe('charge.refunded', { id: 'ch_a', payment_intent: 'pi_a', amount: 200000, amount_refunded: 200000, currency: 'try' });
+    assert.equal((await saleOf(card)).sale_value, 0);
+    await eventually(async () => (google.events().some((e) => e.transactionId === card && e.conversionValue === 0) ? true : undefined), 10_000, 'the value restated to 0');
+    assert.equal(new Set(google.events().filter((e) => e.transactionId === card).map((e) => e.transactionId)).size, 1, 'always the one transaction');
+    assert.equal(metaApi.events.filter((e) => e.event_name === 'Purchase').length, 1, 'Meta takes no corrections: its one Purchase stands');
+
+    // A bank debit: the session completes unpaid, the money arrives days later.
+    const debit = await lead(server, { phone: '+905321230012' });
+    assert.match((await stripe('checkout.session.completed', { id: 'cs_b', payment_status: 'unpaid', payment_intent: 'pi_b', amount_total: 90000, currency: 'try', client_reference_id: debit })).ignored, /not paid yet/);
+    assert.equal((await saleOf(debit)).status, 'NEW', 'not a sale before the money arrives');
+    await stripe('checkout.session.async_payment_succeeded', { id: 'cs_b', payment_status: 'paid', payment_intent: 'pi_b', amount_total: 90000, currency: 'try', client_reference_id: debit });
+    assert.deepEqual([(await saleOf(debit)).status, (await saleOf(debit)).sale_value], ['SOLD', 900]);
+    assert.deepEqual(google.refused, []);
+    assert.deepEqual(metaApi.rejected, []);
+  } finally {
+    await server.stop();
+    removeDir(server.dataDir);
+    await google.close();
     await metaApi.close();
   }
 });

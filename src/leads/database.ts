@@ -168,6 +168,21 @@ const MIGRATIONS: Array<{ version: number; name: string; sql: string }> = [
       CREATE INDEX leads_net_created ON leads (client_net, created_at);
     `,
   },
+  {
+    version: 8,
+    name: 'Stripe payments: one sale per payment whatever events arrive, refunds restate it',
+    sql: `
+      CREATE TABLE stripe_payments (
+        key TEXT PRIMARY KEY,
+        lead_id TEXT NOT NULL REFERENCES leads (id) ON DELETE CASCADE,
+        amount INTEGER NOT NULL,
+        currency TEXT NOT NULL,
+        refunded INTEGER NOT NULL DEFAULT 0,
+        updated_at INTEGER NOT NULL
+      );
+      CREATE INDEX stripe_payments_lead ON stripe_payments (lead_id);
+    `,
+  },
 ];
 
 /** The schema version this build writes (a backup from a newer one is refused). */

@@ -1,7 +1,9 @@
 // POST /hooks/stripe (with STRIPE_WEBHOOK_SECRET): a paid Stripe checkout or payment becomes the
-// sale of its lead. The Stripe-Signature header (t=…,v1=HMAC-SHA256 of "t.rawBody") is checked
-// with a 300 s tolerance; each Stripe event id is processed once. The lead is found by
-// client_reference_id or metadata.lead_id, else by the customer's phone or email.
+// sale of its lead, once per payment (keyed on the PaymentIntent, whichever events report it);
+// a Checkout paid by a delayed method counts at async_payment_succeeded; a refund restates the
+// sale. The Stripe-Signature header (t=…,v1=HMAC-SHA256 of "t.rawBody") is checked with a 300 s
+// tolerance; each Stripe event id is processed once. The lead is found by client_reference_id or
+// metadata.lead_id, else by the customer's phone or email.
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import type { Logger } from '../log.ts';
 import { json, problem, type Reply } from '../http/reply.ts';
@@ -58,32 +60,74 @@ function handle(deps: StripeDeps, req: Request): Reply {
   // Signed by Stripe, still read defensively: every field may be missing or of another type.
   const data = event.data?.object;
   const object = (typeof data === 'object' && data !== null ? data : {}) as NonNullable<NonNullable<StripeEvent['data']>['object']>;
+  const text = (v: unknown) => (typeof v === 'string' && v !== '' ? v : undefined);
+  // One payment is one sale, whichever of its events arrive (a Checkout session and its
+  // PaymentIntent both report it): payments are keyed on the PaymentIntent.
+  const session = (o: typeof object) => ({ key: text(o.payment_intent) ?? text(o.id), amount: o.amount_total, email: o.customer_details?.email, phone: o.customer_details?.phone, leadId: o.client_reference_id ?? o.metadata?.lead_id });
   const paid =
-    event.type === 'checkout.session.completed' ? { amount: object.amount_total, email: object.customer_details?.email, phone: object.customer_details?.phone, leadId: object.client_reference_id ?? object.metadata?.lead_id }
-    : event.type === 'payment_intent.succeeded' ? { amount: object.amount_received, email: object.receipt_email, phone: undefined, leadId: object.metadata?.lead_id }
+    event.type === 'checkout.session.completed' ? (object.payment_status === 'paid' ? session(object) : 'pending')
+    : event.type === 'checkout.session.async_payment_succeeded' ? session(object) // a delayed method (bank debit …) has now paid
+    : event.type === 'payment_intent.succeeded' ? { key: text(object.id), amount: object.amount_received, email: object.receipt_email, phone: undefined, leadId: object.metadata?.lead_id }
     : undefined;
-  if (!paid || typeof event.id !== 'string') return json(200, { ignored: event.type ?? 'unknown' }); // other event types are not sales
+  if (paid === 'pending') return json(200, { ignored: 'checkout.session.completed (not paid yet: the sale counts once async_payment_succeeded arrives)' });
+  const refund = event.type === 'charge.refunded' ? { key: text(object.payment_intent) ?? text(object.id), refunded: object.amount_refunded } : undefined;
+  if ((!paid && !refund) || typeof event.id !== 'string') return json(200, { ignored: event.type ?? 'unknown' }); // other event types are not sales
   const currency = typeof object.currency === 'string' ? object.currency.toUpperCase() : '';
-  if (typeof paid.amount !== 'number' || !(paid.amount >= 0 && paid.amount <= 1e11) || !/^[A-Z]{3}$/.test(currency)) return problem(400, 'invalid-event', 'The payment has no valid amount or currency');
+  if (!/^[A-Z]{3}$/.test(currency)) return problem(400, 'invalid-event', 'The payment has no valid currency');
+  // Stripe's `created` is in seconds; one outside 2010 … now is not believed.
+  const at = typeof event.created === 'number' && event.created > 1.26e9 && event.created * 1000 <= Date.now() + 300_000 ? event.created * 1000 : Date.now();
 
+  if (refund) {
+    if (refund.key === undefined || typeof refund.refunded !== 'number' || !(refund.refunded >= 0 && refund.refunded <= 1e11)) return problem(400, 'invalid-event', 'The refund has no valid payment or amount');
+    const result = deps.db.transaction(() => {
+      if (!fresh(deps.db, event.id!)) return { duplicate: true as const };
+      const payment = deps.db.prepare('SELECT lead_id, amount FROM stripe_payments WHERE key = ?').get(refund.key) as { lead_id: string; amount: number } | undefined;
+      if (!payment) return { matched: false as const };
+      deps.db.prepare('UPDATE stripe_payments SET refunded = ?, updated_at = ? WHERE key = ?').run(Math.min(refund.refunded as number, payment.amount), Date.now(), refund.key);
+      return { leadId: payment.lead_id, recorded: restate(deps, payment.lead_id, currency, at, 'stripe refund') };
+    })();
+    if ('duplicate' in result) return json(200, { duplicate: true });
+    if ('matched' in result) return json(200, { matched: false });
+    if (result.recorded?.changed) deps.onSale();
+    return json(200, { matched: true, leadId: result.leadId, refunded: true });
+  }
+
+  const payment = paid!;
+  if (payment.key === undefined || typeof payment.amount !== 'number' || !(payment.amount >= 0 && payment.amount <= 1e11)) return problem(400, 'invalid-event', 'The payment has no valid amount');
   const lead =
-    (typeof paid.leadId === 'string' ? deps.store.get(paid.leadId)?.id : undefined) ??
+    (typeof payment.leadId === 'string' ? deps.store.get(payment.leadId)?.id : undefined) ??
     deps.store.findByContact({
-      email: typeof paid.email === 'string' ? normaliseEmail(paid.email) : undefined,
-      phone: typeof paid.phone === 'string' ? normalisePhone(paid.phone, deps.defaultCountry) : undefined,
+      email: typeof payment.email === 'string' ? normaliseEmail(payment.email) : undefined,
+      phone: typeof payment.phone === 'string' ? normalisePhone(payment.phone, deps.defaultCountry) : undefined,
     })?.id;
   if (!lead) {
     deps.log.warn({ stripeEvent: event.id }, 'a Stripe payment matches no lead; not recorded');
     return json(200, { matched: false });
   }
-  const value = ZERO_DECIMAL.has(currency) ? paid.amount : paid.amount / 100;
-  // Stripe's `created` is in seconds; one outside 2010 … now is not believed.
-  const at = typeof event.created === 'number' && event.created > 1.26e9 && event.created * 1000 <= Date.now() + 300_000 ? event.created * 1000 : Date.now();
   const recorded = deps.db.transaction(() => {
-    // Stripe resends an event until it gets a 2xx: the same event id records nothing twice.
-    const fresh = deps.db.prepare('INSERT OR IGNORE INTO stripe_events (id, received_at) VALUES (?, ?)').run(event.id, Date.now()).changes === 1;
-    return fresh ? deps.store.recordSale(lead, { value, currency, at }, 'stripe') : undefined;
+    // Stripe resends an event until it gets a 2xx, and reports one payment in several events:
+    // the same event id, or another event of a payment already counted, records nothing.
+    if (!fresh(deps.db, event.id!)) return undefined;
+    const added = deps.db.prepare('INSERT OR IGNORE INTO stripe_payments (key, lead_id, amount, currency, updated_at) VALUES (?, ?, ?, ?, ?)').run(payment.key, lead, payment.amount, currency, Date.now()).changes === 1;
+    return added ? restate(deps, lead, currency, at, 'stripe') : undefined;
   })();
   if (recorded?.changed) deps.onSale();
   return json(200, { matched: true, leadId: lead, duplicate: recorded === undefined });
+}
+
+/** Records a Stripe event id; false when it was seen before. */
+function fresh(db: Db, eventId: string): boolean {
+  return db.prepare('INSERT OR IGNORE INTO stripe_events (id, received_at) VALUES (?, ?)').run(eventId, Date.now()).changes === 1;
+}
+
+/**
+ * The lead's sale is what its Stripe payments in this currency brought, minus refunds: a second
+ * payment adds to it, a refund restates it (a full refund to 0: Google's conversion adjustment
+ * restates the value by transactionId; Meta takes no corrections, so it keeps its first Purchase).
+ */
+function restate(deps: StripeDeps, leadId: string, currency: string, at: number, actor: string) {
+  const minor = deps.db.prepare('SELECT coalesce(sum(amount - refunded), 0) FROM stripe_payments WHERE lead_id = ? AND currency = ?').pluck().get(leadId, currency) as number;
+  const value = ZERO_DECIMAL.has(currency) ? minor : minor / 100;
+  const lead = deps.store.get(leadId);
+  return deps.store.recordSale(leadId, { value, currency, at: lead?.sold_at ?? at }, actor);
 }
