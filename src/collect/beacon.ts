@@ -44,11 +44,21 @@ export interface Beacon {
   screenH: number;
   props: Record<string, string>;
   campaign: Campaign;
+  /**
+   * The consent state the tracker had when it sent this: `granted` or `denied` on a site that asks
+   * (data-consent="required"), `implied` where it does not; the tracker sends a boolean (ads
+   * consent given or implied: `granted`; not: `denied`) to stay within its size budget. '' = unknown
+   * (older trackers, other senders).
+   */
+  consent: Consent | '';
   /** Meta's click and browser ids and the first landing page, kept for leads (not stored as events). */
   fbc: string;
   fbp: string;
   landing: string;
 }
+
+export const CONSENT_STATES = ['granted', 'denied', 'implied'] as const;
+export type Consent = (typeof CONSENT_STATES)[number];
 
 export type ParseResult =
   | { ok: true; beacons: Beacon[] }
@@ -108,6 +118,8 @@ function parseBeacon(value: unknown, at: string): Beacon {
   }
 
   const screen = event.screen === undefined || event.screen === null ? {} : record(event.screen, field('screen'));
+  const consent = typeof event.consent === 'boolean' ? (event.consent ? 'granted' : 'denied') : optionalString(event.consent, field('consent'), 8);
+  if (consent !== '' && !(CONSENT_STATES as readonly string[]).includes(consent)) throw new Invalid(`${field('consent')} must be true, false, granted, denied or implied`);
   return {
     id: id === '' ? randomUUID() : id.toLowerCase(),
     type,
@@ -125,6 +137,7 @@ function parseBeacon(value: unknown, at: string): Beacon {
     screenH: optionalInt(screen.h, field('screen.h'), MAX_SCREEN),
     props: parseProps(event.props, field('props')),
     campaign,
+    consent: consent as Consent | '',
     fbc: optionalString(attribution.fbc, field('attribution.fbc'), MAX_CLICK_ID),
     fbp: optionalString(attribution.fbp, field('attribution.fbp'), MAX_CLICK_ID),
     landing: optionalString(attribution.landing, field('attribution.landing'), MAX_URL),

@@ -38,20 +38,42 @@ export const GOOGLE_BATCH_SIZE = 2000;
 
 export type GoogleEvent = Record<string, unknown>;
 
+/**
+ * Countries where Google Ads does not use IP addresses for matching and asks senders not to send
+ * them: the EEA, the UK and Switzerland.
+ */
+const NO_IP_COUNTRIES = new Set(['AT', 'BE', 'BG', 'HR', 'CY', 'CZ', 'DK', 'EE', 'FI', 'FR', 'DE', 'GR', 'HU', 'IE', 'IT', 'LV', 'LT', 'LU', 'MT', 'NL', 'PL', 'PT', 'RO', 'SK', 'SI', 'ES', 'SE', 'IS', 'LI', 'NO', 'GB', 'CH']);
+
+/**
+ * The consent Google is told, from what the lead knows: the browser's state (granted, or implied
+ * where the site does not ask) or its denial; a Google lead form means the person gave their
+ * data to the advertiser in Google's own form (ad_user_data granted, personalization unknown);
+ * anything else unknown is left unspecified, never sent as DENIED (Google drops denied sales).
+ */
+function consentOf(lead: Lead): { consent: Record<string, string> | undefined; useData: boolean } {
+  if (lead.consent_ads === 1) return { consent: { adUserData: 'CONSENT_GRANTED', adPersonalization: 'CONSENT_GRANTED' }, useData: true };
+  if (lead.consent_ads === 0) return { consent: { adUserData: 'CONSENT_DENIED', adPersonalization: 'CONSENT_DENIED' }, useData: false };
+  if (lead.source === 'google_lead_form') return { consent: { adUserData: 'CONSENT_GRANTED' }, useData: true };
+  return { consent: undefined, useData: false };
+}
+
 /** The Data Manager event for a sold lead, or why none can be sent. */
 export function saleEvent(lead: Lead): { event: GoogleEvent } | { reason: string } {
   if (lead.status !== 'SOLD' || lead.sale_value === null || lead.sold_at === null) return { reason: 'the lead is not marked sold' };
-  const consent = lead.consent_ads === 1;
+  if (lead.is_test) return { reason: 'a test lead: not sent to the live conversion action' };
+  const { consent, useData } = consentOf(lead);
   const identifiers: Array<Record<string, string>> = [];
-  if (consent && lead.email) identifiers.push({ emailAddress: sha256Hex(googleEmail(lead.email)) });
-  if (consent && lead.phone) identifiers.push({ phoneNumber: sha256Hex(googlePhone(lead.phone)) });
+  if (useData && lead.email) identifiers.push({ emailAddress: sha256Hex(googleEmail(lead.email)) });
+  if (useData && lead.phone) identifiers.push({ phoneNumber: sha256Hex(googlePhone(lead.phone)) });
   // One click identifier only: gclid, else gbraid, else wbraid (Google rejects gbraid with wbraid).
   const clickId = lead.gclid ? { gclid: lead.gclid } : lead.gbraid ? { gbraid: lead.gbraid } : lead.wbraid ? { wbraid: lead.wbraid } : undefined;
   if (!clickId && identifiers.length === 0) {
     return { reason: lead.consent_ads === 0 ? 'no click id, and no ads consent for email or phone: Google cannot match this sale' : 'no click id and no email or phone: Google cannot credit this sale' };
   }
-  // The landing page's device (IP, user agent) is personal data too: only with ads consent.
-  const device = consent && (lead.user_agent || lead.client_ip) ? { userAgent: lead.user_agent ?? undefined, ipAddress: lead.client_ip ?? undefined } : undefined;
+  // The landing page's device (IP, user agent) is personal data too: only with ads consent, and
+  // no IP for visitors where Google does not match by IP.
+  const ip = lead.client_ip && !NO_IP_COUNTRIES.has(lead.country ?? '') ? lead.client_ip : undefined;
+  const device = useData && (lead.user_agent || ip) ? { userAgent: lead.user_agent ?? undefined, ipAddress: ip } : undefined;
   return {
     event: {
       transactionId: lead.id,
@@ -59,7 +81,7 @@ export function saleEvent(lead: Lead): { event: GoogleEvent } | { reason: string
       conversionValue: lead.sale_value,
       currency: lead.sale_currency,
       eventSource: lead.source === 'call' || lead.source === 'whatsapp' ? 'PHONE' : 'OTHER',
-      consent: { adUserData: consent ? 'CONSENT_GRANTED' : 'CONSENT_DENIED', adPersonalization: consent ? 'CONSENT_GRANTED' : 'CONSENT_DENIED' },
+      ...(consent ? { consent } : {}),
       ...(clickId || device ? { adIdentifiers: { ...clickId, ...(device ? { landingPageDeviceInfo: device } : {}) } } : {}),
       ...(identifiers.length > 0 ? { userData: { userIdentifiers: identifiers } } : {}),
     },

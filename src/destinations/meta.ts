@@ -100,6 +100,7 @@ export function meta(config: MetaConfig, store: LeadStore): BatchDestination<Met
       const { leadId, event: name } = JSON.parse(job.payload) as MetaJob;
       const lead = store.get(leadId);
       if (!lead) return { outcome: 'permanent', response: 'the lead was erased' };
+      if (lead.is_test && !config.testEventCode) return { outcome: 'permanent', response: 'not sent: a test lead goes to Meta only with META_TEST_EVENT_CODE (Events Manager → Test events)' };
       const built = metaEvent(lead, name);
       if ('reason' in built) return { outcome: 'permanent', response: `not sent: ${built.reason}` };
       const problem = metaProblem(built.event);

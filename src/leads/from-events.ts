@@ -42,7 +42,8 @@ export function leadsFromContactClicks(deps: ContactClickDeps, beacons: Beacon[]
       service: undefined,
       extra: b.props.href ? `Clicked: ${b.props.href}` : undefined,
       refCode: ref !== undefined && REF_CODE.test(ref) ? ref.toUpperCase() : undefined,
-      consentAds: b.props.consent_ads === undefined ? undefined : b.props.consent_ads === 'true',
+      // The tracker's state at the click: on a site that does not ask, consent is implied.
+      consentAds: b.consent === '' ? undefined : b.consent !== 'denied',
       visitorId: b.visitorId || undefined,
       sessionId: b.sessionId || undefined,
       pageUrl: b.url || undefined,

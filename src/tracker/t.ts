@@ -69,7 +69,9 @@ safe(() => {
   };
   const send = (type: string, name?: string, props?: object) => {
     // No id: the server gives each event one (the tracker never resends, so there is nothing to dedupe).
-    queue.push({ type, name, props, url: pageUrl(), referrer: d.referrer, visitorId: memory.v, sessionId: session(), ts: now(), lang: navigator.language, attribution: attribution() });
+    // Every event says whether it was sent with ads consent (given, or implied where the site does
+    // not ask): a call or WhatsApp click becomes a lead, and its sale is sent on that basis.
+    queue.push({ type, name, props, url: pageUrl(), referrer: d.referrer, visitorId: memory.v, sessionId: session(), ts: now(), lang: navigator.language, attribution: attribution(), consent });
     setTimeout(safe(flush)); // one request for the events of one moment
   };
 

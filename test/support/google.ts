@@ -194,7 +194,8 @@ function validate(body: Record<string, any>): string | undefined {
     }
     if (ids.length === 0 && !(e.userData?.userIdentifiers?.length > 0)) return `${at}: an ad identifier or user data is required`;
     for (const key of ['adUserData', 'adPersonalization']) {
-      if (e.consent && !['CONSENT_GRANTED', 'CONSENT_DENIED'].includes(e.consent[key])) return `${at}.consent.${key} is invalid`;
+      // ConsentStatus: GRANTED, DENIED, or unspecified (absent; proto3 JSON omits the default).
+      if (e.consent && e.consent[key] !== undefined && !['CONSENT_GRANTED', 'CONSENT_DENIED', 'CONSENT_STATUS_UNSPECIFIED'].includes(e.consent[key])) return `${at}.consent.${key} is invalid`;
     }
   }
   return undefined;

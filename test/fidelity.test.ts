@@ -1,0 +1,219 @@
+// Attribution fidelity: journeys as a new user's visitors make them — the real tracker in
+// Chromium on a site served from another origin than the server, leads from calls, WhatsApp,
+// forms and Google lead forms, each then sold as the owner would (the PWA's sale endpoint, the
+// sales API by WhatsApp code) — checked against what the strict Google and Meta stand-ins
+// received. Prints one summary line. `npm run test:fidelity` runs it with more visitors per kind.
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { createServer, type Server } from 'node:http';
+import { after, before, test } from 'node:test';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { googlePhone } from '../src/destinations/normalise.ts';
+import { ADMIN_TOKEN, adminGet, eventually, removeDir, startServer, type RunningServer } from './support/harness.ts';
+import { CLIENT, startGoogle } from './support/google.ts';
+import { META, startMeta } from './support/meta.ts';
+
+type Json = Record<string, any>;
+const VISITORS = Number(process.env.FIDELITY_VISITORS ?? 1);
+const CHROMIUM_FLAGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+const PHONE_UA = 'Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Mobile Safari/537.36';
+const sha256 = (s: string) => createHash('sha256').update(s).digest('hex');
+
+let server: RunningServer;
+let site: Server;
+let siteUrl: string;
+let browser: Browser;
+let google: Awaited<ReturnType<typeof startGoogle>>;
+let meta: Awaited<ReturnType<typeof startMeta>>;
+const outcomes: Array<{ kind: string; ok: boolean; why: string }> = [];
+/** Leads whose sale must reach Google, and Meta (as one Purchase); leads whose consent was denied. */
+const expected = { google: [] as string[], meta: [] as string[], denied: [] as string[] };
+
+const admin = (path: string, method = 'GET', body?: unknown) =>
+  fetch(server.url + path, { method, headers: { Authorization: `Bearer ${ADMIN_TOKEN}`, 'Content-Type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) });
+
+function page(tracker: string, attributes: string): string {
+  return `<!doctype html><html><head><meta charset="utf-8"><title>Usta</title>
+<script defer src="${tracker}/t.js" ${attributes}></script></head><body>
+<a id="tel" href="tel:+905321112233">Call</a> <a id="wa" href="https://wa.me/905321112233?text=Merhaba">WhatsApp</a>
+<form id="lead" data-lc-lead method="post" action="/fallback"><input name="phone"><button id="send">Send</button></form>
+<script>for (const id of ['tel', 'wa']) document.getElementById(id).addEventListener('click', (e) => e.preventDefault());</script>
+</body></html>`;
+}
+
+before(async () => {
+  google = await startGoogle();
+  meta = await startMeta();
+  server = await startServer({
+    DEFAULT_COUNTRY: 'TR',
+    CURRENCY: 'TRY',
+    FLUSH_INTERVAL_MS: '100',
+    GOOGLE_CLIENT_ID: CLIENT.id,
+    GOOGLE_CLIENT_SECRET: CLIENT.secret,
+    GOOGLE_REFRESH_TOKEN: CLIENT.refreshToken,
+    GOOGLE_ADS_CUSTOMER_ID: '123-456-7890',
+    GOOGLE_CONVERSION_ACTION_ID: '55555',
+    GOOGLE_DATAMANAGER_ENDPOINT: google.origin,
+    GOOGLE_OAUTH_TOKEN_URL: google.tokenUrl,
+    GOOGLE_LEAD_FORM_KEY: 'fidelity-lead-form-key-0123',
+    META_PIXEL_ID: META.pixelId,
+    META_ACCESS_TOKEN: META.token,
+    META_API_VERSION: META.version,
+    META_GRAPH_URL: meta.url,
+    LEAD_FLOOD_PER_IP: '1000', // every visitor of this test comes from 127.0.0.1
+  });
+  const pages: Record<string, string> = {
+    '/': page(server.url, ''),
+    '/consent': page(server.url, 'data-consent="required"'),
+    '/fallback': '<!doctype html><p>posted</p>',
+  };
+  site = createServer((req, res) => {
+    const html = pages[new URL(req.url ?? '/', 'http://x').pathname];
+    res.writeHead(html ? 200 : 404, { 'Content-Type': 'text/html; charset=utf-8' });
+    res.end(html ?? 'not found');
+  });
+  await new Promise<void>((resolve) => site.listen(0, 'localhost', resolve));
+  const address = site.address();
+  siteUrl = `http://localhost:${typeof address === 'object' && address ? address.port : 0}`; // another origin than the server's 127.0.0.1
+  browser = await chromium.launch({ executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium', args: CHROMIUM_FLAGS });
+});
+
+after(async () => {
+  const correct = outcomes.filter((o) => o.ok).length;
+  const at = (id: string) => google?.events().filter((e) => e.transactionId === id) ?? [];
+  const purchases = (id: string) => meta?.events.filter((e) => e.event_name === 'Purchase' && e.event_id === `${id}:purchase`) ?? [];
+  const googleOnce = expected.google.filter((id) => at(id).length === 1).length;
+  const metaOnce = expected.meta.filter((id) => purchases(id).length === 1).length;
+  const consentWrong = (google?.events() ?? []).filter((e) => e.consent?.adUserData === 'CONSENT_DENIED' && !expected.denied.includes(e.transactionId)).length;
+  const duplicates = expected.google.reduce((n, id) => n + Math.max(0, at(id).length - 1), 0) + expected.meta.reduce((n, id) => n + Math.max(0, purchases(id).length - 1), 0);
+  process.stdout.write(`# fidelity: ${correct}/${outcomes.length} journeys correct | google exactly-once ${googleOnce}/${expected.google.length} | meta ${metaOnce}/${expected.meta.length} | consent wrong ${consentWrong} | duplicates ${duplicates}\n`);
+  for (const o of outcomes.filter((x) => !x.ok)) process.stdout.write(`#   wrong: ${o.kind}: ${o.why}\n`);
+  await browser?.close();
+  await new Promise((resolve) => site?.close(resolve));
+  await server?.stop();
+  if (server) removeDir(server.dataDir);
+  await google?.close();
+  await meta?.close();
+});
+
+/** A visitor in a fresh browser context landing on `path` with `query`. */
+async function land(path: string, query: string): Promise<Page> {
+  const context = await browser.newContext({ userAgent: PHONE_UA });
+  const p = await context.newPage();
+  await p.goto(`${siteUrl}${path}${query}`);
+  await p.waitForFunction(() => typeof (window as any).lc === 'function');
+  return p;
+}
+
+/** The newest lead of a source, once it exists. */
+async function newestLead(source: string, after: Set<string>): Promise<Json> {
+  return eventually(async () => (await adminGet<{ leads: Json[] }>(server, '/api/admin/leads')).leads.find((l) => l.source === source && !after.has(l.id)), 10_000, `a ${source} lead`);
+}
+
+async function knownLeads(): Promise<Set<string>> {
+  return new Set((await adminGet<{ leads: Json[] }>(server, '/api/admin/leads')).leads.map((l) => l.id));
+}
+
+async function journey(kind: string, run: () => Promise<void>): Promise<void> {
+  try {
+    await run();
+    outcomes.push({ kind, ok: true, why: '' });
+  } catch (err) {
+    outcomes.push({ kind, ok: false, why: (err as Error).message.split('\n', 1)[0]! });
+    throw err;
+  }
+}
+
+const googleEvent = (transactionId: string) => eventually(async () => google.events().find((e) => e.transactionId === transactionId), 15_000, `the sale of ${transactionId} at Google`);
+
+test('a call after a Google click, on a site that does not ask for consent: the sale reaches Google with the click id and consent granted', async () => {
+  for (let v = 0; v < VISITORS; v++) {
+    await journey('call after a Google click', async () => {
+      const before = await knownLeads();
+      const p = await land('/', `?gclid=Cj0-call-${v}&utm_source=google`);
+      await p.click('#tel');
+      const lead = await newestLead('call', before);
+      assert.equal(lead.gclid, `Cj0-call-${v}`);
+      assert.equal(lead.consent_ads, true, 'implied consent travels with the click');
+      await p.context().close();
+      assert.equal((await admin(`/api/admin/leads/${lead.id}/sale`, 'POST', { value: 1500 })).status, 201);
+      expected.google.push(lead.id);
+      const event = await googleEvent(lead.id);
+      assert.equal(event.adIdentifiers?.gclid, `Cj0-call-${v}`);
+      assert.deepEqual(event.consent, { adUserData: 'CONSENT_GRANTED', adPersonalization: 'CONSENT_GRANTED' });
+      assert.equal(event.eventSource, 'PHONE');
+    });
+  }
+});
+
+test('WhatsApp with its reference code, consent asked for and given: sold through the sales API by code; Google and Meta each get the sale once', async () => {
+  for (let v = 0; v < VISITORS; v++) {
+    await journey('WhatsApp with consent given', async () => {
+      const before = await knownLeads();
+      const p = await land('/consent', `?gclid=Cj0-wa-${v}&fbclid=FB-wa-${v}`);
+      await p.evaluate(() => (window as any).lc('consent', { ads: true }));
+      await p.click('#wa');
+      const lead = await newestLead('whatsapp', before);
+      assert.equal(lead.consent_ads, true);
+      assert.equal(lead.gclid, `Cj0-wa-${v}`);
+      assert.match(lead.fbc ?? '', new RegExp(`^fb\\.1\\.\\d+\\.FB-wa-${v}$`));
+      await p.context().close();
+      assert.equal((await admin('/api/admin/sales', 'POST', { refCode: lead.ref_code, value: 900 })).status, 201);
+      expected.google.push(lead.id);
+      expected.meta.push(lead.id);
+      const event = await googleEvent(lead.id);
+      assert.equal(event.adIdentifiers?.gclid, `Cj0-wa-${v}`);
+      assert.equal(event.consent.adUserData, 'CONSENT_GRANTED');
+      const purchase = await eventually(async () => meta.events.find((e) => e.event_name === 'Purchase' && e.event_id === `${lead.id}:purchase`), 15_000, 'the Purchase at Meta');
+      assert.equal(purchase.user_data.fbc, lead.fbc);
+    });
+  }
+});
+
+test('consent asked for and refused: no click id leaves the browser, and the sale is not sent, with the reason on the lead', async () => {
+  for (let v = 0; v < VISITORS; v++) {
+    await journey('call with consent refused', async () => {
+      const before = await knownLeads();
+      const p = await land('/consent', `?gclid=Cj0-denied-${v}`);
+      await p.evaluate(() => (window as any).lc('consent', { ads: false }));
+      await p.click('#tel');
+      const lead = await newestLead('call', before);
+      assert.equal(lead.consent_ads, false);
+      expected.denied.push(lead.id);
+      assert.equal(lead.gclid, null, 'the click id stayed in the browser');
+      assert.doesNotMatch(lead.page_url ?? '', /gclid/);
+      await p.context().close();
+      assert.equal((await admin(`/api/admin/leads/${lead.id}/sale`, 'POST', { value: 700 })).status, 201);
+      const google = await eventually(async () => (await adminGet<Json>(server, `/api/admin/leads/${lead.id}`)).deliveries.find((d: Json) => d.destination === 'google' && d.state !== 'pending' && d.state !== 'sending'), 15_000, 'the Google delivery settled');
+      assert.match(google.last_error, /not sent: no click id, and no ads consent/);
+      assert.ok(!(await adminGet<Json>(server, `/api/admin/leads/${lead.id}`)).deliveries.some((d: Json) => d.destination === 'meta' && d.state === 'done'), 'nothing to Meta');
+    });
+  }
+});
+
+test('a Google lead form lead, sold: ad_user_data granted (the person gave the data in Google\'s form), personalization left unspecified, the phone hashed', async () => {
+  for (let v = 0; v < VISITORS; v++) {
+    await journey('Google lead form', async () => {
+      const phone = `+9053255500${String(v).padStart(2, '0')}`;
+      const hook = await fetch(`${server.url}/hooks/google-lead-form`, {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/json' },
+        body: JSON.stringify({ lead_id: `GLF-${v}-${Date.now()}`, google_key: 'fidelity-lead-form-key-0123', gcl_id: `Cj0-form-${v}`, user_column_data: [{ column_id: 'PHONE_NUMBER', string_value: phone }] }),
+      });
+      assert.equal(hook.status, 200);
+      const { id } = (await hook.json()) as { id: string };
+      assert.equal((await admin(`/api/admin/leads/${id}/sale`, 'POST', { value: 3000 })).status, 201);
+      expected.google.push(id);
+      const event = await googleEvent(id);
+      assert.equal(event.consent?.adUserData, 'CONSENT_GRANTED');
+      assert.equal(event.consent?.adPersonalization, undefined, 'unspecified, never DENIED for a consent that is not known');
+      assert.equal(event.adIdentifiers?.gclid, `Cj0-form-${v}`);
+      assert.deepEqual(event.userData?.userIdentifiers, [{ phoneNumber: sha256(googlePhone(phone)) }]);
+    });
+  }
+});
+
+test('the stand-ins refused nothing', () => {
+  assert.deepEqual(google.rejected, []);
+  assert.deepEqual(meta.rejected, []);
+});
