@@ -35,7 +35,7 @@ const admin = (path: string, method = 'GET', body?: unknown) =>
 function page(tracker: string, attributes: string): string {
   return `<!doctype html><html><head><meta charset="utf-8"><title>Usta</title>
 <script defer src="${tracker}/t.js" ${attributes}></script></head><body>
-<a id="tel" href="tel:+905321112233">Call</a> <a id="wa" href="https://wa.me/905321112233?text=Merhaba">WhatsApp</a>
+<a id="next" href="?page=2">Next</a> <a id="tel" href="tel:+905321112233">Call</a> <a id="wa" href="https://wa.me/905321112233?text=Merhaba">WhatsApp</a>
 <form id="lead" data-lc-lead method="post" action="/fallback"><input name="phone"><button id="send">Send</button></form>
 <script>for (const id of ['tel', 'wa']) document.getElementById(id).addEventListener('click', (e) => e.preventDefault());</script>
 </body></html>`;
@@ -176,12 +176,23 @@ test('consent asked for and refused: no click id leaves the browser, and the sal
       const before = await knownLeads();
       const p = await land('/consent', `?gclid=Cj0-denied-${v}`);
       await p.evaluate(() => (window as any).lc('consent', { ads: false }));
+      // The second page's referrer is the landing URL, click id and all: it must not travel either.
+      await p.click('#next');
+      await p.waitForURL(/page=2/);
+      await p.waitForFunction(() => typeof (window as any).lc === 'function');
+      await p.evaluate(() => (window as any).lc('consent', { ads: false }));
       await p.click('#tel');
       const lead = await newestLead('call', before);
       assert.equal(lead.consent_ads, false);
       expected.denied.push(lead.id);
       assert.equal(lead.gclid, null, 'the click id stayed in the browser');
       assert.doesNotMatch(lead.page_url ?? '', /gclid/);
+      const stored = await eventually(async () => {
+        const { events } = await adminGet<{ events: Json[] }>(server, '/api/admin/events?limit=1000');
+        const mine = events.filter((e) => e.visitor_id === lead.visitor_id);
+        return mine.length >= 3 ? mine : undefined; // two pageviews and the call
+      }, 10_000, 'the visitor\'s events in ClickHouse');
+      assert.doesNotMatch(JSON.stringify(stored), /Cj0-denied/, 'no click id in any field of any event (URL, referrer, attribution)');
       await p.context().close();
       assert.equal((await admin(`/api/admin/leads/${lead.id}/sale`, 'POST', { value: 700 })).status, 201);
       const google = await eventually(async () => (await adminGet<Json>(server, `/api/admin/leads/${lead.id}`)).deliveries.find((d: Json) => d.destination === 'google' && d.state !== 'pending' && d.state !== 'sending'), 15_000, 'the Google delivery settled');

@@ -120,14 +120,17 @@ function parseBeacon(value: unknown, at: string): Beacon {
   const screen = event.screen === undefined || event.screen === null ? {} : record(event.screen, field('screen'));
   const consent = typeof event.consent === 'boolean' ? (event.consent ? 'granted' : 'denied') : optionalString(event.consent, field('consent'), 8);
   if (consent !== '' && !(CONSENT_STATES as readonly string[]).includes(consent)) throw new Invalid(`${field('consent')} must be true, false, granted, denied or implied`);
+  // Refused consent: whatever an older or hand-made sender put in, no click id is stored.
+  const denied = consent === 'denied';
+  if (denied) for (const key of CLICK_IDS) campaign[key] = '';
   return {
     id: id === '' ? randomUUID() : id.toLowerCase(),
     type,
     name: optionalString(event.name, field('name'), MAX_NAME),
-    url,
+    url: denied ? withoutClickIds(url) : url,
     path: page?.pathname ?? '',
     hostname: page?.hostname ?? '',
-    referrer,
+    referrer: denied ? withoutClickIds(referrer) : referrer,
     referrerHost: hostOf(referrer),
     visitorId: optionalString(event.visitorId, field('visitorId'), MAX_ID),
     sessionId: optionalString(event.sessionId, field('sessionId'), MAX_ID),
@@ -138,8 +141,8 @@ function parseBeacon(value: unknown, at: string): Beacon {
     props: parseProps(event.props, field('props')),
     campaign,
     consent: consent as Consent | '',
-    fbc: optionalString(attribution.fbc, field('attribution.fbc'), MAX_CLICK_ID),
-    fbp: optionalString(attribution.fbp, field('attribution.fbp'), MAX_CLICK_ID),
+    fbc: denied ? '' : optionalString(attribution.fbc, field('attribution.fbc'), MAX_CLICK_ID),
+    fbp: denied ? '' : optionalString(attribution.fbp, field('attribution.fbp'), MAX_CLICK_ID),
     landing: optionalString(attribution.landing, field('attribution.landing'), MAX_URL),
   };
 }
@@ -187,6 +190,12 @@ function httpUrl(value: string, at: string): URL {
   }
   if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new Invalid(`${at} must be an http(s) URL`);
   return url;
+}
+
+const CLICK_ID_PARAM = /\b(gclid|gbraid|wbraid|fbclid|msclkid)=[^&#]*&?/g;
+
+function withoutClickIds(url: string): string {
+  return url.replace(CLICK_ID_PARAM, '');
 }
 
 function hostOf(referrer: string): string {

@@ -57,8 +57,8 @@ safe(() => {
   };
   // Meta's own cookies when it set them; else the fbc built from the landing URL's fbclid.
   const attribution = (): Attr => (consent ? { fbc: cookie('_fbc')!, fbp: cookie('_fbp')!, ...memory.f, ...memory.l } : {});
-  /** Without consent the page URL goes out without its click ids. */
-  const pageUrl = () => (consent ? loc.href : loc.href.replace(/\b(gclid|gbraid|wbraid|fbclid|msclkid)=[^&#]*&?/g, ''));
+  /** Without consent a URL (the page's, the referrer: the landing URL on the second page) goes out without its click ids. */
+  const clean = (url: string) => (consent ? url : url.replace(/\b(gclid|gbraid|wbraid|fbclid|msclkid)=[^&#]*&?/g, ''));
 
   const flush = () => {
     if (!queue.length) return;
@@ -71,7 +71,7 @@ safe(() => {
     // No id: the server gives each event one (the tracker never resends, so there is nothing to dedupe).
     // Every event says whether it was sent with ads consent (given, or implied where the site does
     // not ask): a call or WhatsApp click becomes a lead, and its sale is sent on that basis.
-    queue.push({ type, name, props, url: pageUrl(), referrer: d.referrer, visitorId: memory.v, sessionId: session(), ts: now(), lang: navigator.language, attribution: attribution(), consent });
+    queue.push({ type, name, props, url: clean(loc.href), referrer: clean(d.referrer), visitorId: memory.v, sessionId: session(), ts: now(), lang: navigator.language, attribution: attribution(), consent });
     setTimeout(safe(flush)); // one request for the events of one moment
   };
 
@@ -112,7 +112,7 @@ safe(() => {
     form.lc ||= crypto.randomUUID?.();
     w.fbq?.('track', 'Lead', {}, { eventID: form.lc });
     // The form's own fields as they are (the server keeps unknown ones as extra text).
-    const lead = { ...Object.fromEntries(new FormData(form)), lcFill: now() - t0, eventId: form.lc, visitorId: memory.v, sessionId: session(), pageUrl: pageUrl(), attribution: attribution(), consent: { ads: consent } };
+    const lead = { ...Object.fromEntries(new FormData(form)), lcFill: now() - t0, eventId: form.lc, visitorId: memory.v, sessionId: session(), pageUrl: clean(loc.href), attribution: attribution(), consent: { ads: consent } };
     // The page styles the outcome: form[data-lc-state=sent|error], [data-lc-error=<field>] get the message.
     // text/plain JSON: a simple request, no CORS preflight.
     fetch(endpoint + '/lead', { method: 'POST', body: JSON.stringify(lead) })
