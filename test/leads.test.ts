@@ -270,3 +270,31 @@ describe('leads', () => {
     }
   });
 });
+
+test('a lead is never refused over its phone format: national numbers use the visitor\'s GeoIP country when DEFAULT_COUNTRY is unset; an unreadable one is kept as typed; only no way to reach the person is a 422', async () => {
+  const dir = tempDir('geo');
+  const geo = join(dir, 'city.mmdb');
+  writeFileSync(geo, writeMmdb({ '81.214.0.0/16': cityRecord('TR', 'Istanbul', 'Istanbul') }));
+  const server = await startServer({ TRUST_PROXY: '1', GEOIP_CITY_DB: geo }); // no DEFAULT_COUNTRY
+  const post = (body: Json, ip: string) => fetch(`${server.url}/lead`, { method: 'POST', headers: { 'Content-Type': 'application/json', 'X-Forwarded-For': ip }, body: JSON.stringify(body) });
+  const stored = async (res: Response) => (await adminGet<Json>(server, `/api/admin/leads/${((await res.json()) as Json).id}`)).lead;
+  try {
+    const turkish = await post({ phone: '0532 999 88 77', message: 'Kombi arızası' }, '81.214.10.20');
+    assert.equal(turkish.status, 201);
+    assert.equal((await stored(turkish)).phone, '+905329998877', 'read with the visitor\'s country');
+    const unknown = await post({ phone: '0532 999 88 78' }, '203.0.113.7');
+    assert.equal(unknown.status, 201, 'not refused: the owner can still call');
+    const kept = await stored(unknown);
+    assert.equal(kept.phone, null, 'not a number we can hash for ad platforms');
+    assert.match(kept.extra, /Phone as entered \(not recognised as a number; check it before calling\): 0532 999 88 78/);
+    const badEmail = await post({ phone: '+905329998879', email: 'ayse at example' }, '203.0.113.8');
+    assert.equal(badEmail.status, 201);
+    assert.match((await stored(badEmail)).extra, /Email as entered: ayse at example/);
+    const unreachable = await post({ phone: '12' }, '203.0.113.9');
+    assert.equal(unreachable.status, 422, 'no way to reach the person');
+  } finally {
+    await server.stop();
+    removeDir(server.dataDir);
+    removeDir(dir);
+  }
+});

@@ -112,8 +112,13 @@ export function normaliseEmail(raw: string): string | undefined {
   return email.length <= 254 && EMAIL.test(email) ? email : undefined;
 }
 
-/** Validates and normalises a lead's fields; a phone or an email is required. */
-export function parseLead(fields: Record<string, unknown>, cookieAttribution: Attribution, defaultCountry: string | undefined): LeadParse {
+/**
+ * Validates and normalises a lead's fields. A lead is never refused over a format: a phone that
+ * cannot be read as a number (with DEFAULT_COUNTRY, else the visitor's GeoIP country) or an email
+ * that is not one is kept as typed, in the extra text, for the owner (and never hashed for ad
+ * platforms). Only a lead with no way at all to reach the person is refused (422).
+ */
+export function parseLead(fields: Record<string, unknown>, cookieAttribution: Attribution, defaultCountry: string | undefined, visitorCountry?: string): LeadParse {
   const errors: FieldErrors = {};
   const text = (key: string, max: number): string | undefined => {
     const v = fields[key];
@@ -131,14 +136,21 @@ export function parseLead(fields: Record<string, unknown>, cookieAttribution: At
   if (eventId !== undefined && !UUID.test(eventId)) errors.eventId = 'must be a UUID';
 
   const phoneRaw = text('phone', 64);
-  const phone = phoneRaw === undefined ? undefined : normalisePhone(phoneRaw, defaultCountry);
-  if (phoneRaw !== undefined && phone === undefined) {
-    errors.phone = defaultCountry || phoneRaw.startsWith('+') ? 'is not a valid phone number' : 'is not a valid phone number (include the country code, e.g. +90…)';
-  }
+  const phone = phoneRaw === undefined ? undefined : normalisePhone(phoneRaw, defaultCountry) ?? (visitorCountry ? normalisePhone(phoneRaw, visitorCountry) : undefined);
+  // Enough digits to dial: the owner can still call it, even if we cannot tell its country.
+  const phoneAsTyped = phoneRaw !== undefined && phone === undefined && phoneRaw.replace(/\D/g, '').length >= 6 ? phoneRaw : undefined;
   const emailRaw = text('email', 254);
   const email = emailRaw === undefined ? undefined : normaliseEmail(emailRaw);
-  if (emailRaw !== undefined && email === undefined) errors.email = 'is not a valid email address';
-  if (phoneRaw === undefined && emailRaw === undefined) errors.phone = 'a phone number or an email address is required';
+  const asTyped: string[] = [];
+  if (phone === undefined && email === undefined && phoneAsTyped === undefined) {
+    if (phoneRaw !== undefined) errors.phone = 'is not a valid phone number';
+    if (emailRaw !== undefined) errors.email = 'is not a valid email address';
+    if (phoneRaw === undefined && emailRaw === undefined) errors.phone = 'a phone number or an email address is required';
+  } else {
+    if (phoneAsTyped !== undefined) asTyped.push(`Phone as entered (not recognised as a number; check it before calling): ${phoneAsTyped}`);
+    else if (phoneRaw !== undefined && phone === undefined) asTyped.push(`Phone as entered: ${phoneRaw}`);
+    if (emailRaw !== undefined && email === undefined) asTyped.push(`Email as entered: ${emailRaw}`);
+  }
 
   const refCode = text('refCode', CAPS.refCode);
   if (refCode !== undefined && !REF_CODE.test(refCode)) errors.refCode = 'must be 3 to 16 letters or digits';
@@ -150,7 +162,8 @@ export function parseLead(fields: Record<string, unknown>, cookieAttribution: At
     const v = text(key, key === 'landing' ? CAPS.url : CAPS.attribution);
     if (v !== undefined) attribution[key] = v;
   }
-  const extra = typeof fields.extra === 'string' ? clip(fields.extra, CAPS.extra) : text('extra', CAPS.extra);
+  const given = typeof fields.extra === 'string' ? clip(fields.extra, CAPS.extra) : text('extra', CAPS.extra);
+  const extra = asTyped.length > 0 ? clip([...asTyped, ...(given ? [given] : [])].join('\n'), CAPS.extra) : given;
 
   const draft: LeadDraft = {
     eventId: eventId?.toLowerCase(),

@@ -56,10 +56,10 @@ async function postLead(deps: LeadRoutesDeps, req: Request): Promise<Reply> {
   }
   if (fields === undefined) return problem(400, 'invalid-json', 'Body is not a lead', 'Send a JSON object or an HTML form post.');
 
-  const parsed = parseLead(fields, attributionFromCookies(req.headers.cookie), deps.defaultCountry);
+  const ctx = context(deps, req, 'form');
+  const parsed = parseLead(fields, attributionFromCookies(req.headers.cookie), deps.defaultCountry, ctx.geo.country || undefined);
   if (!parsed.ok) return isForm ? formErrors(parsed.errors) : problem(422, 'invalid-lead', 'The lead has invalid fields', 'See errors.', { errors: parsed.errors });
   const draft: LeadDraft = { ...parsed.draft, pageUrl: parsed.draft.pageUrl ?? (req.headers.referer || undefined) };
-  const ctx = context(deps, req, 'form');
   if (deps.turnstile && !(draft.eventId !== undefined && deps.store.findByEventId(draft.eventId))) {
     const verdict = await deps.turnstile.verify(fields.turnstileToken ?? fields['cf-turnstile-response'], ctx.clientIp ?? '');
     if (!verdict.ok) {
