@@ -57,7 +57,7 @@ export const texts = {
   noClickId: 'No click id — Google cannot credit this sale.',
   deliveryStatus: {
     queued: 'queued', sending: 'sending', retrying: 'retrying', parked: 'on hold — settings refused', waiting: 'waiting — not set up',
-    sent: 'sent, being processed', accepted: 'accepted', partial: 'partly accepted', rejected: 'rejected', dead: 'failed — retry from Settings',
+    sent: 'sent, being processed', accepted: 'accepted', partial: 'partly accepted', rejected: 'rejected', skipped: 'not sent, on purpose', dead: 'failed — retry from Settings',
   },
   destinations: { webpush: 'Push', telegram: 'Telegram', google: 'Google Ads', meta: 'Meta' },
   held: { honeypot: 'held: spam trap filled', 'too-fast': 'held: sent too fast', flood: 'held: many from one source' },

@@ -65,7 +65,7 @@ test('a sold lead with gclid, email and phone becomes exactly one Google event w
   const server = await setup(google);
   try {
     const id = await lead(server, { phone: '0532 123 45 67', email: 'Ayse.Yilmaz+ads@Gmail.com', consent: { ads: true }, attribution: { gclid: 'Cj0KCQ-sale' } });
-    const at = new Date(Date.now() - 3_600_000).toISOString();
+    const at = new Date(Date.now() - 30_000).toISOString();
     assert.equal((await sell(server, id, 1250.5, at)).status, 201);
     const done = await googleDelivery(server, id, 'done');
     assert.match(done.attemptLog.at(-1).response, /^accepted/);
@@ -131,8 +131,10 @@ test('without ads consent no user data is sent; with neither click id nor user d
 
     const nothing = await lead(server, { phone: '+905320000033', consent: { ads: false } });
     assert.equal((await sell(server, nothing, 100)).status, 201);
-    const dead = await googleDelivery(server, nothing, 'dead');
-    assert.match(dead.last_error, /not sent: no click id, and no ads consent/);
+    const skipped = await googleDelivery(server, nothing, 'skipped');
+    assert.match(skipped.last_error, /not sent: no click id, and no ads consent/);
+    assert.equal(skipped.status, 'skipped', 'not sent on purpose: its own status, not a failure');
+    assert.ok(!server.output.some((l) => l.includes('"level":50') && l.includes('delivery is dead')), 'and not logged as an error');
     assert.equal(google.requests.length, 1, 'nothing went to Google');
   } finally {
     await server.stop();
@@ -333,7 +335,7 @@ test('Meta: a new lead sends Lead with the form\'s eventId and a sale sends Purc
     const noConsent = await lead(server, { phone: '+905320000055', consent: { ads: false } });
     const skipped = await eventually(async () => {
       const { deliveries } = await adminGet<Json>(server, `/api/admin/leads/${noConsent}`);
-      return deliveries.find((d: Json) => d.destination === 'meta' && d.state === 'dead');
+      return deliveries.find((d: Json) => d.destination === 'meta' && d.state === 'skipped');
     }, 10_000, 'the skipped Lead');
     assert.match(skipped.last_error, /no ads consent/);
     assert.equal(metaApi.events.length, 2, 'nothing about the person without consent reached Meta');
@@ -418,7 +420,7 @@ test('a Stripe payment, signed and fresh, becomes the sale of its lead once', as
   }
 });
 
-test('a sale is sent once: recorded again it changes nothing; a correction after Meta took the Purchase is not sent twice; a sale before its lead is refused; Meta throttling is retried', async () => {
+test('a sale is sent once: recorded again it changes nothing; a correction after Meta took the Purchase is not sent twice; a sale dated before its lead is not sent, with the reason; Meta throttling is retried', async () => {
   const metaApi = await startMeta();
   const server = await startServer({
     DEFAULT_COUNTRY: 'TR',
@@ -444,9 +446,11 @@ test('a sale is sent once: recorded again it changes nothing; a correction after
     assert.equal(metaApi.events.filter((e) => e.event_name === 'Purchase').length, 1, 'Meta would count a second Purchase as another sale');
     const { deliveries } = await adminGet<Json>(server, `/api/admin/leads/${id}`);
     assert.equal(deliveries.filter((d: Json) => d.destination === 'meta').length, 2, 'one Lead and one Purchase job');
-    const early = await sell(server, id, 1800, new Date(Date.now() - 86_400_000).toISOString());
-    assert.equal(early.status, 422);
-    assert.match(JSON.stringify(await early.json()), /before the lead came in/);
+    // A sale dated before its lead: recorded, but no click of the lead can have earned it.
+    const fresh = await lead(server, { phone: '+905320000072', consent: { ads: true }, pageUrl: 'https://usta.example.com/' });
+    assert.equal((await sell(server, fresh, 500, new Date(Date.now() - 86_400_000).toISOString())).status, 201);
+    const skipped = await eventually(async () => (await adminGet<Json>(server, `/api/admin/leads/${fresh}`)).deliveries.find((d: Json) => d.destination === 'meta' && d.state === 'skipped'), 10_000, 'the Purchase skipped');
+    assert.match(skipped.last_error, /dated before the lead came in/);
     assert.deepEqual(metaApi.rejected, []);
   } finally {
     await server.stop();

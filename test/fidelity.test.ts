@@ -196,6 +196,8 @@ test('consent asked for and refused: no click id leaves the browser, and the sal
       await p.context().close();
       assert.equal((await admin(`/api/admin/leads/${lead.id}/sale`, 'POST', { value: 700 })).status, 201);
       const google = await eventually(async () => (await adminGet<Json>(server, `/api/admin/leads/${lead.id}`)).deliveries.find((d: Json) => d.destination === 'google' && d.state !== 'pending' && d.state !== 'sending'), 15_000, 'the Google delivery settled');
+      assert.equal(google.state, 'skipped', 'not sent on purpose is not a failure');
+      assert.equal(google.status, 'skipped');
       assert.match(google.last_error, /not sent: no click id, and no ads consent/);
       assert.ok(!(await adminGet<Json>(server, `/api/admin/leads/${lead.id}`)).deliveries.some((d: Json) => d.destination === 'meta' && d.state === 'done'), 'nothing to Meta');
     });

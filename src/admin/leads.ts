@@ -148,7 +148,6 @@ async function recordSale(deps: LeadAdminDeps, id: string, body: Record<string, 
   if (body.at !== undefined) {
     at = typeof body.at === 'string' ? Date.parse(body.at) : typeof body.at === 'number' ? body.at : NaN;
     if (!Number.isFinite(at) || at > now + 5 * 60_000 || at < now - MAX_SALE_AGE_MS) errors.at = 'must be a time within the last 90 days (ISO 8601 or ms)';
-    else if (at < lead.created_at - 60_000) errors.at = 'is before the lead came in: a sale cannot precede its lead';
   }
   if (Object.keys(errors).length > 0) return problem(422, 'invalid-sale', 'The sale has invalid fields', 'See errors.', { errors });
   const result = deps.store.recordSale(id, { value: Math.round((value as number) * 100) / 100, currency: currency as string, at }, actor);

@@ -57,10 +57,16 @@ function consentOf(lead: Lead): { consent: Record<string, string> | undefined; u
   return { consent: undefined, useData: false };
 }
 
+/** A sale dated (by the owner or a CRM) more than a minute before its lead arrived. */
+export function soldBeforeLead(lead: Lead): boolean {
+  return lead.sold_at !== null && lead.sold_at < lead.created_at - 60_000;
+}
+
 /** The Data Manager event for a sold lead, or why none can be sent. */
 export function saleEvent(lead: Lead): { event: GoogleEvent } | { reason: string } {
   if (lead.status !== 'SOLD' || lead.sale_value === null || lead.sold_at === null) return { reason: 'the lead is not marked sold' };
   if (lead.is_test) return { reason: 'a test lead: not sent to the live conversion action' };
+  if (soldBeforeLead(lead)) return { reason: 'the sale is dated before the lead came in, so no click of this lead can have earned it' };
   const { consent, useData } = consentOf(lead);
   const identifiers: Array<Record<string, string>> = [];
   if (useData && lead.email) identifiers.push({ emailAddress: sha256Hex(googleEmail(lead.email)) });
@@ -165,7 +171,7 @@ export function google(config: GoogleConfig, store: LeadStore): BatchDestination
       const lead = store.get(leadId);
       if (!lead) return { outcome: 'permanent', response: 'the lead was erased' };
       const built = saleEvent(lead);
-      if ('reason' in built) return { outcome: 'permanent', response: `not sent: ${built.reason}` };
+      if ('reason' in built) return { outcome: 'skipped', response: `not sent: ${built.reason}` }; // by design, not a failure
       const problem = googleProblem(built.event);
       return problem ? { outcome: 'permanent', response: `not sent: ${problem}` } : built;
     },

@@ -8,6 +8,7 @@ import { request } from 'undici';
 import type { Lead, LeadStore } from '../leads/store.ts';
 import type { DeliveryResult, Job } from '../outbox/outbox.ts';
 import { outcomeOfStatus, type BatchDestination } from './destination.ts';
+import { soldBeforeLead } from './google.ts';
 import { metaEmail, metaExternalId, metaPhone, sha256Hex } from './normalise.ts';
 
 export interface MetaConfig {
@@ -56,6 +57,7 @@ export function metaEvent(lead: Lead, name: MetaJob['event']): { event: MetaEven
   if (lead.consent_ads !== 1) return { reason: 'no ads consent: nothing about this person is sent to Meta' };
   const at = name === 'Purchase' ? lead.sold_at : lead.created_at;
   if (at === null || (name === 'Purchase' && lead.sale_value === null)) return { reason: 'the lead is not marked sold' };
+  if (name === 'Purchase' && soldBeforeLead(lead)) return { reason: 'the sale is dated before the lead came in, so no click of this lead can have earned it' };
   const eventTime = Math.floor(at / 1000);
   const userData: Record<string, unknown> = {
     ...(lead.email ? { em: [sha256Hex(metaEmail(lead.email))] } : {}),
@@ -100,9 +102,9 @@ export function meta(config: MetaConfig, store: LeadStore): BatchDestination<Met
       const { leadId, event: name } = JSON.parse(job.payload) as MetaJob;
       const lead = store.get(leadId);
       if (!lead) return { outcome: 'permanent', response: 'the lead was erased' };
-      if (lead.is_test && !config.testEventCode) return { outcome: 'permanent', response: 'not sent: a test lead goes to Meta only with META_TEST_EVENT_CODE (Events Manager → Test events)' };
+      if (lead.is_test && !config.testEventCode) return { outcome: 'skipped', response: 'not sent: a test lead goes to Meta only with META_TEST_EVENT_CODE (Events Manager → Test events)' };
       const built = metaEvent(lead, name);
-      if ('reason' in built) return { outcome: 'permanent', response: `not sent: ${built.reason}` };
+      if ('reason' in built) return { outcome: 'skipped', response: `not sent: ${built.reason}` }; // by design, not a failure
       const problem = metaProblem(built.event);
       return problem ? { outcome: 'permanent', response: `not sent: ${problem}` } : built;
     },

@@ -12,7 +12,8 @@ import { dirname } from 'node:path';
 
 export type Db = Database.Database;
 
-const MIGRATIONS: Array<{ version: number; name: string; sql: string }> = [
+/** `rebuildsTables`: the migration recreates tables others refer to, so foreign keys are off while it runs (SQLite's documented procedure). */
+const MIGRATIONS: Array<{ version: number; name: string; sql: string; rebuildsTables?: boolean }> = [
   {
     version: 1,
     name: 'leads, history, outbox, push subscriptions, settings',
@@ -183,6 +184,51 @@ const MIGRATIONS: Array<{ version: number; name: string; sql: string }> = [
       CREATE INDEX stripe_payments_lead ON stripe_payments (lead_id);
     `,
   },
+  {
+    version: 9,
+    name: 'outbox: deliveries skipped by design (no consent, no click id, a test lead) have their own state',
+    rebuildsTables: true,
+    sql: `
+      CREATE TABLE outbox_v9 (
+        id INTEGER PRIMARY KEY,
+        destination TEXT NOT NULL,
+        dedup_key TEXT NOT NULL UNIQUE,
+        lead_id TEXT REFERENCES leads (id) ON DELETE CASCADE,
+        payload TEXT NOT NULL,
+        state TEXT NOT NULL DEFAULT 'pending' CHECK (state IN ('pending', 'sending', 'done', 'skipped', 'dead')),
+        attempts INTEGER NOT NULL DEFAULT 0,
+        max_attempts INTEGER NOT NULL,
+        next_attempt_at INTEGER NOT NULL,
+        last_error TEXT,
+        created_at INTEGER NOT NULL,
+        updated_at INTEGER NOT NULL,
+        remote_ref TEXT,
+        remote_status TEXT,
+        remote_detail TEXT,
+        remote_check_at INTEGER
+      );
+      INSERT INTO outbox_v9 (id, destination, dedup_key, lead_id, payload, state, attempts, max_attempts, next_attempt_at, last_error, created_at, updated_at, remote_ref, remote_status, remote_detail, remote_check_at)
+        SELECT id, destination, dedup_key, lead_id, payload, state, attempts, max_attempts, next_attempt_at, last_error, created_at, updated_at, remote_ref, remote_status, remote_detail, remote_check_at FROM outbox;
+      DROP TABLE outbox;
+      ALTER TABLE outbox_v9 RENAME TO outbox;
+      CREATE INDEX outbox_due ON outbox (state, next_attempt_at);
+      CREATE INDEX outbox_remote_check ON outbox (remote_status, remote_check_at);
+
+      CREATE TABLE outbox_attempts_v9 (
+        id INTEGER PRIMARY KEY,
+        job_id INTEGER NOT NULL REFERENCES outbox (id) ON DELETE CASCADE,
+        at INTEGER NOT NULL,
+        outcome TEXT NOT NULL CHECK (outcome IN ('ok', 'transient', 'permanent', 'parked', 'skipped')),
+        http_status INTEGER,
+        response TEXT,
+        duration_ms INTEGER NOT NULL
+      );
+      INSERT INTO outbox_attempts_v9 SELECT * FROM outbox_attempts;
+      DROP TABLE outbox_attempts;
+      ALTER TABLE outbox_attempts_v9 RENAME TO outbox_attempts;
+      CREATE INDEX outbox_attempts_job ON outbox_attempts (job_id, at);
+    `,
+  },
 ];
 
 /** The schema version this build writes (a backup from a newer one is refused). */
@@ -226,10 +272,17 @@ function migrate(db: Db): void {
   }
   for (const m of MIGRATIONS) {
     if (applied.has(m.version)) continue;
-    db.transaction(() => {
-      db.exec(m.sql);
-      db.prepare('INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)').run(m.version, m.name, Date.now());
-    })();
+    if (m.rebuildsTables) db.pragma('foreign_keys = OFF'); // outside the transaction, or it is ignored
+    try {
+      db.transaction(() => {
+        db.exec(m.sql);
+        const broken = db.pragma('foreign_key_check') as unknown[];
+        if (broken.length > 0) throw new Error(`migration ${m.version} would break ${broken.length} references`);
+        db.prepare('INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)').run(m.version, m.name, Date.now());
+      })();
+    } finally {
+      if (m.rebuildsTables) db.pragma('foreign_keys = ON');
+    }
   }
 }
 

@@ -9,9 +9,10 @@
 // reference and the processing outcome once known.
 import type { Db } from '../leads/database.ts';
 
-export const JOB_STATES = ['pending', 'sending', 'done', 'dead'] as const;
+/** `skipped`: not sent by design (no consent, no click id, a test lead), with the reason; `dead`: something went wrong. */
+export const JOB_STATES = ['pending', 'sending', 'done', 'skipped', 'dead'] as const;
 export type JobState = (typeof JOB_STATES)[number];
-export type Outcome = 'ok' | 'transient' | 'permanent' | 'parked';
+export type Outcome = 'ok' | 'transient' | 'permanent' | 'parked' | 'skipped';
 export type RemoteStatus = 'processing' | 'accepted' | 'partial' | 'rejected' | 'unknown';
 
 export interface Job {
@@ -98,6 +99,7 @@ export class Outbox {
     let next = job.next_attempt_at;
     let attempts = job.attempts;
     if (result.outcome === 'ok') state = 'done';
+    else if (result.outcome === 'skipped') state = 'skipped';
     else if (result.outcome === 'parked') {
       state = 'pending'; // waits for its destination to be unparked; the attempt does not count
       attempts--;
@@ -175,7 +177,7 @@ export class Outbox {
   }
 
   counts(): Record<JobState, number> {
-    const counts = { pending: 0, sending: 0, done: 0, dead: 0 };
+    const counts = { pending: 0, sending: 0, done: 0, skipped: 0, dead: 0 };
     for (const row of this.db.prepare('SELECT state, count(*) AS n FROM outbox GROUP BY state').all() as Array<{ state: JobState; n: number }>) counts[row.state] = row.n;
     return counts;
   }

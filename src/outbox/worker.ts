@@ -23,7 +23,7 @@ export interface WorkerOptions {
   statusCheckMs: number;
 }
 
-export type DeliveryStatus = 'queued' | 'sending' | 'retrying' | 'parked' | 'waiting' | 'sent' | 'accepted' | 'partial' | 'rejected' | 'dead';
+export type DeliveryStatus = 'queued' | 'sending' | 'retrying' | 'parked' | 'waiting' | 'sent' | 'accepted' | 'partial' | 'rejected' | 'skipped' | 'dead';
 
 export interface Parked {
   reason: string;
@@ -92,6 +92,8 @@ export class OutboxWorker {
         if (job.remote_status === 'processing') return { status: 'sent', reason: 'accepted for processing; waiting for the outcome' };
         if (job.remote_status === 'unknown') return { status: 'sent', reason: job.remote_detail ?? undefined };
         return { status: job.remote_status, reason: job.remote_detail ?? undefined };
+      case 'skipped':
+        return { status: 'skipped', reason };
       case 'dead':
         return lastOutcome === 'permanent' ? { status: 'rejected', reason } : { status: 'dead', reason: `gave up after ${job.attempts} attempts: ${reason ?? ''}` };
     }
@@ -182,7 +184,8 @@ export class OutboxWorker {
   private finish(job: Job, result: DeliveryResult, ms: number): void {
     const state = this.outbox.finish(job, result, ms);
     this.metrics.deliveries(job.destination, result.outcome);
-    if (state === 'dead') this.log.error({ job: job.id, destination: job.destination, response: result.response }, 'delivery is dead; replay it from the admin API');
+    if (state === 'skipped') this.log.info({ job: job.id, destination: job.destination, reason: result.response }, 'delivery not sent, by design');
+    else if (state === 'dead') this.log.error({ job: job.id, destination: job.destination, response: result.response }, 'delivery is dead; replay it from the admin API');
     else if (state === 'pending' && result.outcome !== 'parked') this.log.warn({ job: job.id, destination: job.destination, attempt: job.attempts, response: result.response }, 'delivery failed; will retry');
   }
 
