@@ -179,7 +179,7 @@ export function readConfig(env: Env): Config {
     flushMaxRows: int('FLUSH_MAX_ROWS', 1000, 1, 100_000),
     geoipCityDb: resolve(str('GEOIP_CITY_DB', join(dataDir, 'GeoLite2-City.mmdb'))),
     leads: readLeadsConfig(dataDir, publicOrigin, str, optional, int, problems),
-    ...readGoogleConfig(str, optional),
+    ...readGoogleConfig(str, optional, int),
     meta: readMetaConfig(str, optional, problems),
     backup: readBackupConfig(str, optional, int, problems),
     rateLimits: {
@@ -306,7 +306,7 @@ function readMetaConfig(str: (key: string, fallback: string) => string, optional
 }
 
 /** Google is optional: a partial setup is reported (not fatal), so the rest of the server runs. */
-function readGoogleConfig(str: (key: string, fallback: string) => string, optional: (key: string) => string | undefined): { google: GoogleConfig | undefined; googleProblems: string[] } {
+function readGoogleConfig(str: (key: string, fallback: string) => string, optional: (key: string) => string | undefined, int: (key: string, fallback: number, min: number, max: number) => number): { google: GoogleConfig | undefined; googleProblems: string[] } {
   const digits = (key: string) => optional(key)?.replace(/-/g, '');
   const values = {
     clientId: optional('GOOGLE_CLIENT_ID'),
@@ -336,6 +336,7 @@ function readGoogleConfig(str: (key: string, fallback: string) => string, option
       loginCustomerId,
       endpoint: str('GOOGLE_DATAMANAGER_ENDPOINT', 'https://datamanager.googleapis.com'),
       tokenUrl: str('GOOGLE_OAUTH_TOKEN_URL', 'https://oauth2.googleapis.com/token'),
+      clickWindowDays: int('GOOGLE_CLICK_WINDOW_DAYS', 90, 1, 90),
     },
     googleProblems: [],
   };

@@ -111,8 +111,9 @@ async function main(): Promise<void> {
     store.onSale.push((lead) => outbox.enqueue('meta', `meta:purchase:${lead.id}`, lead.id, { leadId: lead.id, event: 'Purchase' }));
   }
   if (config.google) {
-    // A sale, or a restated value, is one Google event under the lead's transaction id.
-    store.onSale.push((lead, sale) => outbox.enqueue('google', `google:${lead.id}:${sale.value}:${sale.currency}:${sale.at}`, lead.id, { leadId: lead.id }));
+    // A sale, or a restated value (a correction, a refund, LOST after SOLD), is one Google event
+    // under the lead's transaction id; each change of the lead is one job (updated_at tells them apart).
+    store.onSale.push((lead, sale) => outbox.enqueue('google', `google:${lead.id}:${sale.value}:${sale.currency}:${sale.at}:${lead.updated_at}`, lead.id, { leadId: lead.id }));
   } else log.warn({ google: config.googleProblems }, 'sales are not sent to Google Ads');
   const worker = new OutboxWorker(outbox, destinations, log, metrics, { parkedProbeMs: config.leads.outboxParkedProbeMs, statusCheckMs: config.leads.outboxStatusCheckMs });
   const agents = new AgentParser();

@@ -2,6 +2,7 @@
 // official client, a local OAuth token endpoint and Data Manager API that check every request.
 import assert from 'node:assert/strict';
 import { createHash, createHmac, randomUUID } from 'node:crypto';
+import { join } from 'node:path';
 import { test } from 'node:test';
 import { googleEmail, googlePhone, metaEmail, metaPhone } from '../src/destinations/normalise.ts';
 import { adminGet, eventually, removeDir, send, startServer, type RunningServer } from './support/harness.ts';
@@ -506,5 +507,35 @@ test('Stripe: one payment is one sale whatever events report it; a delayed metho
     removeDir(server.dataDir);
     await google.close();
     await metaApi.close();
+  }
+});
+
+test('LOST after SOLD restates the Google conversion to 0 under the same transactionId; a sale long after its lead\'s click is not sent, with the reason', async () => {
+  const google = await startGoogle();
+  const server = await setup(google, undefined, { GOOGLE_CLICK_WINDOW_DAYS: '30' });
+  try {
+    const id = await lead(server, { phone: '+905320000081', consent: { ads: true }, attribution: { gclid: 'Cj0-lost' } });
+    assert.equal((await sell(server, id, 4000)).status, 201);
+    await eventually(async () => (google.events().some((e) => e.transactionId === id && e.conversionValue === 4000) ? true : undefined), 10_000, 'the sale');
+    const lost = await fetch(`${server.url}/api/admin/leads/${id}`, { method: 'PATCH', headers: { Authorization: 'Bearer test-admin-token-0123456789', 'Content-Type': 'application/json' }, body: JSON.stringify({ status: 'LOST' }) });
+    assert.equal(lost.status, 200);
+    await eventually(async () => (google.events().some((e) => e.transactionId === id && e.conversionValue === 0) ? true : undefined), 10_000, 'the value restated to 0');
+    assert.deepEqual(google.events().filter((e) => e.transactionId === id).map((e) => e.conversionValue), [4000, 0]);
+
+    // A lead that came in 40 days ago (its click is at least that old), sold today.
+    const old = await lead(server, { phone: '+905320000082', consent: { ads: true }, attribution: { gclid: 'Cj0-old' } });
+    const Database = (await import('better-sqlite3')).default;
+    const db = new Database(join(server.dataDir, 'leads.db'));
+    db.prepare('UPDATE leads SET created_at = ? WHERE id = ?').run(Date.now() - 40 * 86_400_000, old);
+    db.close();
+    assert.equal((await sell(server, old, 900)).status, 201);
+    const skipped = await googleDelivery(server, old, 'skipped');
+    assert.match(skipped.last_error, /more than 30 days after the lead's click \(GOOGLE_CLICK_WINDOW_DAYS\)/);
+    assert.ok(!google.events().some((e) => e.transactionId === old));
+    assert.deepEqual(google.rejected, []);
+  } finally {
+    await server.stop();
+    removeDir(server.dataDir);
+    await google.close();
   }
 });

@@ -104,6 +104,7 @@ async function patchLead(deps: LeadAdminDeps, req: Request): Promise<Reply> {
   }
   if (Object.keys(errors).length > 0) return problem(422, 'invalid-change', 'The change has invalid fields', 'See errors.', { errors });
   const lead = deps.store.update(req.params[0]!, changes, 'owner');
+  queueMicrotask(() => deps.worker.wake()); // LOST after SOLD restates the uploads: they go out now
   return lead ? json(200, { lead: leadView(lead) }) : notFound('lead');
 }
 

@@ -23,6 +23,8 @@ export interface GoogleConfig {
   conversionActionId: string;
   endpoint: string;
   tokenUrl: string;
+  /** A click older than this (GOOGLE_CLICK_WINDOW_DAYS, the conversion action's window) cannot earn a sale. */
+  clickWindowDays: number;
 }
 
 export interface GoogleJob {
@@ -62,11 +64,18 @@ export function soldBeforeLead(lead: Lead): boolean {
   return lead.sold_at !== null && lead.sold_at < lead.created_at - 60_000;
 }
 
-/** The Data Manager event for a sold lead, or why none can be sent. */
-export function saleEvent(lead: Lead): { event: GoogleEvent } | { reason: string } {
-  if (lead.status !== 'SOLD' || lead.sale_value === null || lead.sold_at === null) return { reason: 'the lead is not marked sold' };
+/**
+ * The Data Manager event for a sold lead, or why none can be sent. A lead marked LOST after it was
+ * sold (a full refund, a cancelled job) restates the conversion's value to 0: the Data Manager API
+ * adjusts a conversion by its transactionId and has no retraction.
+ */
+export function saleEvent(lead: Lead, clickWindowDays = 90): { event: GoogleEvent } | { reason: string } {
+  const retracted = lead.status === 'LOST' && lead.sold_at !== null;
+  if ((lead.status !== 'SOLD' && !retracted) || lead.sale_value === null || lead.sold_at === null) return { reason: 'the lead is not marked sold' };
   if (lead.is_test) return { reason: 'a test lead: not sent to the live conversion action' };
   if (soldBeforeLead(lead)) return { reason: 'the sale is dated before the lead came in, so no click of this lead can have earned it' };
+  // The click came at the latest when the lead did: a sale further from it than the window cannot be credited.
+  if (lead.sold_at - lead.created_at > clickWindowDays * 86_400_000) return { reason: `the sale came more than ${clickWindowDays} days after the lead's click (GOOGLE_CLICK_WINDOW_DAYS): Google no longer credits that click` };
   const { consent, useData } = consentOf(lead);
   const identifiers: Array<Record<string, string>> = [];
   if (useData && lead.email) identifiers.push({ emailAddress: sha256Hex(googleEmail(lead.email)) });
@@ -84,7 +93,7 @@ export function saleEvent(lead: Lead): { event: GoogleEvent } | { reason: string
     event: {
       transactionId: lead.id,
       eventTimestamp: { seconds: Math.floor(lead.sold_at / 1000), nanos: (lead.sold_at % 1000) * 1e6 },
-      conversionValue: lead.sale_value,
+      conversionValue: retracted ? 0 : lead.sale_value,
       currency: lead.sale_currency,
       eventSource: lead.source === 'call' || lead.source === 'whatsapp' ? 'PHONE' : 'OTHER',
       ...(consent ? { consent } : {}),
@@ -170,7 +179,7 @@ export function google(config: GoogleConfig, store: LeadStore): BatchDestination
       const { leadId } = JSON.parse(job.payload) as GoogleJob;
       const lead = store.get(leadId);
       if (!lead) return { outcome: 'permanent', response: 'the lead was erased' };
-      const built = saleEvent(lead);
+      const built = saleEvent(lead, config.clickWindowDays);
       if ('reason' in built) return { outcome: 'skipped', response: `not sent: ${built.reason}` }; // by design, not a failure
       const problem = googleProblem(built.event);
       return problem ? { outcome: 'permanent', response: `not sent: ${problem}` } : built;

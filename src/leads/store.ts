@@ -230,7 +230,12 @@ export class LeadStore {
         this.db.prepare(`UPDATE leads SET ${field} = ?, updated_at = ? WHERE id = ?`).run(value, now, id);
         this.db.prepare('INSERT INTO lead_history (lead_id, at, actor, field, old_value, new_value) VALUES (?, ?, ?, ?, ?, ?)').run(id, now, actor, field, lead[field], value);
       }
-      return this.get(id);
+      const updated = this.get(id)!;
+      // LOST after SOLD takes the sale back (a refund, a cancelled job): the uploads restate it to 0.
+      if (lead.status === 'SOLD' && updated.status === 'LOST' && lead.sold_at !== null) {
+        for (const hook of this.onSale) hook(updated, { value: 0, currency: lead.sale_currency ?? '', at: lead.sold_at });
+      }
+      return updated;
     })();
   }
 
