@@ -10,7 +10,7 @@ import { loadPwa, pwaRoutes } from './admin/pwa.ts';
 import type { AdminAuth } from './admin/auth.ts';
 import { GeoLocator } from './collect/geo.ts';
 import { collectRoute } from './collect/route.ts';
-import { buildTracker, trackerRoute } from './tracker/serve.ts';
+import { buildTracker, trackerRoutes } from './tracker/serve.ts';
 import { AgentParser } from './collect/user-agent.ts';
 import { APP_VERSION, ConfigError, loadEnv, readConfig, type Config } from './config.ts';
 import { Batcher } from './events/batcher.ts';
@@ -169,10 +169,11 @@ async function main(): Promise<void> {
   if (config.adminToken === undefined) log.info('ADMIN_TOKEN is not set: scripts cannot use the admin API, and /metrics is served to loopback only');
 
   const tracker = buildTracker();
-  log.info({ bytes: tracker.code.length, gzip: tracker.gzip.length, brotli: tracker.brotli.length }, 'tracker built');
+  const trackerLead = buildTracker('lead');
+  log.info({ bytes: tracker.code.length, gzip: tracker.gzip.length, brotli: tracker.brotli.length, leadPartGzip: trackerLead.gzip.length }, 'tracker built');
   const clientOf = (req: Request) => clientNet(clientIp(config.trustProxy, req.remoteAddress, req.headers['x-forwarded-for'], req.headers['cf-connecting-ip']));
   const app = buildApp({ uws: loaded.uws, log, metrics, https: config.publicOrigin?.startsWith('https://') ?? false, bodyTimeoutMs: config.bodyTimeoutMs, clientOf }, withRateLimits(config, metrics, clientOf, [
-    trackerRoute(tracker),
+    ...trackerRoutes(tracker, trackerLead),
     ...pwaRoutes(loadPwa({ locale: config.leads.locale, currency: config.leads.currency })),
     collectRoute({
       trustProxy: config.trustProxy,

@@ -1,6 +1,7 @@
-// GET /t.js: the tracker, minified by esbuild once at start, served with gzip or brotli when the
-// client accepts them, a short max-age and an ETag (304 when unchanged). Browsers get fresh code
-// within minutes of an upgrade, and revalidation costs a few bytes.
+// GET /t.js (the tracker every page loads) and GET /t-lead.js (what pages with a lead form, a
+// tel: or a WhatsApp link load besides): minified by esbuild once at start, served with gzip or
+// brotli when the client accepts them, a short max-age and an ETag (304 when unchanged). Browsers
+// get fresh code within minutes of an upgrade, and revalidation costs a few bytes.
 import { createHash } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { brotliCompressSync, constants, gzipSync } from 'node:zlib';
@@ -16,9 +17,10 @@ export interface Tracker {
   etag: string;
 }
 
-export function buildTracker(): Tracker {
+/** `part`: t (the core) or lead (forms, calls, WhatsApp). */
+export function buildTracker(part: 't' | 'lead' = 't'): Tracker {
   const result = buildSync({
-    entryPoints: [fileURLToPath(new URL('./t.ts', import.meta.url))],
+    entryPoints: [fileURLToPath(new URL(`./${part}.ts`, import.meta.url))],
     bundle: true,
     minify: true,
     // One expression statement with no top-level names: valid as a classic <script>.
@@ -37,7 +39,11 @@ export function buildTracker(): Tracker {
   };
 }
 
-export function trackerRoute(tracker: Tracker): Route {
+export function trackerRoutes(core: Tracker, lead: Tracker): Route[] {
+  return [trackerRoute('/t.js', core), trackerRoute('/t-lead.js', lead)];
+}
+
+function trackerRoute(path: string, tracker: Tracker): Route {
   const headers = {
     'Content-Type': 'text/javascript; charset=utf-8',
     'Cache-Control': `public, max-age=${MAX_AGE_SECONDS}`,
@@ -46,7 +52,7 @@ export function trackerRoute(tracker: Tracker): Route {
   };
   return {
     method: 'get',
-    path: '/t.js',
+    path,
     handler(req) {
       if (req.headers['if-none-match'] === tracker.etag) return { status: 304, headers };
       const accepts = req.headers['accept-encoding'];

@@ -1,11 +1,13 @@
-// The tracker served as /t.js: pageviews (SPA too), click ids and UTMs kept first- and last-touch
-// for 90 days, call / WhatsApp clicks, lead forms to POST /lead, custom events, consent.
+// The tracker served as /t.js, the part every page loads: pageviews (SPA too), click ids and UTMs
+// kept as timed first and last touches, consent (our own API and Google Consent Mode), custom
+// events. Pages with a lead form, a tel: or a WhatsApp link also load /t-lead.js (src/tracker/
+// lead.ts), which turns those into leads through the `lc` object below.
 // It runs on the business's pages, so every entry point is wrapped: nothing it does may throw
 // into the host page or block it. Minified by esbuild at server start (src/tracker/serve.ts);
 // the size budget (1.5 KB gzipped) is checked by a test, so this file trades names for bytes.
 
-type Attr = Record<string, string>;
-/** The lc_attr cookie: first touch, last touch, visitor id. */
+type Attr = Record<string, any>;
+/** The lc_attr cookie: first touch, last touch (each with its time `t`), visitor id. */
 type Stored = { f: Attr; l: Attr; v: string };
 
 /** Wraps f so that its errors are swallowed: the tracker's loss, never the page's. */
@@ -27,15 +29,15 @@ safe(() => {
   let queue: object[] = [];
   let last = '';
   const rnd = () => Math.random().toString(36).slice(2);
-  // First-party cookies only: lc_attr (90 days), lc_s (the session: 30 idle minutes), lc_p (the
-  // last pageview's URL, 10 s: a reload within it is not counted again).
+  // First-party cookies only: lc_attr (90 days from the last click), lc_s (the session: 30 idle
+  // minutes), lc_p (the last pageview's URL, 10 s: a reload within it is not counted again).
   const cookie = (name: string) => decodeURIComponent((d.cookie.match('(^|; )' + name + '=([^;]*)') || [])[2] || '');
   const setCookie = (name: string, value: string, maxAge: number) => consent && (d.cookie = name + '=' + encodeURIComponent(value) + ';path=/;max-age=' + maxAge);
 
-  // This URL's click ids and UTMs are a new touch; fbc is built as Meta's pixel would.
+  // This URL's click ids and UTMs are a new touch, with its time; fbc is built as Meta's pixel would.
   const touch: Attr = {};
-  new URL(loc.href).searchParams.forEach((v, k) => CAMPAIGN.test(k) && (touch[k] = v) && (touch.landing = loc.href));
-  if (touch.fbclid && !cookie('_fbc')) touch.fbc = 'fb.1.' + now() + '.' + touch.fbclid;
+  new URL(loc.href).searchParams.forEach((v, k) => CAMPAIGN.test(k) && (touch[k] = v) && (touch.landing = loc.href) && (touch.t = now()));
+  if (touch.fbclid) touch.fbc = 'fb.1.' + now() + '.' + touch.fbclid;
   let memory: Stored = { f: {}, l: {}, v: rnd() };
   const remember = () => {
     try {
@@ -47,7 +49,8 @@ safe(() => {
       if (!memory.f.landing) memory.f = touch;
       memory.l = touch;
     }
-    setCookie('lc_attr', JSON.stringify(memory), 7776e3); // 90 days
+    // A click counts for 90 days from when it happened, not from the visitor's last page.
+    setCookie('lc_attr', JSON.stringify(memory), 7776e3 - ((now() - memory.l.t) / 1e3 || 0));
   };
   let sid = '';
   const session = () => {
@@ -55,8 +58,22 @@ safe(() => {
     setCookie('lc_s', sid, 1800);
     return sid;
   };
-  // Meta's own cookies when it set them; else the fbc built from the landing URL's fbclid.
-  const attribution = (): Attr => (consent ? { fbc: cookie('_fbc')!, fbp: cookie('_fbp')!, ...memory.f, ...memory.l } : {});
+  /** When an fbc (fb.1.<ms>.<fbclid>) was made. */
+  const at = (fbc: string) => +(fbc || '').split('.')[2]! || 0;
+  // Per platform, the click ids of the newest touch that has one (a later Meta click leaves the
+  // Google click as it was), while under 90 days old; Meta's own _fbc when it is the fresher.
+  const attribution = (): Attr => {
+    if (!consent) return {};
+    const a: Attr = { ...memory.f, ...memory.l, fbp: cookie('_fbp') };
+    for (const ids of [['gclid', 'gbraid', 'wbraid'], ['fbclid', 'fbc']]) {
+      const t = [memory.l, memory.f].find((x) => ids.some((k) => x[k]));
+      for (const k of ids) a[k] = t && !(t.t < now() - 7776e6) ? t[k] : '';
+    }
+    const fbc = cookie('_fbc');
+    if (at(fbc) > at(a.fbc)) a.fbc = fbc;
+    delete a.t;
+    return a;
+  };
   /** Without consent a URL (the page's, the referrer: the landing URL on the second page) goes out without its click ids. */
   const clean = (url: string) => (consent ? url : url.replace(/\b(gclid|gbraid|wbraid|fbclid|msclkid)=[^&#]*&?/g, ''));
 
@@ -75,6 +92,13 @@ safe(() => {
     setTimeout(safe(flush)); // one request for the events of one moment
   };
 
+  // Leads: /t-lead.js, once a page has something to make them from.
+  let leadPart = 0;
+  const loadLeadPart = () =>
+    leadPart ||
+    !d.querySelector('form[data-lc-lead],a[href^="tel:"],a[href*="wa.me/"],a[href*="whatsapp.com/"]') ||
+    ((leadPart = 1), d.head.append(Object.assign(d.createElement('script'), { src: script.src.replace(/t\.js\b/, 't-lead.js') })));
+
   // Pageviews; a reload of the same URL within 10 s is not counted again. Single-page apps and
   // back/forward are seen by watching the URL (a 300 ms check costs less than patching History).
   const pageview = () => {
@@ -83,56 +107,26 @@ safe(() => {
     last = url;
     if (cookie('lc_p') != url) send('pageview');
     setCookie('lc_p', url, 10);
+    loadLeadPart();
   };
   setInterval(safe(pageview), 300);
   on(w, 'pagehide', flush);
 
-  // Calls and WhatsApp: the WhatsApp text gets a reference code the owner can match to this click.
-  on(d, 'click', (e) => {
-    const a = e.target.closest('a');
-    if (a?.protocol == 'tel:') send('call', '', { href: a.href });
-    if (!/^(wa\.me|api\.whatsapp\.com)$/.test(a?.hostname)) return;
-    const ref = memory.v.slice(0, 5);
-    const u = new URL((a.lc ||= a.href)); // from the original link: a second click adds no second code
-    u.searchParams.set('text', (u.searchParams.get('text') || '') + ' (ref ' + ref + ')');
-    send('whatsapp', '', { href: (a.href = u.href), ref });
-  }, true);
-
-  // Spam check: the time from page load to sending a lead form (robots are quick). The other
-  // one, a field people never see, is markup in the form itself (name="lc_hp", see the README).
-  const t0 = now();
-
-  // Lead forms: posted as JSON with the attribution; without this script they post natively.
-  on(d, 'submit', (e) => {
-    const form = e.target;
-    if (!('lcLead' in form.dataset)) return;
-    e.preventDefault();
-    // One id per form on this page: a double click, a retry or a second send is the same lead.
-    // The Meta pixel, if the site runs it, gets the same id: Meta counts the lead once.
-    form.lc ||= crypto.randomUUID?.();
-    w.fbq?.('track', 'Lead', {}, { eventID: form.lc });
-    // The form's own fields as they are (the server keeps unknown ones as extra text).
-    const lead = { ...Object.fromEntries(new FormData(form)), lcFill: now() - t0, eventId: form.lc, visitorId: memory.v, sessionId: session(), pageUrl: clean(loc.href), attribution: attribution(), consent: { ads: consent } };
-    // The page styles the outcome: form[data-lc-state=sent|error], [data-lc-error=<field>] get the message.
-    // text/plain JSON: a simple request, no CORS preflight.
-    fetch(endpoint + '/lead', { method: 'POST', body: JSON.stringify(lead) })
-      .then((r) =>
-        r.json().then((body) => {
-          form.dataset.lcState = r.ok ? 'sent' : 'error';
-          for (const k in body.errors) form.querySelector('[data-lc-error=' + k + ']')?.replaceChildren(body.errors[k]);
-        }),
-      )
-      .catch(() => form.submit()); // our server unreachable: the plain post still works
-  }, true);
-
-  // Consent: lc('consent', {ads}); Google Consent Mode v2 updates count too. Denied = forget now.
-  const setConsent = (ads: boolean) => {
-    if (!ads) for (const name of ['lc_attr', 'lc_s', 'lc_p']) setCookie(name, '', 0);
+  // Consent: lc('consent', {ads}) or Google Consent Mode v2, whose `default` and `update` calls
+  // are merged in order per purpose. A default is where a page starts, not the visitor's answer:
+  // only a denial (ours, or an update) forgets what was stored.
+  const setConsent = (ads: boolean, answer?: boolean) => {
+    if (!ads && answer) for (const name of ['lc_attr', 'lc_s', 'lc_p']) setCookie(name, '', 0);
     consent = ads;
     remember();
   };
-  const api = safe((cmd: string, a: any, b?: object) => (cmd == 'event' ? send('custom', a, b) : cmd == 'consent' && setConsent(!!a.ads)));
-  const gtag = safe((x: any) => x[0] == 'consent' && setConsent(x[2].ad_storage + x[2].ad_user_data == 'grantedgranted'));
+  const mode: Attr = {};
+  const gtag = safe((x: any) => x[0] == 'consent' && setConsent(Object.assign(mode, x[2]).ad_storage + mode.ad_user_data == 'grantedgranted', x[1] == 'update'));
+  // The lead part uses these: send, attribution, consent, visitor, session, clean, endpoint, load time.
+  const api = Object.assign(
+    safe((cmd: string, a: any, b?: object) => (cmd == 'event' ? send('custom', a, b) : cmd == 'consent' && setConsent(!!a.ads, true))),
+    { s: send, a: attribution, c: () => consent, v: () => memory.v, i: session, u: clean, e: endpoint, t: now() },
+  );
   const dataLayer = (w.dataLayer ||= []);
   dataLayer.forEach(gtag);
   const push = dataLayer.push;
