@@ -32,8 +32,14 @@ const expected = { google: [] as string[], meta: [] as string[], denied: [] as s
 const admin = (path: string, method = 'GET', body?: unknown) =>
   fetch(server.url + path, { method, headers: { Authorization: `Bearer ${ADMIN_TOKEN}`, 'Content-Type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) });
 
-function page(tracker: string, attributes: string): string {
-  return `<!doctype html><html><head><meta charset="utf-8"><title>Usta</title>
+/** A cookie banner on Google Consent Mode, as common ones do it: a denied default on every page, then the stored answer as an update. */
+const CONSENT_MODE = `<script>window.dataLayer = window.dataLayer || []; function gtag() { dataLayer.push(arguments); }
+gtag('consent', 'default', { ad_storage: 'denied', ad_user_data: 'denied', ad_personalization: 'denied', analytics_storage: 'denied' });
+if (localStorage.cm === 'yes') gtag('consent', 'update', { ad_storage: 'granted', ad_user_data: 'granted', ad_personalization: 'granted' });
+window.accept = () => { localStorage.cm = 'yes'; gtag('consent', 'update', { ad_storage: 'granted', ad_user_data: 'granted' }); };</script>`;
+
+function page(tracker: string, attributes: string, head = ''): string {
+  return `<!doctype html><html><head><meta charset="utf-8"><title>Usta</title>${head}
 <script defer src="${tracker}/t.js" ${attributes}></script></head><body>
 <a id="next" href="?page=2">Next</a> <a id="tel" href="tel:+905321112233">Call</a> <a id="wa" href="https://wa.me/905321112233?text=Merhaba">WhatsApp</a>
 <form id="lead" data-lc-lead method="post" action="/fallback"><input name="phone"><button id="send">Send</button></form>
@@ -65,6 +71,8 @@ before(async () => {
   const pages: Record<string, string> = {
     '/': page(server.url, ''),
     '/consent': page(server.url, 'data-consent="required"'),
+    '/banner': page(server.url, '', CONSENT_MODE),
+    '/banner-required': page(server.url, 'data-consent="required"', CONSENT_MODE),
     '/fallback': '<!doctype html><p>posted</p>',
   };
   site = createServer((req, res) => {
@@ -222,6 +230,68 @@ test('a Google lead form lead, sold: ad_user_data granted (the person gave the d
       assert.equal(event.consent?.adPersonalization, undefined, 'unspecified, never DENIED for a consent that is not known');
       assert.equal(event.adIdentifiers?.gclid, `Cj0-form-${v}`);
       assert.deepEqual(event.userData?.userIdentifiers, [{ phoneNumber: sha256(googlePhone(phone)) }]);
+    });
+  }
+});
+
+for (const path of ['/banner', '/banner-required']) {
+  test(`a Google Consent Mode banner (${path === '/banner' ? 'without' : 'with'} data-consent): each page's denied default does not lose the click; the accepted visitor's call on the second page is credited`, async () => {
+    for (let v = 0; v < VISITORS; v++) {
+      await journey(`Consent Mode banner ${path}`, async () => {
+        const before = await knownLeads();
+        const p = await land(path, `?gclid=Cj0-banner${path.length}-${v}&utm_campaign=banner`);
+        await p.evaluate(() => (window as any).accept());
+        await p.click('#next'); // page 2: the banner's default (denied), then its update (granted)
+        await p.waitForURL(/page=2/);
+        await p.waitForFunction(() => typeof (window as any).lc === 'function');
+        // a partial update on its own is not a denial
+        await p.evaluate(() => (window as any).gtag('consent', 'update', { ad_user_data: 'granted' }));
+        await p.click('#tel');
+        const lead = await newestLead('call', before);
+        assert.equal(lead.gclid, `Cj0-banner${path.length}-${v}`, 'the click survived the second page\'s default');
+        assert.equal(lead.utm_campaign, 'banner');
+        assert.equal(lead.consent_ads, true);
+        await p.context().close();
+        assert.equal((await admin(`/api/admin/leads/${lead.id}/sale`, 'POST', { value: 1200 })).status, 201);
+        expected.google.push(lead.id);
+        assert.equal((await googleEvent(lead.id)).adIdentifiers?.gclid, `Cj0-banner${path.length}-${v}`);
+      });
+    }
+  });
+}
+
+test('a returning visitor: a later Google click (gbraid) wins over the first (gclid); a later Meta click leaves the Google click as it was; a click older than 90 days is not sent', async () => {
+  for (let v = 0; v < VISITORS; v++) {
+    await journey('returning visitor, newer Google click', async () => {
+      const before = await knownLeads();
+      const p = await land('/', `?gclid=Cj0-first-${v}`);
+      await p.goto(`${siteUrl}/?gbraid=GB-later-${v}`);
+      await p.waitForFunction(() => typeof (window as any).lc === 'function');
+      await p.goto(`${siteUrl}/?fbclid=FB-later-${v}`);
+      await p.waitForFunction(() => typeof (window as any).lc === 'function');
+      await p.click('#tel');
+      const lead = await newestLead('call', before);
+      assert.deepEqual([lead.gclid, lead.gbraid], [null, `GB-later-${v}`], 'the newest Google click only');
+      assert.match(lead.fbc ?? '', new RegExp(`\\.FB-later-${v}$`));
+      await p.context().close();
+      assert.equal((await admin(`/api/admin/leads/${lead.id}/sale`, 'POST', { value: 800 })).status, 201);
+      expected.google.push(lead.id);
+      const event = await googleEvent(lead.id);
+      assert.deepEqual([event.adIdentifiers?.gclid, event.adIdentifiers?.gbraid], [undefined, `GB-later-${v}`]);
+    });
+    await journey('a click older than the window', async () => {
+      const before = await knownLeads();
+      const context = await browser.newContext({ userAgent: PHONE_UA });
+      const old = Date.now() - 100 * 86_400_000;
+      const stored = { f: { gclid: `Cj0-stale-${v}`, landing: `${siteUrl}/?gclid=Cj0-stale-${v}`, t: old }, l: { gclid: `Cj0-stale-${v}`, landing: `${siteUrl}/?gclid=Cj0-stale-${v}`, t: old }, v: `stale${v}xyz` };
+      await context.addCookies([{ name: 'lc_attr', value: encodeURIComponent(JSON.stringify(stored)), url: siteUrl }]);
+      const p = await context.newPage();
+      await p.goto(`${siteUrl}/`);
+      await p.waitForFunction(() => typeof (window as any).lc === 'function');
+      await p.click('#tel');
+      const lead = await newestLead('call', before);
+      assert.equal(lead.gclid, null, 'a 100-day-old click is not the one that earned this');
+      await context.close();
     });
   }
 });

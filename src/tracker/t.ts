@@ -7,8 +7,8 @@
 // the size budget (1.5 KB gzipped) is checked by a test, so this file trades names for bytes.
 
 type Attr = Record<string, any>;
-/** The lc_attr cookie: first touch, last touch (each with its time `t`), visitor id. */
-type Stored = { f: Attr; l: Attr; v: string };
+/** The lc_attr cookie: first touch, last touch (each with its time `t`), visitor id, and per ad platform the newest touch with its click id. */
+type Stored = { f: Attr; l: Attr; v: string; p?: Array<Attr | undefined> };
 
 /** Wraps f so that its errors are swallowed: the tracker's loss, never the page's. */
 type Safe = <A extends unknown[]>(f: (...a: A) => unknown) => (...a: A) => unknown;
@@ -38,6 +38,8 @@ safe(() => {
   const touch: Attr = {};
   new URL(loc.href).searchParams.forEach((v, k) => CAMPAIGN.test(k) && (touch[k] = v) && (touch.landing = loc.href) && (touch.t = now()));
   if (touch.fbclid) touch.fbc = 'fb.1.' + now() + '.' + touch.fbclid;
+  /** Click ids per ad platform: Google's, Meta's. */
+  const PLATFORMS = [['gclid', 'gbraid', 'wbraid'], ['fbclid', 'fbc']];
   let memory: Stored = { f: {}, l: {}, v: rnd() };
   const remember = () => {
     try {
@@ -48,6 +50,9 @@ safe(() => {
     if (touch.landing) {
       if (!memory.f.landing) memory.f = touch;
       memory.l = touch;
+      // A Meta click after a Google one leaves the Google click as it was, and the other way round
+      // (only the ids and the time: the cookie must stay far under the browser's 4 KB).
+      memory.p = PLATFORMS.map((ids, i) => (ids.some((k) => touch[k]) ? Object.fromEntries([...ids, 't'].map((k) => [k, touch[k]])) : memory.p?.[i]));
     }
     // A click counts for 90 days from when it happened, not from the visitor's last page.
     setCookie('lc_attr', JSON.stringify(memory), 7776e3 - ((now() - memory.l.t) / 1e3 || 0));
@@ -60,15 +65,15 @@ safe(() => {
   };
   /** When an fbc (fb.1.<ms>.<fbclid>) was made. */
   const at = (fbc: string) => +(fbc || '').split('.')[2]! || 0;
-  // Per platform, the click ids of the newest touch that has one (a later Meta click leaves the
-  // Google click as it was), while under 90 days old; Meta's own _fbc when it is the fresher.
+  // Per platform, the click ids of the newest touch that has one, while under 90 days old (a
+  // cookie from before touches were timed: its first or last touch); Meta's _fbc when fresher.
   const attribution = (): Attr => {
     if (!consent) return {};
     const a: Attr = { ...memory.f, ...memory.l, fbp: cookie('_fbp') };
-    for (const ids of [['gclid', 'gbraid', 'wbraid'], ['fbclid', 'fbc']]) {
-      const t = [memory.l, memory.f].find((x) => ids.some((k) => x[k]));
+    PLATFORMS.forEach((ids, i) => {
+      const t = memory.p?.[i] || [memory.l, memory.f].find((x) => ids.some((k) => x[k]));
       for (const k of ids) a[k] = t && !(t.t < now() - 7776e6) ? t[k] : '';
-    }
+    });
     const fbc = cookie('_fbc');
     if (at(fbc) > at(a.fbc)) a.fbc = fbc;
     delete a.t;
