@@ -1,11 +1,13 @@
 // Attribution fidelity: journeys as a new user's visitors make them — the real tracker in
-// Chromium on a site served from another origin than the server, leads from calls, WhatsApp,
+// Chromium on a site served from another origin than the server, each visitor through a reverse
+// proxy that sets its own X-Forwarded-For (as Caddy does; rate limits and spam rules stay on),
+// leads from calls, WhatsApp,
 // forms and Google lead forms, each then sold as the owner would (the PWA's sale endpoint, the
 // sales API by WhatsApp code) — checked against what the strict Google and Meta stand-ins
 // received. Prints one summary line. `npm run test:fidelity` runs it with more visitors per kind.
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { createServer, type Server } from 'node:http';
+import { createServer, request, type Server } from 'node:http';
 import { after, before, test } from 'node:test';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { googlePhone } from '../src/destinations/normalise.ts';
@@ -38,10 +40,11 @@ gtag('consent', 'default', { ad_storage: 'denied', ad_user_data: 'denied', ad_pe
 if (localStorage.cm === 'yes') gtag('consent', 'update', { ad_storage: 'granted', ad_user_data: 'granted', ad_personalization: 'granted' });
 window.accept = () => { localStorage.cm = 'yes'; gtag('consent', 'update', { ad_storage: 'granted', ad_user_data: 'granted' }); };</script>`;
 
+/** A page of the business's site; `tracker` is the visitor's way to our server (their proxy). */
 function page(tracker: string, attributes: string, head = ''): string {
   return `<!doctype html><html><head><meta charset="utf-8"><title>Usta</title>${head}
 <script defer src="${tracker}/t.js" ${attributes}></script></head><body>
-<a id="next" href="?page=2">Next</a> <a id="tel" href="tel:+905321112233">Call</a> <a id="wa" href="https://wa.me/905321112233?text=Merhaba">WhatsApp</a>
+<a id="next" href="?page=2&amp;tk=${encodeURIComponent(tracker)}">Next</a> <a id="tel" href="tel:+905321112233">Call</a> <a id="wa" href="https://wa.me/905321112233?text=Merhaba">WhatsApp</a>
 <form id="lead" data-lc-lead method="post" action="/fallback"><input name="phone"><button id="send">Send</button></form>
 <script>for (const id of ['tel', 'wa']) document.getElementById(id).addEventListener('click', (e) => e.preventDefault());</script>
 </body></html>`;
@@ -66,17 +69,23 @@ before(async () => {
     META_ACCESS_TOKEN: META.token,
     META_API_VERSION: META.version,
     META_GRAPH_URL: meta.url,
-    LEAD_FLOOD_PER_IP: '1000', // every visitor of this test comes from 127.0.0.1
+    TRUST_PROXY: '1',
+    // The production defaults, on: every visitor has its own address through its proxy.
+    RATE_LIMIT_COLLECT: '600',
+    RATE_LIMIT_LEAD: '10',
+    RATE_LIMIT_LOGIN: '10',
+    RATE_LIMIT_GLOBAL: '2000',
   });
-  const pages: Record<string, string> = {
-    '/': page(server.url, ''),
-    '/consent': page(server.url, 'data-consent="required"'),
-    '/banner': page(server.url, '', CONSENT_MODE),
-    '/banner-required': page(server.url, 'data-consent="required"', CONSENT_MODE),
-    '/fallback': '<!doctype html><p>posted</p>',
+  const pages: Record<string, (tracker: string) => string> = {
+    '/': (t) => page(t, ''),
+    '/consent': (t) => page(t, 'data-consent="required"'),
+    '/banner': (t) => page(t, '', CONSENT_MODE),
+    '/banner-required': (t) => page(t, 'data-consent="required"', CONSENT_MODE),
+    '/fallback': () => '<!doctype html><p>posted</p>',
   };
   site = createServer((req, res) => {
-    const html = pages[new URL(req.url ?? '/', 'http://x').pathname];
+    const url = new URL(req.url ?? '/', 'http://x');
+    const html = pages[url.pathname]?.(url.searchParams.get('tk') ?? server.url);
     res.writeHead(html ? 200 : 404, { 'Content-Type': 'text/html; charset=utf-8' });
     res.end(html ?? 'not found');
   });
@@ -102,14 +111,43 @@ after(async () => {
   if (server) removeDir(server.dataDir);
   await google?.close();
   await meta?.close();
+  for (const proxy of proxies) proxy.close();
 });
 
-/** A visitor in a fresh browser context landing on `path` with `query`. */
-async function land(path: string, query: string): Promise<Page> {
+const proxies: Server[] = [];
+let visitors = 0;
+
+/**
+ * A visitor's own way to the server: a reverse proxy that, like Caddy, replaces X-Forwarded-For
+ * with the visitor's address (here a made-up public one per visitor).
+ */
+async function proxy(): Promise<string> {
+  const ip = `81.214.${1 + Math.floor(visitors / 250)}.${1 + (visitors++ % 250)}`;
+  const target = new URL(server.url);
+  const front = createServer((req, res) => {
+    const upstream = request({ host: target.hostname, port: target.port, method: req.method, path: req.url, headers: { ...req.headers, host: target.host, 'x-forwarded-for': ip } }, (answer) => {
+      res.writeHead(answer.statusCode ?? 502, answer.headers);
+      answer.pipe(res);
+    });
+    upstream.on('error', () => res.writeHead(502).end());
+    req.pipe(upstream);
+  });
+  await new Promise<void>((resolve) => front.listen(0, '127.0.0.1', resolve));
+  proxies.push(front);
+  const address = front.address();
+  return `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
+}
+
+/** A visitor (own address, fresh browser context) landing on `path` with `query`; `go` visits another page of the site. */
+async function land(path: string, query: string): Promise<Page & { go(pathAndQuery: string): Promise<void> }> {
+  const tk = encodeURIComponent(await proxy());
   const context = await browser.newContext({ userAgent: PHONE_UA });
-  const p = await context.newPage();
-  await p.goto(`${siteUrl}${path}${query}`);
-  await p.waitForFunction(() => typeof (window as any).lc === 'function');
+  const p = (await context.newPage()) as Page & { go(pathAndQuery: string): Promise<void> };
+  p.go = async (pathAndQuery: string) => {
+    await p.goto(`${siteUrl}${pathAndQuery}${pathAndQuery.includes('?') ? '&' : '?'}tk=${tk}`);
+    await p.waitForFunction(() => typeof (window as any).lc === 'function');
+  };
+  await p.go(`${path}${query}`);
   return p;
 }
 
@@ -143,6 +181,7 @@ test('a call after a Google click, on a site that does not ask for consent: the 
       const lead = await newestLead('call', before);
       assert.equal(lead.gclid, `Cj0-call-${v}`);
       assert.equal(lead.consent_ads, true, 'implied consent travels with the click');
+      assert.equal(lead.flag, null, 'not held by the flood rules: through its proxy each visitor has its own address');
       await p.context().close();
       assert.equal((await admin(`/api/admin/leads/${lead.id}/sale`, 'POST', { value: 1500 })).status, 201);
       expected.google.push(lead.id);
@@ -265,10 +304,8 @@ test('a returning visitor: a later Google click (gbraid) wins over the first (gc
     await journey('returning visitor, newer Google click', async () => {
       const before = await knownLeads();
       const p = await land('/', `?gclid=Cj0-first-${v}`);
-      await p.goto(`${siteUrl}/?gbraid=GB-later-${v}`);
-      await p.waitForFunction(() => typeof (window as any).lc === 'function');
-      await p.goto(`${siteUrl}/?fbclid=FB-later-${v}`);
-      await p.waitForFunction(() => typeof (window as any).lc === 'function');
+      await p.go(`/?gbraid=GB-later-${v}`);
+      await p.go(`/?fbclid=FB-later-${v}`);
       await p.click('#tel');
       const lead = await newestLead('call', before);
       assert.deepEqual([lead.gclid, lead.gbraid], [null, `GB-later-${v}`], 'the newest Google click only');
@@ -281,12 +318,13 @@ test('a returning visitor: a later Google click (gbraid) wins over the first (gc
     });
     await journey('a click older than the window', async () => {
       const before = await knownLeads();
+      const tk = encodeURIComponent(await proxy());
       const context = await browser.newContext({ userAgent: PHONE_UA });
       const old = Date.now() - 100 * 86_400_000;
       const stored = { f: { gclid: `Cj0-stale-${v}`, landing: `${siteUrl}/?gclid=Cj0-stale-${v}`, t: old }, l: { gclid: `Cj0-stale-${v}`, landing: `${siteUrl}/?gclid=Cj0-stale-${v}`, t: old }, v: `stale${v}xyz` };
       await context.addCookies([{ name: 'lc_attr', value: encodeURIComponent(JSON.stringify(stored)), url: siteUrl }]);
       const p = await context.newPage();
-      await p.goto(`${siteUrl}/`);
+      await p.goto(`${siteUrl}/?tk=${tk}`);
       await p.waitForFunction(() => typeof (window as any).lc === 'function');
       await p.click('#tel');
       const lead = await newestLead('call', before);
