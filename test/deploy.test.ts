@@ -3,7 +3,7 @@
 // low-memory configuration loaded by the real engine; scripts/geoip-update against a local
 // MaxMind download service; and the server started exactly as the Dockerfile's CMD starts it.
 import assert from 'node:assert/strict';
-import { execFile, spawn } from 'node:child_process';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { copyFileSync, cpSync, existsSync, readdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
@@ -30,6 +30,24 @@ async function tool(name: string, args: string[], options: { cwd?: string; env?:
     if (e.code === 'ENOENT') assert.fail(`${name} is not installed: apt-get install -y ${name === 'systemd-analyze' ? 'systemd' : name} (.ci/run installs it)`);
     return { code: typeof e.code === 'number' ? e.code : 1, out: (e.stdout ?? '') + (e.stderr ?? '') };
   }
+}
+
+/** Collects a started server's output lines into `lines`; resolves with its port once it logs "listening". */
+function untilListening(child: ChildProcess, lines: string[]): Promise<number> {
+  return new Promise<number>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`no "listening" in 60 s:\n${lines.join('\n')}`)), 60_000);
+    for (const stream of [child.stdout!, child.stderr!]) {
+      createInterface({ input: stream }).on('line', (line) => {
+        lines.push(line);
+        const m = /"port":(\d+),"msg":"listening"/.exec(line);
+        if (m) {
+          clearTimeout(timer);
+          resolve(Number(m[1]));
+        }
+      });
+    }
+    child.once('exit', (code) => reject(new Error(`exited ${code}:\n${lines.join('\n')}`)));
+  });
 }
 
 test('docker-compose.yml validates (docker-compose config) and wires the app to ClickHouse, GeoIP and Caddy; required settings are named when missing', async () => {
@@ -192,20 +210,7 @@ test("the server starts exactly as the Dockerfile's CMD runs it, with the image'
   });
   try {
     const lines: string[] = [];
-    const port = await new Promise<number>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`no "listening" in 60 s:\n${lines.join('\n')}`)), 60_000);
-      for (const stream of [child.stdout, child.stderr]) {
-        createInterface({ input: stream }).on('line', (line) => {
-          lines.push(line);
-          const m = /"port":(\d+),"msg":"listening"/.exec(line);
-          if (m) {
-            clearTimeout(timer);
-            resolve(Number(m[1]));
-          }
-        });
-      }
-      child.once('exit', (code) => reject(new Error(`exited ${code}:\n${lines.join('\n')}`)));
-    });
+    const port = await untilListening(child, lines);
     const res = await fetch(`http://127.0.0.1:${port}/healthz`);
     assert.equal(res.status, 200);
     assert.ok(lines.some((l) => /uWebSockets\.js/.test(l)), 'the uWS build is logged at start');
@@ -257,19 +262,7 @@ test('bare VPS: the admin commands, run exactly as docs/deploy.md writes them fr
   const server = spawn(process.execPath, args, { cwd: app, env: { PATH: process.env.PATH ?? '', HOME: app, JOURNAL_STREAM: '8:12345' }, stdio: ['ignore', 'pipe', 'pipe'] });
   const lines: string[] = [];
   try {
-    await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`no "listening" in 60 s:\n${lines.join('\n')}`)), 60_000);
-      for (const stream of [server.stdout, server.stderr]) {
-        createInterface({ input: stream }).on('line', (line) => {
-          lines.push(line);
-          if (line.includes('"msg":"listening"')) {
-            clearTimeout(timer);
-            resolve();
-          }
-        });
-      }
-      server.once('exit', (code) => reject(new Error(`exited ${code}:\n${lines.join('\n')}`)));
-    });
+    await untilListening(server, lines);
     const listening = lines.find((l) => l.includes('"msg":"listening"'))!;
     assert.match(listening, /^<6>\{/, 'journald sees the priority of each line');
     assert.match(listening, /"host":"127\.0\.0\.1"/, 'behind Caddy only loopback is served');
@@ -364,19 +357,7 @@ test('npm start passes SIGTERM on: the server shuts down cleanly and frees its p
   const child = spawn('npm', ['start'], { cwd: ROOT, env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', DATA_DIR: dataDir, PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'info' }, stdio: ['ignore', 'pipe', 'pipe'] });
   const lines: string[] = [];
   try {
-    const port = await new Promise<number>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`no "listening" in 60 s:\n${lines.join('\n')}`)), 60_000);
-      for (const stream of [child.stdout, child.stderr]) {
-        createInterface({ input: stream }).on('line', (line) => {
-          lines.push(line);
-          const m = /"port":(\d+),"msg":"listening"/.exec(line);
-          if (m) {
-            clearTimeout(timer);
-            resolve(Number(m[1]));
-          }
-        });
-      }
-    });
+    const port = await untilListening(child, lines);
     child.kill('SIGTERM'); // what `systemctl stop`, Ctrl-C in a supervisor or `kill <npm pid>` sends to npm
     await new Promise((r) => child.once('exit', r));
     await new Promise((r) => setTimeout(r, 1500));
