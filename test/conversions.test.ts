@@ -421,9 +421,10 @@ test('a Stripe payment, signed and fresh, becomes the sale of its lead once', as
   }
 });
 
-test('a sale is sent once: recorded again it changes nothing; a correction after Meta took the Purchase is not sent twice; a sale dated before its lead is not sent, with the reason; Meta throttling is retried', async () => {
+test('a sale is sent once: recorded again it changes nothing; a correction after Meta took the Purchase is not sent twice; a sale dated before its lead is not sent, with the reason; Meta\'s rate limit pauses Meta, then it goes on', async () => {
   const metaApi = await startMeta();
   const server = await startServer({
+    OUTBOX_PARKED_PROBE_MS: '1000',
     DEFAULT_COUNTRY: 'TR',
     CURRENCY: 'TRY',
     META_PIXEL_ID: META.pixelId,
@@ -434,7 +435,11 @@ test('a sale is sent once: recorded again it changes nothing; a correction after
   try {
     metaApi.throttleNext(2); // the Lead meets Meta's rate limit twice, then goes through
     const id = await lead(server, { phone: '+905320000071', consent: { ads: true }, pageUrl: 'https://usta.example.com/', attribution: { fbc: 'fb.1.1700000000000.X' } });
-    await eventually(async () => metaApi.events.find((e) => e.event_name === 'Lead'), 20_000, 'the Lead after the throttling');
+    const paused = await eventually(async () => (await adminGet<Json>(server, '/api/admin/status')).outbox.destinations.find((d: Json) => d.destination === 'meta' && d.parked), 10_000, 'Meta paused');
+    assert.match(paused.parked.reason, /rate limit/);
+    await eventually(async () => metaApi.events.find((e) => e.event_name === 'Lead'), 20_000, 'the Lead after the pause');
+    const leadJob = (await adminGet<Json>(server, `/api/admin/leads/${id}`)).deliveries.find((d: Json) => d.destination === 'meta');
+    assert.equal(leadJob.attempts, 1, 'waiting out a rate limit used no attempts');
     assert.equal((await sell(server, id, 1500)).status, 201);
     const again = await sell(server, id, 1500); // a retried CRM call, no date
     assert.equal(again.status, 200, 'the same sale again is no change');

@@ -30,11 +30,13 @@ export const META_BATCH_SIZE = 1000;
 /** Graph API error codes about our token or its permissions (190 invalid/expired token, 10 and 200 permissions, 102 session). */
 const CREDENTIAL_CODES = new Set([10, 102, 190, 200]);
 /**
- * Graph API codes that mean "later", whatever the HTTP status: 1 unknown, 2 service, 4 app rate
- * limit, 17 user rate limit, 32 page rate limit, 341 application limit, 613 calls per time,
- * 80004 too many calls to this ad account. Meta also marks such errors `is_transient`.
+ * Graph API rate limits, for our app or account as a whole: 4 app, 17 user, 32 page, 341
+ * application limit, 613 calls per time, 80004 calls to this ad account. They pause Meta (every
+ * delivery waits, no attempt used) instead of failing the events one by one.
  */
-const THROTTLE_CODES = new Set([1, 2, 4, 17, 32, 341, 613, 80004]);
+const RATE_LIMIT_CODES = new Set([4, 17, 32, 341, 613, 80004]);
+/** 1 unknown and 2 service errors, and anything Meta marks `is_transient`: retry this request later. */
+const TRANSIENT_CODES = new Set([1, 2]);
 
 const ACTION_SOURCE: Record<Lead['source'], string> = {
   form: 'website',
@@ -124,7 +126,8 @@ export function meta(config: MetaConfig, store: LeadStore): BatchDestination<Met
         const error = (JSON.parse(text) as { error?: { message?: string; error_user_msg?: string; code?: number; is_transient?: boolean } }).error;
         if (error) reason = `${error.error_user_msg ?? error.message ?? ''} (code ${error.code ?? '?'})`;
         if (error?.code !== undefined && CREDENTIAL_CODES.has(error.code)) return { outcome: 'parked', httpStatus: res.statusCode, response: `Meta refused our access token (check META_ACCESS_TOKEN and META_PIXEL_ID): ${reason}` };
-        if (error?.is_transient === true || (error?.code !== undefined && THROTTLE_CODES.has(error.code))) return { outcome: 'transient', httpStatus: res.statusCode, response: `Meta asks to try later: ${reason}` };
+        if (error?.code !== undefined && RATE_LIMIT_CODES.has(error.code)) return { outcome: 'parked', httpStatus: res.statusCode, response: `Meta's rate limit for our app or account: deliveries to Meta wait and are tried again later (${reason})` };
+        if (error?.is_transient === true || (error?.code !== undefined && TRANSIENT_CODES.has(error.code))) return { outcome: 'transient', httpStatus: res.statusCode, response: `Meta asks to try later: ${reason}` };
       } catch {
         // not JSON: keep the excerpt
       }
