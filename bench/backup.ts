@@ -52,7 +52,8 @@ try {
   leadsDb.transaction(() => {
     for (let i = 0; i < LEADS; i++) {
       store.create(
-        { eventId: `bench-${i}`, name: `Müşteri ${i}`, phone: `+90532${String(i).padStart(7, '0')}`, email: `m${i}@example.com`, message: 'Kombi su kaçırıyor, yarın gelebilir misiniz?', service: undefined, extra: undefined, refCode: undefined, consentAds: true, visitorId: `v${i}`, sessionId: undefined, pageUrl: 'https://usta.example.com/kombi', referrer: undefined, attribution: { gclid: `Cj0KCQiA${i}` } },
+        { eventId: `bench-${i}`, name: `Müşteri ${i}`, phone: `+90532${String(i).padStart(7, '0')}`, email: `m${i}@example.com`, message: 'Kombi su kaçırıyor, yarın gelebilir misiniz?', service: undefined, extra: undefined, refCode: undefined, consentAds: true,
+      consentPersonalization: undefined, visitorId: `v${i}`, sessionId: undefined, pageUrl: 'https://usta.example.com/kombi', referrer: undefined, attribution: { gclid: `Cj0KCQiA${i}` } },
         { source: 'form', clientIp: '81.214.10.20', userAgent: 'Mozilla/5.0', geo: GEO },
       );
     }

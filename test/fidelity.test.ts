@@ -46,7 +46,8 @@ function page(tracker: string, attributes: string, head = ''): string {
 <script defer src="${tracker}/t.js" ${attributes}></script></head><body>
 <a id="next" href="?page=2&amp;tk=${encodeURIComponent(tracker)}">Next</a> <a id="tel" href="tel:+905321112233">Call</a> <a id="wa" href="https://wa.me/905321112233?text=Merhaba">WhatsApp</a>
 <form id="lead" data-lc-lead method="post" action="/fallback"><input name="phone"><button id="send">Send</button></form>
-<script>for (const id of ['tel', 'wa']) document.getElementById(id).addEventListener('click', (e) => e.preventDefault());</script>
+<script>for (const id of ['tel', 'wa']) document.getElementById(id).addEventListener('click', (e) => e.preventDefault());
+window.fbq = (...args) => (window.fbqCalls = window.fbqCalls || []).push(args); // the Meta pixel, as a stand-in</script>
 </body></html>`;
 }
 
@@ -187,7 +188,8 @@ test('a call after a Google click, on a site that does not ask for consent: the 
       expected.google.push(lead.id);
       const event = await googleEvent(lead.id);
       assert.equal(event.adIdentifiers?.gclid, `Cj0-call-${v}`);
-      assert.deepEqual(event.consent, { adUserData: 'CONSENT_GRANTED', adPersonalization: 'CONSENT_GRANTED' });
+      assert.equal(event.consent.adUserData, 'CONSENT_GRANTED');
+      assert.equal(event.consent.adPersonalization, undefined, 'nobody asked about personalization: unspecified');
       assert.equal(event.eventSource, 'PHONE');
     });
   }
@@ -298,6 +300,35 @@ for (const path of ['/banner', '/banner-required']) {
     }
   });
 }
+
+test('a form after a Meta and a Google click, the banner granting every purpose: sold in the PWA, Google gets the gclid with ad_user_data and ad_personalization granted; Meta gets the Lead under the pixel\'s eventID, and the Purchase', async () => {
+  for (let v = 0; v < VISITORS; v++) {
+    await journey('form after Meta and Google clicks', async () => {
+      const before = await knownLeads();
+      const p = await land('/banner', `?fbclid=FB-form-${v}`);
+      await p.evaluate(() => (window as any).gtag('consent', 'update', { ad_storage: 'granted', ad_user_data: 'granted', ad_personalization: 'granted' }));
+      await p.go(`/banner?gclid=Cj0-form-${v}&utm_campaign=forms`);
+      await p.evaluate(() => (window as any).gtag('consent', 'update', { ad_storage: 'granted', ad_user_data: 'granted', ad_personalization: 'granted' }));
+      await p.fill('[name=phone]', `0532 700 ${String(10 + v).padStart(2, '0')} 00`);
+      await p.waitForTimeout(2100); // a person takes a moment to fill a form (LEAD_MIN_FILL_MS: quicker is a robot)
+      await p.click('#send');
+      await p.waitForSelector('form[data-lc-state=sent]');
+      const lead = await newestLead('form', before);
+      assert.deepEqual([lead.gclid, lead.consent_ads, lead.consent_personalization, lead.flag], [`Cj0-form-${v}`, true, true, null]);
+      const pixel = (await p.evaluate(() => (window as any).fbqCalls)) as unknown[][];
+      assert.deepEqual(pixel, [['track', 'Lead', {}, { eventID: lead.event_id }]], 'the pixel heard of the lead once the server had it');
+      await p.context().close();
+      const metaLead = await eventually(async () => meta.events.find((e) => e.event_name === 'Lead' && e.event_id === lead.event_id), 15_000, 'the Lead at Meta');
+      assert.match(metaLead.user_data.fbc, new RegExp(`\\.FB-form-${v}$`), 'the Meta click, kept through the later Google click');
+      assert.equal((await admin(`/api/admin/leads/${lead.id}/sale`, 'POST', { value: 2500 })).status, 201);
+      expected.google.push(lead.id);
+      expected.meta.push(lead.id);
+      const event = await googleEvent(lead.id);
+      assert.deepEqual([event.adIdentifiers?.gclid, event.consent.adUserData, event.consent.adPersonalization], [`Cj0-form-${v}`, 'CONSENT_GRANTED', 'CONSENT_GRANTED']);
+      await eventually(async () => meta.events.find((e) => e.event_name === 'Purchase' && e.event_id === `${lead.id}:purchase`), 15_000, 'the Purchase at Meta');
+    });
+  }
+});
 
 test('a returning visitor: a later Google click (gbraid) wins over the first (gclid); a later Meta click leaves the Google click as it was; a click older than 90 days is not sent', async () => {
   for (let v = 0; v < VISITORS; v++) {

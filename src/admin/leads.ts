@@ -52,7 +52,7 @@ export function leadAdminRoutes(deps: LeadAdminDeps): Route[] {
 /** What the owner sees of a lead: everything but the client IP, which only ad platforms get. */
 function leadView(lead: Lead) {
   const { client_ip: _ip, client_net: _net, ...view } = lead;
-  return { ...view, is_test: lead.is_test === 1, consent_ads: lead.consent_ads === null ? null : lead.consent_ads === 1 };
+  return { ...view, is_test: lead.is_test === 1, consent_ads: lead.consent_ads === null ? null : lead.consent_ads === 1, consent_personalization: lead.consent_personalization === null ? null : lead.consent_personalization === 1 };
 }
 
 function listLeads(deps: LeadAdminDeps, req: Request): Reply {

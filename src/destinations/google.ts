@@ -48,12 +48,16 @@ const NO_IP_COUNTRIES = new Set(['AT', 'BE', 'BG', 'HR', 'CY', 'CZ', 'DK', 'EE',
 
 /**
  * The consent Google is told, from what the lead knows: the browser's state (granted, or implied
- * where the site does not ask) or its denial; a Google lead form means the person gave their
+ * where the site does not ask; personalization only as Consent Mode had it) or its denial; a Google lead form means the person gave their
  * data to the advertiser in Google's own form (ad_user_data granted, personalization unknown);
  * anything else unknown is left unspecified, never sent as DENIED (Google drops denied sales).
  */
 function consentOf(lead: Lead): { consent: Record<string, string> | undefined; useData: boolean } {
-  if (lead.consent_ads === 1) return { consent: { adUserData: 'CONSENT_GRANTED', adPersonalization: 'CONSENT_GRANTED' }, useData: true };
+  if (lead.consent_ads === 1) {
+    // Personalization is its own purpose: told only when the page's Consent Mode said it.
+    const personalization: Record<string, string> = lead.consent_personalization === 1 ? { adPersonalization: 'CONSENT_GRANTED' } : lead.consent_personalization === 0 ? { adPersonalization: 'CONSENT_DENIED' } : {};
+    return { consent: { adUserData: 'CONSENT_GRANTED', ...personalization }, useData: true };
+  }
   if (lead.consent_ads === 0) return { consent: { adUserData: 'CONSENT_DENIED', adPersonalization: 'CONSENT_DENIED' }, useData: false };
   if (lead.source === 'google_lead_form') return { consent: { adUserData: 'CONSENT_GRANTED' }, useData: true };
   return { consent: undefined, useData: false };

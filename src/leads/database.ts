@@ -229,6 +229,13 @@ const MIGRATIONS: Array<{ version: number; name: string; sql: string; rebuildsTa
       CREATE INDEX outbox_attempts_job ON outbox_attempts (job_id, at);
     `,
   },
+  {
+    version: 10,
+    name: 'leads: ad_personalization consent, when the page\'s Consent Mode said it',
+    sql: `
+      ALTER TABLE leads ADD COLUMN consent_personalization INTEGER;
+    `,
+  },
 ];
 
 /** The schema version this build writes (a backup from a newer one is refused). */

@@ -44,6 +44,7 @@ export function leadsFromContactClicks(deps: ContactClickDeps, beacons: Beacon[]
       refCode: ref !== undefined && REF_CODE.test(ref) ? ref.toUpperCase() : undefined,
       // The tracker's state at the click: on a site that does not ask, consent is implied.
       consentAds: b.consent === '' ? undefined : b.consent !== 'denied',
+      consentPersonalization: undefined,
       visitorId: b.visitorId || undefined,
       sessionId: b.sessionId || undefined,
       pageUrl: b.url || undefined,

@@ -24,6 +24,8 @@ export interface LeadDraft {
   extra: string | undefined;
   refCode: string | undefined;
   consentAds: boolean | undefined;
+  /** Google Consent Mode's ad_personalization as the page had it; undefined when not known. */
+  consentPersonalization: boolean | undefined;
   visitorId: string | undefined;
   sessionId: string | undefined;
   pageUrl: string | undefined;
@@ -58,6 +60,7 @@ export function fieldsFromJson(value: unknown): Record<string, unknown> | undefi
   for (const key of ATTRIBUTION_KEYS) fields[key] = attribution[key];
   for (const key of ['eventId', 'name', 'phone', 'email', 'message', 'service', 'visitorId', 'sessionId', 'pageUrl', 'refCode', 'thanks', 'turnstileToken', 'cf-turnstile-response', 'lc_hp', 'lcFill']) fields[key] = body[key];
   fields.consent_ads = consent.ads;
+  fields.consent_personalization = consent.personalization;
   fields.extra = extra.length > 0 ? extra.join('\n') : undefined;
   return fields;
 }
@@ -156,6 +159,7 @@ export function parseLead(fields: Record<string, unknown>, cookieAttribution: At
   if (refCode !== undefined && !REF_CODE.test(refCode)) errors.refCode = 'must be 3 to 16 letters or digits';
   const consent = fields.consent_ads;
   if (consent !== undefined && consent !== null && typeof consent !== 'boolean') errors.consent = 'consent.ads must be true or false';
+  const personalization = fields.consent_personalization;
 
   const attribution: Attribution = { ...cookieAttribution };
   for (const key of ATTRIBUTION_KEYS) {
@@ -175,6 +179,7 @@ export function parseLead(fields: Record<string, unknown>, cookieAttribution: At
     extra,
     refCode: refCode?.toUpperCase(),
     consentAds: typeof consent === 'boolean' ? consent : undefined,
+    consentPersonalization: typeof personalization === 'boolean' ? personalization : undefined,
     visitorId: text('visitorId', CAPS.id),
     sessionId: text('sessionId', CAPS.id),
     pageUrl: text('pageUrl', CAPS.url),

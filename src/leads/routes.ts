@@ -169,6 +169,7 @@ function googleLeadForm(deps: LeadRoutesDeps, req: Request): Reply {
     extra: extra.length > 0 ? clip(extra.join('\n'), 5000) : undefined,
     refCode: undefined,
     consentAds: undefined,
+    consentPersonalization: undefined,
     visitorId: undefined,
     sessionId: undefined,
     pageUrl: undefined,

@@ -49,6 +49,8 @@ export interface Lead {
   region: string | null;
   city: string | null;
   consent_ads: number | null;
+  /** ad_personalization as the page's Consent Mode had it (1, 0), or null when not known. */
+  consent_personalization: number | null;
   google_campaign_id: string | null;
   google_form_id: string | null;
   sale_value: number | null;
@@ -147,6 +149,7 @@ export class LeadStore {
         region: context.geo.region || null,
         city: context.geo.city || null,
         consent_ads: draft.consentAds === undefined ? null : draft.consentAds ? 1 : 0,
+        consent_personalization: draft.consentPersonalization === undefined ? null : draft.consentPersonalization ? 1 : 0,
         google_campaign_id: context.googleCampaignId ?? null,
         google_form_id: context.googleFormId ?? null,
         flag: context.flag ?? null,

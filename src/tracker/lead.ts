@@ -35,7 +35,9 @@ safe(() => {
     // One id per form on this page: a double click, a retry or a second send is the same lead.
     form.lc ||= crypto.randomUUID?.();
     // The form's own fields as they are (the server keeps unknown ones as extra text).
-    const lead = { ...Object.fromEntries(new FormData(form)), lcFill: Date.now() - lc.t, eventId: form.lc, visitorId: lc.v(), sessionId: lc.i(), pageUrl: lc.u(location.href), attribution: lc.a(), consent: { ads: lc.c() } };
+    // Personalization is a purpose of its own: known only from the page's Consent Mode.
+    const personalization = lc.m.ad_personalization;
+    const lead = { ...Object.fromEntries(new FormData(form)), lcFill: Date.now() - lc.t, eventId: form.lc, visitorId: lc.v(), sessionId: lc.i(), pageUrl: lc.u(location.href), attribution: lc.a(), consent: { ads: lc.c(), personalization: personalization && personalization == 'granted' } };
     // The page styles the outcome: form[data-lc-state=sent|error], [data-lc-error=<field>] get the message.
     // text/plain JSON: a simple request, no CORS preflight.
     fetch(lc.e + '/lead', { method: 'POST', body: JSON.stringify(lead) })

@@ -127,10 +127,11 @@ safe(() => {
   };
   const mode: Attr = {};
   const gtag = safe((x: any) => x[0] == 'consent' && setConsent(Object.assign(mode, x[2]).ad_storage + mode.ad_user_data == 'grantedgranted', x[1] == 'update'));
-  // The lead part uses these: send, attribution, consent, visitor, session, clean, endpoint, load time.
+  // The lead part uses these: send, attribution, consent, Consent Mode's merged state, visitor,
+  // session, clean, endpoint, load time.
   const api = Object.assign(
     safe((cmd: string, a: any, b?: object) => (cmd == 'event' ? send('custom', a, b) : cmd == 'consent' && setConsent(!!a.ads, true))),
-    { s: send, a: attribution, c: () => consent, v: () => memory.v, i: session, u: clean, e: endpoint, t: now() },
+    { s: send, a: attribution, c: () => consent, m: mode, v: () => memory.v, i: session, u: clean, e: endpoint, t: now() },
   );
   const dataLayer = (w.dataLayer ||= []);
   dataLayer.forEach(gtag);
