@@ -6,7 +6,7 @@
 // sales API by WhatsApp code) — checked against what the strict Google and Meta stand-ins
 // received. Prints one summary line. `npm run test:fidelity` runs it with more visitors per kind.
 import assert from 'node:assert/strict';
-import { createHash } from 'node:crypto';
+import { createHash, createHmac } from 'node:crypto';
 import { createServer, request, type Server } from 'node:http';
 import { after, before, test } from 'node:test';
 import { chromium, type Browser, type Page } from 'playwright-core';
@@ -20,6 +20,8 @@ const VISITORS = Number(process.env.FIDELITY_VISITORS ?? 1);
 const CHROMIUM_FLAGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
 const PHONE_UA = 'Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Mobile Safari/537.36';
 const sha256 = (s: string) => createHash('sha256').update(s).digest('hex');
+const STRIPE_SECRET = 'whsec_fidelity';
+const IPHONE_UA = 'Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.4 Mobile/15E148 Safari/604.1';
 
 let server: RunningServer;
 let site: Server;
@@ -70,6 +72,7 @@ before(async () => {
     META_ACCESS_TOKEN: META.token,
     META_API_VERSION: META.version,
     META_GRAPH_URL: meta.url,
+    STRIPE_WEBHOOK_SECRET: STRIPE_SECRET,
     TRUST_PROXY: '1',
     // The production defaults, on: every visitor has its own address through its proxy.
     RATE_LIMIT_COLLECT: '600',
@@ -100,10 +103,12 @@ after(async () => {
   const correct = outcomes.filter((o) => o.ok).length;
   const at = (id: string) => google?.events().filter((e) => e.transactionId === id) ?? [];
   const purchases = (id: string) => meta?.events.filter((e) => e.event_name === 'Purchase' && e.event_id === `${id}:purchase`) ?? [];
-  const googleOnce = expected.google.filter((id) => at(id).length === 1).length;
+  // A restated value (a refund) is a legitimate second event of a transaction; the same value twice is a duplicate.
+  const repeats = (events: Array<Record<string, any>>) => events.length - new Set(events.map((e) => e.conversionValue ?? e.custom_data?.value)).size;
+  const googleOnce = expected.google.filter((id) => at(id).length >= 1 && repeats(at(id)) === 0).length;
   const metaOnce = expected.meta.filter((id) => purchases(id).length === 1).length;
   const consentWrong = (google?.events() ?? []).filter((e) => e.consent?.adUserData === 'CONSENT_DENIED' && !expected.denied.includes(e.transactionId)).length;
-  const duplicates = expected.google.reduce((n, id) => n + Math.max(0, at(id).length - 1), 0) + expected.meta.reduce((n, id) => n + Math.max(0, purchases(id).length - 1), 0);
+  const duplicates = expected.google.reduce((n, id) => n + repeats(at(id)), 0) + expected.meta.reduce((n, id) => n + Math.max(0, purchases(id).length - 1), 0);
   process.stdout.write(`# fidelity: ${correct}/${outcomes.length} journeys correct | google exactly-once ${googleOnce}/${expected.google.length} | meta ${metaOnce}/${expected.meta.length} | consent wrong ${consentWrong} | duplicates ${duplicates}\n`);
   for (const o of outcomes.filter((x) => !x.ok)) process.stdout.write(`#   wrong: ${o.kind}: ${o.why}\n`);
   await browser?.close();
@@ -140,9 +145,9 @@ async function proxy(): Promise<string> {
 }
 
 /** A visitor (own address, fresh browser context) landing on `path` with `query`; `go` visits another page of the site. */
-async function land(path: string, query: string): Promise<Page & { go(pathAndQuery: string): Promise<void> }> {
+async function land(path: string, query: string, userAgent = PHONE_UA): Promise<Page & { go(pathAndQuery: string): Promise<void> }> {
   const tk = encodeURIComponent(await proxy());
-  const context = await browser.newContext({ userAgent: PHONE_UA });
+  const context = await browser.newContext({ userAgent });
   const p = (await context.newPage()) as Page & { go(pathAndQuery: string): Promise<void> };
   p.go = async (pathAndQuery: string) => {
     await p.goto(`${siteUrl}${pathAndQuery}${pathAndQuery.includes('?') ? '&' : '?'}tk=${tk}`);
@@ -361,6 +366,65 @@ test('a returning visitor: a later Google click (gbraid) wins over the first (gc
       const lead = await newestLead('call', before);
       assert.equal(lead.gclid, null, 'a 100-day-old click is not the one that earned this');
       await context.close();
+    });
+  }
+});
+
+test('an iPhone visitor from an app campaign (gbraid) calls; a Meta visitor clicks twice over days (old click, then a new one) and writes on WhatsApp; the sale is recorded twice by a CRM', async () => {
+  for (let v = 0; v < VISITORS; v++) {
+    await journey('iPhone with gbraid', async () => {
+      const before = await knownLeads();
+      const p = await land('/', `?gbraid=GB-ios-${v}`, IPHONE_UA);
+      await p.click('#tel');
+      const lead = await newestLead('call', before);
+      await p.context().close();
+      assert.equal(lead.gbraid, `GB-ios-${v}`);
+      // A CRM reports the sale, then reports it again (a retry): one sale.
+      for (const status of [201, 200]) assert.equal((await admin('/api/admin/sales', 'POST', { leadId: lead.id, value: 650 })).status, status);
+      expected.google.push(lead.id);
+      const event = await googleEvent(lead.id);
+      assert.deepEqual([event.adIdentifiers?.gbraid, event.adIdentifiers?.gclid], [`GB-ios-${v}`, undefined]);
+    });
+    await journey('old Meta click, then a new one', async () => {
+      const before = await knownLeads();
+      const p = await land('/', `?fbclid=FB-old-${v}`);
+      // Meta's pixel set its own cookie at that first visit; days later a new ad click arrives.
+      await p.context().addCookies([{ name: '_fbc', value: `fb.1.${Date.now() - 5 * 86_400_000}.FB-old-${v}`, url: siteUrl }]);
+      await p.go(`/?fbclid=FB-new-${v}`);
+      await p.click('#wa');
+      const lead = await newestLead('whatsapp', before);
+      await p.context().close();
+      assert.match(lead.fbc ?? '', new RegExp(`\\.FB-new-${v}$`), 'the freshest click, not the pixel\'s older cookie');
+      assert.equal((await admin('/api/admin/sales', 'POST', { refCode: lead.ref_code, value: 300 })).status, 201);
+      expected.meta.push(lead.id);
+      const purchase = await eventually(async () => meta.events.find((e) => e.event_name === 'Purchase' && e.event_id === `${lead.id}:purchase`), 15_000, 'the Purchase at Meta');
+      assert.equal(purchase.user_data.fbc, lead.fbc);
+    });
+  }
+});
+
+test('a Stripe payment reported twice (Checkout and its PaymentIntent), then partly refunded: one sale, restated once at Google', async () => {
+  const stripe = async (id: string, type: string, object: Record<string, unknown>) => {
+    const body = JSON.stringify({ id, type, created: Math.floor(Date.now() / 1000), data: { object } });
+    const t = Math.floor(Date.now() / 1000);
+    const res = await fetch(`${server.url}/hooks/stripe`, { method: 'POST', headers: { 'Content-Type': 'application/json', 'Stripe-Signature': `t=${t},v1=${createHmac('sha256', STRIPE_SECRET).update(`${t}.${body}`).digest('hex')}` }, body });
+    assert.equal(res.status, 200);
+  };
+  for (let v = 0; v < VISITORS; v++) {
+    await journey('Stripe payment, both events, then a refund', async () => {
+      const before = await knownLeads();
+      const p = await land('/', `?gclid=Cj0-stripe-${v}`);
+      await p.click('#tel');
+      const lead = await newestLead('call', before);
+      await p.context().close();
+      const pi = `pi_fid_${v}_${Date.now()}`;
+      await stripe(`evt_a_${pi}`, 'checkout.session.completed', { id: `cs_${pi}`, payment_status: 'paid', payment_intent: pi, amount_total: 120000, currency: 'try', client_reference_id: lead.id });
+      await stripe(`evt_b_${pi}`, 'payment_intent.succeeded', { id: pi, amount_received: 120000, currency: 'try', metadata: { lead_id: lead.id } });
+      expected.google.push(lead.id);
+      await googleEvent(lead.id);
+      await stripe(`evt_c_${pi}`, 'charge.refunded', { id: `ch_${pi}`, payment_intent: pi, amount: 120000, amount_refunded: 20000, currency: 'try' });
+      await eventually(async () => (google.events().some((e) => e.transactionId === lead.id && e.conversionValue === 1000) ? true : undefined), 15_000, 'the restated value');
+      assert.deepEqual(google.events().filter((e) => e.transactionId === lead.id).map((e) => e.conversionValue), [1200, 1000]);
     });
   }
 });
