@@ -46,7 +46,7 @@ export interface Config {
   /** Backups to S3; undefined unless S3_BUCKET is set. */
   backup: BackupConfig | undefined;
   /** Requests per minute per client IP (0 = no limit), a global ceiling per second, and how many clients are tracked. */
-  rateLimits: { collect: number; lead: number; login: number; globalPerSecond: number; clients: number };
+  rateLimits: { collect: number; lead: number; hooks: number; login: number; globalPerSecond: number; clients: number };
   /** A request body must arrive within this time. */
   bodyTimeoutMs: number;
   /** Days events stay in ClickHouse, and days a closed lead keeps its contact data (0 = forever). */
@@ -185,6 +185,7 @@ export function readConfig(env: Env): Config {
     rateLimits: {
       collect: int('RATE_LIMIT_COLLECT', 600, 0, 1_000_000),
       lead: int('RATE_LIMIT_LEAD', 10, 0, 100_000),
+      hooks: int('RATE_LIMIT_HOOKS', 120, 0, 100_000),
       login: int('RATE_LIMIT_LOGIN', 10, 0, 10_000),
       globalPerSecond: int('RATE_LIMIT_GLOBAL', 2000, 0, 1_000_000),
       clients: int('RATE_LIMIT_CLIENTS', 100_000, 100, 10_000_000),

@@ -276,18 +276,22 @@ async function main(): Promise<void> {
 
 /** Puts the rate limits on the routes they protect: beacons, leads and webhooks, the owner's login. */
 function withRateLimits(config: Config, metrics: Metrics, clientOf: (req: Request) => string, routes: Route[]): Route[] {
-  const { collect, lead, login, globalPerSecond, clients } = config.rateLimits;
+  const { collect, lead, hooks, login, globalPerSecond, clients } = config.rateLimits;
   const global = new TokenBuckets(globalPerSecond * 60, 1, globalPerSecond);
   const guard = (name: string, perMinute: number, withGlobal: boolean) =>
     perMinute === 0 && (!withGlobal || globalPerSecond === 0) ? undefined // off: no work per request
       : rateLimit({ name, perClient: new TokenBuckets(perMinute, clients), global: withGlobal ? global : undefined }, clientOf, metrics.rateLimited);
   const beacons = guard('beacon', collect, true);
   const leads = guard('lead', lead, true);
+  // Webhooks come from a few addresses of Stripe's or Google's, each signed or keyed: a busy day's
+  // payments and refunds must not meet a visitor's lead limit.
+  const webhooks = guard('webhook', hooks, true);
   const logins = guard('login', login, false);
   const limited = (route: Route, limit: Guard | undefined): Route => (limit ? { ...route, guards: [limit, ...(route.guards ?? [])] } : route);
   return routes.map((route) => {
     if (route.path === '/collect') return limited(route, beacons);
-    if (route.method === 'post' && (route.path === '/lead' || route.path.startsWith('/hooks/'))) return limited(route, leads);
+    if (route.method === 'post' && route.path === '/lead') return limited(route, leads);
+    if (route.method === 'post' && route.path.startsWith('/hooks/')) return limited(route, webhooks);
     if (route.method === 'post' && (route.path === '/api/admin/session' || route.path === '/api/admin/setup')) return limited(route, logins);
     return route;
   });

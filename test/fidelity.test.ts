@@ -77,6 +77,7 @@ before(async () => {
     // The production defaults, on: every visitor has its own address through its proxy.
     RATE_LIMIT_COLLECT: '600',
     RATE_LIMIT_LEAD: '10',
+    RATE_LIMIT_HOOKS: '120',
     RATE_LIMIT_LOGIN: '10',
     RATE_LIMIT_GLOBAL: '2000',
   });

@@ -83,7 +83,7 @@ export interface RunningServer {
   exited: Promise<number | null>;
 }
 
-export const NO_RATE_LIMITS = { RATE_LIMIT_COLLECT: '0', RATE_LIMIT_LEAD: '0', RATE_LIMIT_LOGIN: '0', RATE_LIMIT_GLOBAL: '0' };
+export const NO_RATE_LIMITS = { RATE_LIMIT_COLLECT: '0', RATE_LIMIT_LEAD: '0', RATE_LIMIT_HOOKS: '0', RATE_LIMIT_LOGIN: '0', RATE_LIMIT_GLOBAL: '0' };
 
 export async function startServer(env: Record<string, string> = {}): Promise<RunningServer> {
   const dataDir = env.DATA_DIR ?? tempDir('data');
