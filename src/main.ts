@@ -108,7 +108,10 @@ async function main(): Promise<void> {
     // One Purchase per lead: Meta keeps the first event of an event_id and counts a second one as
     // another purchase, so a correction cannot reach it. Before it is sent, a correction changes
     // what is sent (the event is built from the lead at send time).
-    store.onSale.push((lead) => outbox.enqueue('meta', `meta:purchase:${lead.id}`, lead.id, { leadId: lead.id, event: 'Purchase' }));
+    store.onSale.push((lead, sale) => {
+      const existing = outbox.enqueue('meta', `meta:purchase:${lead.id}`, lead.id, { leadId: lead.id, event: 'Purchase' });
+      if (existing === 'done') store.remark(lead.id, 'meta', 'meta', `Meta keeps the first value it received; ${sale.value} ${sale.currency} goes to Google only (Meta takes no corrections)`);
+    });
   }
   if (config.google) {
     // A sale, or a restated value (a correction, a refund, LOST after SOLD), is one Google event

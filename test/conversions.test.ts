@@ -451,6 +451,8 @@ test('a sale is sent once: recorded again it changes nothing; a correction after
     assert.equal((await sell(server, id, 1800)).status, 201, 'a correction is recorded');
     await new Promise((r) => setTimeout(r, 1500));
     assert.equal(metaApi.events.filter((e) => e.event_name === 'Purchase').length, 1, 'Meta would count a second Purchase as another sale');
+    const said = (await adminGet<Json>(server, `/api/admin/leads/${id}`)).history.find((h: Json) => h.field === 'meta');
+    assert.match(said.new_value, /Meta keeps the first value it received; 1800 TRY goes to Google only/, 'the lead says so');
     const { deliveries } = await adminGet<Json>(server, `/api/admin/leads/${id}`);
     assert.equal(deliveries.filter((d: Json) => d.destination === 'meta').length, 2, 'one Lead and one Purchase job');
     // A sale dated before its lead: recorded, but no click of the lead can have earned it.

@@ -242,6 +242,11 @@ export class LeadStore {
     })();
   }
 
+  /** A line in the lead's history from the system (what an upload did or could not do). */
+  remark(id: string, actor: string, field: string, text: string, now = Date.now()): void {
+    this.db.prepare('INSERT INTO lead_history (lead_id, at, actor, field, old_value, new_value) VALUES (?, ?, ?, ?, NULL, ?)').run(id, now, actor, field, text);
+  }
+
   /** Marks a lead SOLD with its revenue. Repeating the same sale changes nothing; a different one restates it. */
   recordSale(id: string, sale: Sale, actor: string): { lead: Lead; changed: boolean } | undefined {
     return this.db.transaction(() => {

@@ -67,10 +67,12 @@ export class Outbox {
   constructor(private readonly db: Db, private readonly maxAttempts: number, private readonly statusCheckMs = 60_000) {}
 
   /** Adds a job; call inside the transaction of the change that causes it. A repeated dedup key is ignored. */
-  enqueue(destination: string, dedupKey: string, leadId: string | null, payload: unknown, now = Date.now()): void {
-    this.db
+  /** Adds a job unless one with this dedup key exists; returns the existing job's state, or undefined when added. */
+  enqueue(destination: string, dedupKey: string, leadId: string | null, payload: unknown, now = Date.now()): JobState | undefined {
+    const added = this.db
       .prepare('INSERT OR IGNORE INTO outbox (destination, dedup_key, lead_id, payload, max_attempts, next_attempt_at, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)')
-      .run(destination, dedupKey, leadId, JSON.stringify(payload), this.maxAttempts, now, now, now);
+      .run(destination, dedupKey, leadId, JSON.stringify(payload), this.maxAttempts, now, now, now).changes === 1;
+    return added ? undefined : (this.db.prepare('SELECT state FROM outbox WHERE dedup_key = ?').pluck().get(dedupKey) as JobState);
   }
 
   /** Jobs a previous process claimed and never finished (it died mid-send) go back to pending. */
