@@ -100,7 +100,7 @@ async function main(): Promise<void> {
   const destinations = [
     webPush(leadsDb, vapid, pushEndpoints),
     ...(config.leads.telegram ? [telegram(config.leads.telegram)] : []),
-    ...(config.google ? [google(config.google, store)] : []),
+    ...(config.google ? [google(config.google, store), google(config.google, store, true)] : []),
     ...(config.meta ? [meta(config.meta, store)] : []),
   ];
   if (config.meta) {
@@ -116,7 +116,8 @@ async function main(): Promise<void> {
   if (config.google) {
     // A sale, or a restated value (a correction, a refund, LOST after SOLD), is one Google event
     // under the lead's transaction id; each change of the lead is one job (updated_at tells them apart).
-    store.onSale.push((lead, sale) => outbox.enqueue('google', `google:${lead.id}:${sale.value}:${sale.currency}:${sale.at}:${lead.updated_at}`, lead.id, { leadId: lead.id }));
+    // Test leads go to Google as validateOnly requests (google-test): checked, never recorded.
+    store.onSale.push((lead, sale) => outbox.enqueue(lead.is_test ? 'google-test' : 'google', `google:${lead.id}:${sale.value}:${sale.currency}:${sale.at}:${lead.updated_at}`, lead.id, { leadId: lead.id }));
   } else log.warn({ google: config.googleProblems }, 'sales are not sent to Google Ads');
   const worker = new OutboxWorker(outbox, destinations, log, metrics, { parkedProbeMs: config.leads.outboxParkedProbeMs, statusCheckMs: config.leads.outboxStatusCheckMs });
   const agents = new AgentParser();

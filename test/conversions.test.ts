@@ -547,3 +547,27 @@ test('LOST after SOLD restates the Google conversion to 0 under the same transac
     await google.close();
   }
 });
+
+test('a test lead (Google\'s lead-form test) is checked by Google with validateOnly and never recorded as a conversion', async () => {
+  const google = await startGoogle();
+  const server = await setup(google, undefined, { GOOGLE_LEAD_FORM_KEY: 'google-lead-form-key-123' });
+  try {
+    const hook = await fetch(`${server.url}/hooks/google-lead-form`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify({ lead_id: 'TeSt-1', google_key: 'google-lead-form-key-123', is_test: true, gcl_id: 'Cj0-test', user_column_data: [{ column_id: 'PHONE_NUMBER', string_value: '+905320000091' }] }),
+    });
+    const { id } = (await hook.json()) as { id: string };
+    assert.equal((await sell(server, id, 100)).status, 201);
+    const done = await eventually(async () => (await adminGet<Json>(server, `/api/admin/leads/${id}`)).deliveries.find((d: Json) => d.destination === 'google-test' && d.state === 'done'), 10_000, 'the validated delivery');
+    assert.match(done.attemptLog.at(-1).response, /validated by Google: a test lead, no conversion recorded/);
+    assert.equal(google.validated.length, 1);
+    assert.equal(google.validated[0]!.transactionId, id);
+    assert.ok(!google.events().some((e) => e.transactionId === id), 'nothing reached the live conversion action');
+    assert.deepEqual(google.rejected, []);
+  } finally {
+    await server.stop();
+    removeDir(server.dataDir);
+    await google.close();
+  }
+});

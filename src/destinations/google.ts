@@ -73,10 +73,10 @@ export function soldBeforeLead(lead: Lead): boolean {
  * sold (a full refund, a cancelled job) restates the conversion's value to 0: the Data Manager API
  * adjusts a conversion by its transactionId and has no retraction.
  */
-export function saleEvent(lead: Lead, clickWindowDays = 90): { event: GoogleEvent } | { reason: string } {
+export function saleEvent(lead: Lead, clickWindowDays = 90, validateOnly = false): { event: GoogleEvent } | { reason: string } {
   const retracted = lead.status === 'LOST' && lead.sold_at !== null;
   if ((lead.status !== 'SOLD' && !retracted) || lead.sale_value === null || lead.sold_at === null) return { reason: 'the lead is not marked sold' };
-  if (lead.is_test) return { reason: 'a test lead: not sent to the live conversion action' };
+  if (lead.is_test && !validateOnly) return { reason: 'a test lead: not sent to the live conversion action' };
   if (soldBeforeLead(lead)) return { reason: 'the sale is dated before the lead came in, so no click of this lead can have earned it' };
   // The click came at the latest when the lead did: a sale further from it than the window cannot be credited.
   if (lead.sold_at - lead.created_at > clickWindowDays * 86_400_000) return { reason: `the sale came more than ${clickWindowDays} days after the lead's click (GOOGLE_CLICK_WINDOW_DAYS): Google no longer credits that click` };
@@ -158,7 +158,11 @@ export function processingOutcome(status: { requestStatus?: unknown; errorInfo?:
   return { status: 'processing' };
 }
 
-export function google(config: GoogleConfig, store: LeadStore): BatchDestination<GoogleEvent> {
+/**
+ * `validateOnly`: the destination for test leads (`google-test`): Google checks their events
+ * without recording a conversion, so a test lead proves the setup and never counts.
+ */
+export function google(config: GoogleConfig, store: LeadStore, validateOnly = false): BatchDestination<GoogleEvent> {
   const auth = new OAuth2Client({ clientId: config.clientId, clientSecret: config.clientSecret, endpoints: { oauth2TokenUrl: config.tokenUrl } });
   auth.setCredentials({ refresh_token: config.refreshToken });
   const endpoint = new URL(config.endpoint);
@@ -177,13 +181,13 @@ export function google(config: GoogleConfig, store: LeadStore): BatchDestination
   };
 
   return {
-    name: 'google',
+    name: validateOnly ? 'google-test' : 'google',
     batchSize: GOOGLE_BATCH_SIZE,
     build(job: Job) {
       const { leadId } = JSON.parse(job.payload) as GoogleJob;
       const lead = store.get(leadId);
       if (!lead) return { outcome: 'permanent', response: 'the lead was erased' };
-      const built = saleEvent(lead, config.clickWindowDays);
+      const built = saleEvent(lead, config.clickWindowDays, validateOnly);
       if ('reason' in built) return { outcome: 'skipped', response: `not sent: ${built.reason}` }; // by design, not a failure
       const problem = googleProblem(built.event);
       return problem ? { outcome: 'permanent', response: `not sent: ${problem}` } : built;
@@ -192,7 +196,8 @@ export function google(config: GoogleConfig, store: LeadStore): BatchDestination
       try {
         // Retries are the outbox's (backoff, dead letter, visible); the client's configuration
         // marks IngestEvents non-idempotent, so it does not retry on its own.
-        const [response] = await client.ingestEvents({ destinations: [destination], encoding: 'HEX', events } as never, { timeout: 25_000 });
+        const [response] = await client.ingestEvents({ destinations: [destination], encoding: 'HEX', events, ...(validateOnly ? { validateOnly: true } : {}) } as never, { timeout: 25_000 });
+        if (validateOnly) return { outcome: 'ok', httpStatus: 200, response: 'validated by Google: a test lead, no conversion recorded' };
         const requestId = (response as { requestId?: string }).requestId || undefined;
         return { outcome: 'ok', httpStatus: 200, response: `accepted in a request of ${events.length} event(s)${requestId ? `, request ${requestId}` : ''}`, remoteRef: requestId };
       } catch (err) {

@@ -33,6 +33,8 @@ export async function startGoogle(options: { tokenLifetimeSeconds?: number } = {
   const tokens = new Map<string, number>(); // access token → expiry (ms)
   const tokenRequests: number[] = [];
   const requests: IngestedRequest[] = [];
+  /** Events of validateOnly requests: checked like the others, never recorded as conversions. */
+  const validated: Array<Record<string, any>> = [];
   /** Requests refused as malformed, with the reason: a test failing on them shows what was wrong. */
   const rejected: Array<{ body: unknown; problem: string }> = [];
   const script: Scripted[] = [];
@@ -100,6 +102,12 @@ export async function startGoogle(options: { tokenLifetimeSeconds?: number } = {
       res.writeHead(400, { 'Content-Type': 'application/json; charset=UTF-8' });
       return res.end(JSON.stringify({ error: { code: 400, message: `events[${i}]: ${reason}`, status: 'INVALID_ARGUMENT', details: [{ '@type': 'type.googleapis.com/google.rpc.BadRequest', fieldViolations: [{ field: `events[${i}]`, description: reason }] }] } }));
     }
+    if (body.validateOnly === true) {
+      // Checked, not executed: no conversion, no request to ask about.
+      validated.push(...(body.events as Array<Record<string, any>>));
+      res.writeHead(200, { 'Content-Type': 'application/json; charset=UTF-8' });
+      return res.end('{}');
+    }
     requests.push({ at: Date.now(), body });
     const next = script.shift();
     if (next === 'hold') return void held.push(res);
@@ -121,6 +129,7 @@ export async function startGoogle(options: { tokenLifetimeSeconds?: number } = {
     refused,
     statusQueries,
     events: () => requests.flatMap((r) => r.body.events as Array<Record<string, any>>),
+    validated,
     script: (...answers: Scripted[]) => script.push(...answers),
     /** Answers the held requests (as accepted), in order. */
     release: () => {
