@@ -241,6 +241,7 @@ async function leadScreen(id) {
     h('article', { class: 'detail' },
       h('h1', {}, lead.name || lead.phone || t.sources[lead.source], ' ', h('span', { class: `status s-${lead.status}` }, t.statuses[lead.status]), lead.flag ? h('span', { class: 'status s-held' }, t.held[lead.flag] ?? lead.flag) : ''),
       lead.status === 'SOLD' && h('p', { class: 'sold-value' }, money(lead.sale_value, lead.sale_currency), ' · ', dateTime(lead.sold_at)),
+      /Phone as entered \(not recognised/.test(lead.extra ?? '') && h('p', { class: 'status s-held' }, t.phoneUnchecked),
       notice,
       digits && h('div', { class: 'actions' },
         h('a', { class: 'button call', href: `tel:${lead.phone}` }, '📞 ', t.call),

@@ -59,8 +59,9 @@ export const texts = {
     queued: 'queued', sending: 'sending', retrying: 'retrying', parked: 'on hold — settings refused', waiting: 'waiting — not set up',
     sent: 'sent, being processed', accepted: 'accepted', partial: 'partly accepted', rejected: 'rejected', skipped: 'not sent, on purpose', dead: 'failed — retry from Settings',
   },
-  destinations: { webpush: 'Push', telegram: 'Telegram', google: 'Google Ads', meta: 'Meta' },
+  destinations: { webpush: 'Push', telegram: 'Telegram', google: 'Google Ads', 'google-test': 'Google Ads (test, not recorded)', meta: 'Meta' },
   held: { honeypot: 'held: spam trap filled', 'too-fast': 'held: sent too fast', flood: 'held: many from one source' },
+  phoneUnchecked: 'Check the phone number: it was kept as typed (not recognised as a number)',
   attempts: (n) => `${n} attempts`,
   saved: 'Saved',
   // dashboard
