@@ -87,6 +87,11 @@ before(async () => {
     '/banner': (t) => page(t, '', CONSENT_MODE),
     '/banner-required': (t) => page(t, 'data-consent="required"', CONSENT_MODE),
     '/fallback': () => '<!doctype html><p>posted</p>',
+    // A single-page app whose quote form appears in a pop-up, without a URL change.
+    '/spa': (t) => `<!doctype html><html><head><meta charset="utf-8"><title>Usta</title><script defer src="${t}/t.js"></script></head><body>
+<button id="open">Get a quote</button>
+<script>document.getElementById('open').onclick = () => document.body.insertAdjacentHTML('beforeend', '<form id="lead" data-lc-lead method="post" action="/fallback"><input name="phone"><button id="send">Send</button></form>');</script>
+</body></html>`,
   };
   site = createServer((req, res) => {
     const url = new URL(req.url ?? '/', 'http://x');
@@ -426,6 +431,24 @@ test('a Stripe payment reported twice (Checkout and its PaymentIntent), then par
       await stripe(`evt_c_${pi}`, 'charge.refunded', { id: `ch_${pi}`, payment_intent: pi, amount: 120000, amount_refunded: 20000, currency: 'try' });
       await eventually(async () => (google.events().some((e) => e.transactionId === lead.id && e.conversionValue === 1000) ? true : undefined), 15_000, 'the restated value');
       assert.deepEqual(google.events().filter((e) => e.transactionId === lead.id).map((e) => e.conversionValue), [1200, 1000]);
+    });
+  }
+});
+
+test('a single-page app\'s pop-up form (no form, no link, no URL change at load) still becomes a lead with its click', async () => {
+  for (let v = 0; v < VISITORS; v++) {
+    await journey('SPA pop-up form', async () => {
+      const before = await knownLeads();
+      const p = await land('/spa', `?gclid=Cj0-spa-${v}`);
+      await p.click('#open');
+      await p.click('[name=phone]'); // focusing the form loads the lead part
+      await p.fill('[name=phone]', `+9053270090${String(v).padStart(2, '0')}`);
+      await p.waitForTimeout(2100);
+      await p.click('#send');
+      await p.waitForSelector('form[data-lc-state=sent]');
+      const lead = await newestLead('form', before);
+      assert.equal(lead.gclid, `Cj0-spa-${v}`);
+      await p.context().close();
     });
   }
 });

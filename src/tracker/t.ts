@@ -101,7 +101,7 @@ safe(() => {
   let leadPart = 0;
   const loadLeadPart = () =>
     leadPart ||
-    !d.querySelector('form[data-lc-lead],a[href^="tel:"],a[href*="wa.me/"],a[href*="whatsapp.com/"]') ||
+    !d.querySelector('form[data-lc-lead],a[href^="tel:"],a[href*="wa.me"],a[href*="whatsapp.com"]') ||
     ((leadPart = 1), d.head.append(Object.assign(d.createElement('script'), { src: script.src.replace(/t\.js\b/, 't-lead.js') })));
 
   // Pageviews; a reload of the same URL within 10 s is not counted again. Single-page apps and
@@ -116,6 +116,8 @@ safe(() => {
   };
   setInterval(safe(pageview), 300);
   on(w, 'pagehide', flush);
+  // A form a single-page app shows without changing the URL (a pop-up): loaded as it is focused.
+  on(d, 'focusin', loadLeadPart);
 
   // Consent: lc('consent', {ads}) or Google Consent Mode v2, whose `default` and `update` calls
   // are merged in order per purpose. A default is where a page starts, not the visitor's answer:
