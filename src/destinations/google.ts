@@ -8,7 +8,7 @@
 // its requestId is kept and GET /v1/requestStatus:retrieve tells how it went.
 import { IngestionServiceClient, protos } from '@google-ads/datamanager';
 import { OAuth2Client } from 'google-auth-library';
-import type { Lead, LeadStore } from '../leads/store.ts';
+import { soldBeforeLead, type Lead, type LeadStore } from '../leads/store.ts';
 import type { DeliveryResult, Job, RemoteStatus } from '../outbox/outbox.ts';
 import { isIP } from 'node:net';
 import type { BatchDestination } from './destination.ts';
@@ -61,11 +61,6 @@ function consentOf(lead: Lead): { consent: Record<string, string> | undefined; u
   if (lead.consent_ads === 0) return { consent: { adUserData: 'CONSENT_DENIED', adPersonalization: 'CONSENT_DENIED' }, useData: false };
   if (lead.source === 'google_lead_form') return { consent: { adUserData: 'CONSENT_GRANTED' }, useData: true };
   return { consent: undefined, useData: false };
-}
-
-/** A sale dated (by the owner or a CRM) more than a minute before its lead arrived. */
-export function soldBeforeLead(lead: Lead): boolean {
-  return lead.sold_at !== null && lead.sold_at < lead.created_at - 60_000;
 }
 
 /**

@@ -5,10 +5,9 @@
 // em, ph and external_id as SHA-256 of Meta's normalisation. Up to 1000 events per request; one
 // invalid event fails the request, so each is checked before it joins a batch.
 import { request } from 'undici';
-import type { Lead, LeadStore } from '../leads/store.ts';
+import { soldBeforeLead, type Lead, type LeadStore } from '../leads/store.ts';
 import type { DeliveryResult, Job } from '../outbox/outbox.ts';
 import { outcomeOfStatus, type BatchDestination } from './destination.ts';
-import { soldBeforeLead } from './google.ts';
 import { metaEmail, metaExternalId, metaPhone, sha256Hex } from './normalise.ts';
 
 export interface MetaConfig {

@@ -65,6 +65,11 @@ export interface Lead {
   updated_at: number;
 }
 
+/** A sale dated (by the owner or a CRM) more than a minute before its lead arrived: no click of the lead can have earned it. */
+export function soldBeforeLead(lead: Lead): boolean {
+  return lead.sold_at !== null && lead.sold_at < lead.created_at - 60_000;
+}
+
 export interface LeadContext {
   source: LeadSource;
   clientIp: string | undefined;

@@ -66,8 +66,10 @@ export class Outbox {
   /** `statusCheckMs`: how long after sending to first ask the far side for its processing outcome. */
   constructor(private readonly db: Db, private readonly maxAttempts: number, private readonly statusCheckMs = 60_000) {}
 
-  /** Adds a job; call inside the transaction of the change that causes it. A repeated dedup key is ignored. */
-  /** Adds a job unless one with this dedup key exists; returns the existing job's state, or undefined when added. */
+  /**
+   * Adds a job; call inside the transaction of the change that causes it. A repeated dedup key is
+   * ignored: then the existing job's state is returned (undefined when the job was added).
+   */
   enqueue(destination: string, dedupKey: string, leadId: string | null, payload: unknown, now = Date.now()): JobState | undefined {
     const added = this.db
       .prepare('INSERT OR IGNORE INTO outbox (destination, dedup_key, lead_id, payload, max_attempts, next_attempt_at, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)')
