@@ -4,9 +4,6 @@ import { existsSync, readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { resolve, join } from 'node:path';
 import { parseEnv } from 'node:util';
-import type { FsyncPolicy } from './events/journal.ts';
-import type { GoogleConfig } from './destinations/google.ts';
-import type { MetaConfig } from './destinations/meta.ts';
 
 /** This build's version (package.json), for logs, status and backup manifests. */
 export const APP_VERSION = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
@@ -16,6 +13,32 @@ export function readConfigForBackups(env: Env): Config & { backup: BackupConfig 
   const config = readConfig(env);
   if (!config.backup) throw new Error('backups are not configured: set S3_BUCKET and the other S3_* keys (see .env.example)');
   return config as Config & { backup: BackupConfig };
+}
+
+/** When the journal fsyncs: after every record, never, or every N ms. */
+export type FsyncPolicy = 'always' | 'off' | number;
+
+/** Google Ads conversions through the Data Manager API. */
+export interface GoogleConfig {
+  clientId: string;
+  clientSecret: string;
+  refreshToken: string;
+  customerId: string;
+  loginCustomerId: string | undefined;
+  conversionActionId: string;
+  endpoint: string;
+  tokenUrl: string;
+  /** A click older than this (GOOGLE_CLICK_WINDOW_DAYS, the conversion action's window) cannot earn a sale. */
+  clickWindowDays: number;
+}
+
+/** Meta's Conversions API. */
+export interface MetaConfig {
+  pixelId: string;
+  accessToken: string;
+  apiVersion: string;
+  graphUrl: string;
+  testEventCode: string | undefined;
 }
 
 export type TrustProxy = { kind: 'none' } | { kind: 'hops'; hops: number } | { kind: 'cloudflare' };

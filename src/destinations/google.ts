@@ -8,24 +8,12 @@
 // its requestId is kept and GET /v1/requestStatus:retrieve tells how it went.
 import { IngestionServiceClient, protos } from '@google-ads/datamanager';
 import { OAuth2Client } from 'google-auth-library';
+import type { GoogleConfig } from '../config.ts';
 import { soldBeforeLead, type Lead, type LeadStore } from '../leads/store.ts';
 import type { DeliveryResult, Job, RemoteStatus } from '../outbox/outbox.ts';
 import { isIP } from 'node:net';
 import type { BatchDestination } from './destination.ts';
 import { googleEmail, googlePhone, sha256Hex } from './normalise.ts';
-
-export interface GoogleConfig {
-  clientId: string;
-  clientSecret: string;
-  refreshToken: string;
-  customerId: string;
-  loginCustomerId: string | undefined;
-  conversionActionId: string;
-  endpoint: string;
-  tokenUrl: string;
-  /** A click older than this (GOOGLE_CLICK_WINDOW_DAYS, the conversion action's window) cannot earn a sale. */
-  clickWindowDays: number;
-}
 
 export interface GoogleJob {
   leadId: string;

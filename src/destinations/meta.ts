@@ -5,18 +5,11 @@
 // em, ph and external_id as SHA-256 of Meta's normalisation. Up to 1000 events per request; one
 // invalid event fails the request, so each is checked before it joins a batch.
 import { request } from 'undici';
+import type { MetaConfig } from '../config.ts';
 import { soldBeforeLead, type Lead, type LeadStore } from '../leads/store.ts';
 import type { DeliveryResult, Job } from '../outbox/outbox.ts';
 import { outcomeOfStatus, type BatchDestination } from './destination.ts';
 import { metaEmail, metaExternalId, metaPhone, sha256Hex } from './normalise.ts';
-
-export interface MetaConfig {
-  pixelId: string;
-  accessToken: string;
-  apiVersion: string;
-  graphUrl: string;
-  testEventCode: string | undefined;
-}
 
 export interface MetaJob {
   leadId: string;

@@ -15,10 +15,9 @@ import {
 import { open } from 'node:fs/promises';
 import { join } from 'node:path';
 import { crc32 } from 'node:zlib';
+import type { FsyncPolicy } from '../config.ts';
 import type { Logger } from '../log.ts';
 import type { Metrics } from '../metrics.ts';
-
-export type FsyncPolicy = 'always' | 'off' | number;
 
 export interface JournalOptions {
   dir: string;
