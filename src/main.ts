@@ -19,7 +19,7 @@ import { openClickHouse } from './events/clickhouse.ts';
 import { migrate } from './events/schema.ts';
 import { buildApp, listen, type Guard, type Request, type Route } from './http/server.ts';
 import { rateLimit, TokenBuckets } from './http/rate-limit.ts';
-import { clientIp, clientNet } from './collect/client-ip.ts';
+import { clientNet } from './http/client-ip.ts';
 import { loadUws, UwsLoadError } from './http/uws.ts';
 import { createLogger } from './log.ts';
 import { createMetrics, type Metrics } from './metrics.ts';
@@ -175,12 +175,10 @@ async function main(): Promise<void> {
   const tracker = buildTracker();
   const trackerLead = buildTracker('lead');
   log.info({ bytes: tracker.code.length, gzip: tracker.gzip.length, brotli: tracker.brotli.length, leadPartGzip: trackerLead.gzip.length }, 'tracker built');
-  const clientOf = (req: Request) => clientNet(clientIp(config.trustProxy, req.remoteAddress, req.headers['x-forwarded-for'], req.headers['cf-connecting-ip']));
-  const app = buildApp({ uws: loaded.uws, log, metrics, https: config.publicOrigin?.startsWith('https://') ?? false, bodyTimeoutMs: config.bodyTimeoutMs, clientOf }, withRateLimits(config, metrics, clientOf, [
+  const app = buildApp({ uws: loaded.uws, log, metrics, https: config.publicOrigin?.startsWith('https://') ?? false, bodyTimeoutMs: config.bodyTimeoutMs, trustProxy: config.trustProxy }, withRateLimits(config, metrics, [
     ...trackerRoutes(tracker, trackerLead),
     ...pwaRoutes(loadPwa({ locale: config.leads.locale, currency: config.leads.currency })),
     collectRoute({
-      trustProxy: config.trustProxy,
       geo,
       agents,
       journal,
@@ -194,7 +192,7 @@ async function main(): Promise<void> {
         }
       },
     }),
-    ...sessionRoutes({ auth, throttle: new LoginThrottle(), trustProxy: config.trustProxy, log }),
+    ...sessionRoutes({ auth, throttle: new LoginThrottle(), log }),
     statsRoute({ auth, db: leadsDb, clickhouse: db, currency: config.leads.currency }),
     ...(config.stripeWebhookSecret
       ? [stripeRoute({ secret: config.stripeWebhookSecret, db: leadsDb, store, defaultCountry: config.leads.defaultCountry, log, onSale: () => worker.wake() })]
@@ -202,7 +200,6 @@ async function main(): Promise<void> {
     ...leadRoutes({
       store,
       geo,
-      trustProxy: config.trustProxy,
       defaultCountry: config.leads.defaultCountry,
       thanksUrl: config.leads.thanksUrl,
       googleLeadFormKey: config.leads.googleLeadFormKey,
@@ -279,7 +276,8 @@ async function main(): Promise<void> {
 }
 
 /** Puts the rate limits on the routes they protect: beacons, leads and webhooks, the owner's login. */
-function withRateLimits(config: Config, metrics: Metrics, clientOf: (req: Request) => string, routes: Route[]): Route[] {
+function withRateLimits(config: Config, metrics: Metrics, routes: Route[]): Route[] {
+  const clientOf = (req: Request) => clientNet(req.clientIp);
   const { collect, lead, hooks, login, globalPerSecond, clients } = config.rateLimits;
   const global = new TokenBuckets(globalPerSecond * 60, 1, globalPerSecond);
   const guard = (name: string, perMinute: number, withGlobal: boolean) =>

@@ -12,7 +12,7 @@ import { ManifestRejected, manifestMac, trustedManifest, type Manifest } from '.
 import { keyCheck } from '../src/backup/codec.ts';
 import { restoreBackup, RestoreRefused } from '../src/backup/restore.ts';
 import { s3Store } from '../src/backup/s3.ts';
-import { clientNet } from '../src/collect/client-ip.ts';
+import { clientNet } from '../src/http/client-ip.ts';
 import { encodeRecord, segmentName } from '../src/events/journal.ts';
 import { buildApp, listen } from '../src/http/server.ts';
 import { loadUws } from '../src/http/uws.ts';

@@ -1,8 +1,7 @@
 // Logging the owner in and out: first-start setup with the one-time code from the log, login with
 // the password (throttled), logout here or everywhere. Every POST needs the anti-CSRF header too,
 // so no other site can log the owner in or out.
-import type { TrustProxy } from '../config.ts';
-import { clientIp, clientNet } from '../collect/client-ip.ts';
+import { clientNet } from '../http/client-ip.ts';
 import { json, problem, type Reply } from '../http/reply.ts';
 import type { Request, Route } from '../http/server.ts';
 import type { Logger } from '../log.ts';
@@ -13,7 +12,6 @@ import { readJson } from '../http/json.ts';
 export interface SessionDeps {
   auth: AdminAuth;
   throttle: LoginThrottle;
-  trustProxy: TrustProxy;
   log: Logger;
 }
 
@@ -81,7 +79,7 @@ async function setup(deps: SessionDeps, req: Request): Promise<Reply> {
 
 async function login(deps: SessionDeps, req: Request): Promise<Reply> {
   if (req.headers[CSRF_HEADER] !== '1') return CSRF_REJECTED;
-  const ip = clientNet(clientIp(deps.trustProxy, req.remoteAddress, req.headers['x-forwarded-for'], req.headers['cf-connecting-ip']));
+  const ip = clientNet(req.clientIp);
   if (!deps.auth.owner.hasPassword()) return problem(409, 'no-password', 'No password is set yet', 'Use the setup link from the server log, or npm run set-password.');
   const wait = deps.throttle.reserve(ip);
   if (wait > 0) {

@@ -1,19 +1,16 @@
 // POST /collect: parse → enrich → batch, then 204. Bad input gets a problem+json 4xx and
 // nothing from that request is stored.
-import type { TrustProxy } from '../config.ts';
 import type { Batcher } from '../events/batcher.ts';
 import { JournalFullError, type Journal } from '../events/journal.ts';
 import type { Route } from '../http/server.ts';
 import { NO_CONTENT, problem, type Reply } from '../http/reply.ts';
 import type { Metrics } from '../metrics.ts';
 import { MAX_BODY_BYTES, parseCollect, type Beacon } from './beacon.ts';
-import { clientIp } from './client-ip.ts';
 import type { GeoLocator } from './geo.ts';
 import { dropBot, newHit, putGeo, putUserAgent, runSteps, toRows, type Hit, type Step } from './pipeline.ts';
 import type { AgentParser } from './user-agent.ts';
 
 export interface CollectDeps {
-  trustProxy: TrustProxy;
   geo: GeoLocator;
   agents: AgentParser;
   journal: Journal;
@@ -37,8 +34,7 @@ export function collectRoute(deps: CollectDeps): Route {
     handler(req) {
       const parsed = parseCollect(req.headers['content-type'], req.body);
       if (!parsed.ok) return problem(parsed.status, parsed.slug, parsed.title, parsed.detail);
-      const ip = clientIp(deps.trustProxy, req.remoteAddress, req.headers['x-forwarded-for'], req.headers['cf-connecting-ip']);
-      const hit = runSteps(steps, newHit(parsed.beacons, req.headers['user-agent'], ip, Date.now()));
+      const hit = runSteps(steps, newHit(parsed.beacons, req.headers['user-agent'], req.clientIp, Date.now()));
       if ('drop' in hit) {
         for (let i = 0; i < parsed.beacons.length; i++) deps.metrics.drop(hit.drop);
         return NO_CONTENT;

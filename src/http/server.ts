@@ -2,7 +2,9 @@
 // inside res.cork. Handlers see a plain Request and return a Reply; nothing else touches uWS.
 // uWS rules followed here: copy headers and the address synchronously, set onAborted before any
 // await, copy every body chunk (uWS reuses its buffer), never touch a response after abort.
+import type { TrustProxy } from '../config.ts';
 import type { Logger } from '../log.ts';
+import { clientIp, clientNet } from './client-ip.ts';
 import type { Metrics } from '../metrics.ts';
 import { problem, type Reply } from './reply.ts';
 import type { HttpRequest, HttpResponse, TemplatedApp, Uws, us_listen_socket } from './uws.ts';
@@ -18,6 +20,8 @@ export interface Request {
   headers: RequestHeaders;
   /** Peer address of the TCP connection (a proxy's, when behind one). */
   remoteAddress: string;
+  /** The client's address, resolved once with TRUST_PROXY (see client-ip.ts). */
+  clientIp: string;
   body: Buffer;
 }
 
@@ -102,8 +106,8 @@ export interface ServerDeps {
   https?: boolean;
   /** A request body must arrive within this time (slow-body attacks); default 30 s. */
   bodyTimeoutMs?: number;
-  /** Who sent a request (TRUST_PROXY applied), as the key of the per-client body share; default: the TCP peer. */
-  clientOf?: (req: Request) => string;
+  /** Which proxies in front of us may name the client (TRUST_PROXY); default: none, the TCP peer is the client. */
+  trustProxy?: TrustProxy;
 }
 
 /**
@@ -172,13 +176,17 @@ function serve(deps: Ctx, route: Route, pool: Pool, paramCount: number, res: Htt
   res.onAborted(() => {
     state.aborted = true;
   });
+  const headers = copyHeaders(req);
+  const remoteAddress = normaliseAddress(Buffer.from(res.getRemoteAddressAsText()).toString());
   const request: Request = {
     method: req.getMethod(),
     path: req.getUrl(),
     query: req.getQuery() ?? '',
     params: paramCount === 0 ? NO_PARAMS : paramsOf(paramCount, req),
-    headers: copyHeaders(req),
-    remoteAddress: normaliseAddress(Buffer.from(res.getRemoteAddressAsText()).toString()),
+    headers,
+    remoteAddress,
+    // Once per request, here: the rate limits, the body share, the handlers all mean this client.
+    clientIp: clientIp(deps.trustProxy ?? NO_PROXY, remoteAddress, headers['x-forwarded-for'], headers['cf-connecting-ip']),
     body: EMPTY,
   };
   const cors = route.cors === true;
@@ -203,7 +211,7 @@ function serve(deps: Ctx, route: Route, pool: Pool, paramCount: number, res: Htt
   }
   // Slow or stuck bodies hold memory and a connection: a bounded number per pool and per client,
   // each cut off after bodyTimeoutMs (uWS's own idle timeout restarts with every byte received).
-  const client = deps.clientOf?.(request) ?? request.remoteAddress;
+  const client = clientNet(request.clientIp);
   const held = pool.perClient.get(client) ?? 0;
   if (pool.size >= pool.max || held >= pool.max / CLIENT_SHARE) {
     const reply = problem(503, 'overloaded', 'Too many requests in progress', 'Try again in a moment.');
@@ -344,4 +352,5 @@ export function normaliseAddress(address: string): string {
 }
 
 const EMPTY = Buffer.alloc(0);
+const NO_PROXY: TrustProxy = { kind: 'none' };
 const NO_PARAMS: string[] = [];

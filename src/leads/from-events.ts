@@ -6,7 +6,7 @@
 // per-IP hourly limit they are held.
 import { createHash } from 'node:crypto';
 import type { Beacon } from '../collect/beacon.ts';
-import { clientNet } from '../collect/client-ip.ts';
+import { clientNet } from '../http/client-ip.ts';
 import type { Hit } from '../collect/pipeline.ts';
 import type { AgentParser } from '../collect/user-agent.ts';
 import type { EventRow } from '../events/schema.ts';

@@ -1,8 +1,6 @@
 // Lead intake over HTTP: POST /lead (the tracker's JSON, or a plain HTML form that gets a 303 to
 // the thank-you page, so it works without JavaScript) and POST /hooks/google-lead-form (Google
 // Ads lead form extensions' webhook). A lead is committed to SQLite before the 2xx.
-import type { TrustProxy } from '../config.ts';
-import { clientIp } from '../collect/client-ip.ts';
 import type { GeoLocator } from '../collect/geo.ts';
 import { json, problem, redirect, text, type Reply } from '../http/reply.ts';
 import type { Request, Route } from '../http/server.ts';
@@ -16,7 +14,6 @@ import { clip, readJson } from '../http/json.ts';
 export interface LeadRoutesDeps {
   store: LeadStore;
   geo: GeoLocator;
-  trustProxy: TrustProxy;
   defaultCountry: string | undefined;
   /** Where a form post goes after success when the form names no thank-you page. */
   thanksUrl: string | undefined;
@@ -38,8 +35,7 @@ export function leadRoutes(deps: LeadRoutesDeps): Route[] {
 }
 
 function context(deps: LeadRoutesDeps, req: Request, source: LeadContext['source']): LeadContext {
-  const ip = clientIp(deps.trustProxy, req.remoteAddress, req.headers['x-forwarded-for'], req.headers['cf-connecting-ip']);
-  return { source, clientIp: ip, userAgent: req.headers['user-agent'] || undefined, geo: deps.geo.lookup(ip) };
+  return { source, clientIp: req.clientIp, userAgent: req.headers['user-agent'] || undefined, geo: deps.geo.lookup(req.clientIp) };
 }
 
 async function postLead(deps: LeadRoutesDeps, req: Request): Promise<Reply> {

@@ -6,7 +6,7 @@
 import { randomUUID } from 'node:crypto';
 import { request } from 'undici';
 import type { Db } from './database.ts';
-import { clientNet } from '../collect/client-ip.ts';
+import { clientNet } from '../http/client-ip.ts';
 
 export type SpamFlag = 'honeypot' | 'too-fast' | 'flood';
 

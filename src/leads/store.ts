@@ -5,7 +5,7 @@ import { randomUUID } from 'node:crypto';
 import type { Db } from './database.ts';
 import type { Attribution, LeadDraft, LeadSource } from './lead.ts';
 import type { Geo } from '../collect/geo.ts';
-import { clientNet } from '../collect/client-ip.ts';
+import { clientNet } from '../http/client-ip.ts';
 
 export const LEAD_STATUSES = ['NEW', 'CONTACTED', 'QUOTED', 'SOLD', 'LOST'] as const;
 export type LeadStatus = (typeof LEAD_STATUSES)[number];

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { clientIp } from '../../src/collect/client-ip.ts';
+import { clientIp } from '../../src/http/client-ip.ts';
 
 test('without TRUST_PROXY the socket address is the client, whatever the headers say', () => {
   assert.equal(clientIp({ kind: 'none' }, '198.51.100.7', '81.214.1.1', '81.214.1.2'), '198.51.100.7');

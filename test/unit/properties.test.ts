@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import fc from 'fast-check';
 import { parseCollect } from '../../src/collect/beacon.ts';
-import { clientIp } from '../../src/collect/client-ip.ts';
+import { clientIp } from '../../src/http/client-ip.ts';
 import { attributionFromCookies, fieldsFromForm, fieldsFromJson, normaliseEmail, normalisePhone, parseLead } from '../../src/leads/lead.ts';
 import { verifyStripeSignature } from '../../src/leads/stripe.ts';
 
