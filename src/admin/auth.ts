@@ -1,6 +1,6 @@
 // Who may use the admin API: the owner's PWA with its session cookie (plus the anti-CSRF header on
 // every state-changing request), or a script with the bearer ADMIN_TOKEN. Neither = 401.
-import { createHash, timingSafeEqual } from 'node:crypto';
+import { sameSecret } from '../http/secret.ts';
 import type { Guard, Request } from '../http/server.ts';
 import { problem, type Reply } from '../http/reply.ts';
 import { SESSION_ABSOLUTE_MS, type Owner } from './owner.ts';
@@ -26,12 +26,6 @@ export function hasAdminToken(req: Request, adminToken: string | undefined): boo
   const header = req.headers.authorization;
   if (!header.startsWith('Bearer ')) return false;
   return sameSecret(header.slice(7).trim(), adminToken);
-}
-
-/** Constant-time comparison of secrets: digests first, so lengths leak nothing either. */
-export function sameSecret(given: string, expected: string): boolean {
-  const digest = (s: string) => createHash('sha256').update(s).digest();
-  return timingSafeEqual(digest(given), digest(expected));
 }
 
 /** A direct connection from this machine: loopback peer and no proxy header (a local reverse proxy would add one). */

@@ -8,7 +8,7 @@ import { attributionFromCookies, fieldsFromForm, fieldsFromJson, normaliseEmail,
 import type { LeadContext, LeadStore } from './store.ts';
 import { spamFlag, type SpamLimits, type Turnstile } from './spam.ts';
 import type { Db } from './database.ts';
-import { sameSecret } from '../admin/auth.ts';
+import { sameSecret } from '../http/secret.ts';
 import { clip, readJson } from '../http/json.ts';
 
 export interface LeadRoutesDeps {
