@@ -2,7 +2,7 @@
 // the password (throttled), logout here or everywhere. Every POST needs the anti-CSRF header too,
 // so no other site can log the owner in or out.
 import { clientNet } from '../http/client-ip.ts';
-import { json, problem, type Reply } from '../http/reply.ts';
+import { json, problem, retryAfter, type Reply } from '../http/reply.ts';
 import type { Request, Route } from '../http/server.ts';
 import type { Logger } from '../log.ts';
 import { ownerOnly, CSRF_HEADER, CSRF_REJECTED, sessionCookie, sessionToken, type AdminAuth } from './auth.ts';
@@ -84,8 +84,7 @@ async function login(deps: SessionDeps, req: Request): Promise<Reply> {
   const wait = deps.throttle.reserve(ip);
   if (wait > 0) {
     const seconds = Math.ceil(wait / 1000);
-    const reply = problem(429, 'too-many-attempts', 'Too many wrong passwords', `Try again in ${seconds} s.`);
-    return { ...reply, headers: { ...reply.headers, 'Retry-After': String(seconds) } };
+    return retryAfter(problem(429, 'too-many-attempts', 'Too many wrong passwords', `Try again in ${seconds} s.`), seconds);
   }
   const { password } = body(req);
   let right = false;
@@ -93,8 +92,7 @@ async function login(deps: SessionDeps, req: Request): Promise<Reply> {
     right = typeof password === 'string' && password.length <= 1000 && (await deps.auth.owner.verifyPassword(password));
   } catch (err) {
     if (!(err instanceof PasswordCheckBusy)) throw err;
-    const reply = problem(429, 'busy', 'Too many logins at once', 'Try again in a few seconds.');
-    return { ...reply, headers: { ...reply.headers, 'Retry-After': '5' } };
+    return retryAfter(problem(429, 'busy', 'Too many logins at once', 'Try again in a few seconds.'), 5);
   }
   if (!right) {
     deps.log.warn('owner login failed');

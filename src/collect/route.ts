@@ -3,7 +3,7 @@
 import type { Batcher } from '../events/batcher.ts';
 import { JournalFullError, type Journal } from '../events/journal.ts';
 import type { Route } from '../http/server.ts';
-import { NO_CONTENT, problem, type Reply } from '../http/reply.ts';
+import { NO_CONTENT, problem, retryAfter, type Reply } from '../http/reply.ts';
 import type { Metrics } from '../metrics.ts';
 import { MAX_BODY_BYTES, parseCollect, type Beacon } from './beacon.ts';
 import type { GeoLocator } from './geo.ts';
@@ -63,6 +63,5 @@ function unavailable(deps: CollectDeps, why: 'full' | 'write-failed'): Reply {
   const detail = why === 'full'
     ? 'The event journal reached JOURNAL_MAX_BYTES while ClickHouse is behind; nothing was stored. Retry later.'
     : 'The event journal could not be written (disk full or failing); nothing was stored. Retry later.';
-  const reply = problem(503, 'journal-unavailable', 'Events cannot be stored right now', detail);
-  return { ...reply, headers: { ...reply.headers, 'Retry-After': String(RETRY_AFTER_SECONDS) } };
+  return retryAfter(problem(503, 'journal-unavailable', 'Events cannot be stored right now', detail), RETRY_AFTER_SECONDS);
 }

@@ -3,7 +3,7 @@
 // by everyone as a global ceiling. A refused request gets 429 with Retry-After before its body is
 // read. A client's bucket holds one minute's allowance (a burst of a minute's worth passes, then
 // the steady rate); the global one holds one second's.
-import { problem, type Reply } from './reply.ts';
+import { problem, retryAfter, type Reply } from './reply.ts';
 import type { Request } from './server.ts';
 
 export class TokenBuckets {
@@ -61,7 +61,6 @@ export function rateLimit(limit: Limit, clientOf: (req: Request) => string, onLi
     if (wait === 0) return undefined;
     onLimited(limit.name);
     const seconds = Math.max(1, Math.ceil(wait / 1000));
-    const reply = problem(429, 'rate-limited', 'Too many requests', `Too many ${limit.name} requests; try again in ${seconds} s.`);
-    return { ...reply, headers: { ...reply.headers, 'Retry-After': String(seconds) } };
+    return retryAfter(problem(429, 'rate-limited', 'Too many requests', `Too many ${limit.name} requests; try again in ${seconds} s.`), seconds);
   };
 }

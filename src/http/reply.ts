@@ -21,6 +21,11 @@ export function redirect(location: string): Reply {
   return { status: 303, headers: { Location: location, 'Content-Type': 'text/plain; charset=utf-8' }, body: `See ${location}` };
 }
 
+/** The reply with a Retry-After (seconds): when a client may try again (429, 503). */
+export function retryAfter(reply: Reply, seconds: number): Reply {
+  return { ...reply, headers: { ...reply.headers, 'Retry-After': String(seconds) } };
+}
+
 export function problem(status: number, slug: string, title: string, detail?: string, extra?: Record<string, unknown>): Reply {
   return {
     status,

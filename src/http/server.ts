@@ -6,7 +6,7 @@ import type { TrustProxy } from '../config.ts';
 import type { Logger } from '../log.ts';
 import { clientIp, clientNet } from './client-ip.ts';
 import type { Metrics } from '../metrics.ts';
-import { problem, type Reply } from './reply.ts';
+import { problem, retryAfter, type Reply } from './reply.ts';
 import type { HttpRequest, HttpResponse, TemplatedApp, Uws, us_listen_socket } from './uws.ts';
 
 export interface Request {
@@ -214,8 +214,7 @@ function serve(deps: Ctx, route: Route, pool: Pool, paramCount: number, res: Htt
   const client = clientNet(request.clientIp);
   const held = pool.perClient.get(client) ?? 0;
   if (pool.size >= pool.max || held >= pool.max / CLIENT_SHARE) {
-    const reply = problem(503, 'overloaded', 'Too many requests in progress', 'Try again in a moment.');
-    send(deps, res, { ...reply, headers: { ...reply.headers, 'Retry-After': '1' } }, cors, true);
+    send(deps, res, retryAfter(problem(503, 'overloaded', 'Too many requests in progress', 'Try again in a moment.'), 1), cors, true);
     return;
   }
   pool.size++;

@@ -2,7 +2,7 @@
 // the thank-you page, so it works without JavaScript) and POST /hooks/google-lead-form (Google
 // Ads lead form extensions' webhook). A lead is committed to SQLite before the 2xx.
 import type { GeoLocator } from '../collect/geo.ts';
-import { json, problem, redirect, text, type Reply } from '../http/reply.ts';
+import { json, problem, redirect, retryAfter, text, type Reply } from '../http/reply.ts';
 import type { Request, Route } from '../http/server.ts';
 import { attributionFromCookies, fieldsFromForm, fieldsFromJson, normaliseEmail, normalisePhone, parseLead, type FieldErrors, type LeadDraft } from './lead.ts';
 import type { LeadContext, LeadStore } from './store.ts';
@@ -196,8 +196,7 @@ function googleLeadForm(deps: LeadRoutesDeps, req: Request): Reply {
 function storageProblem(err: unknown): Reply {
   const code = (err as { code?: unknown }).code;
   if (typeof code !== 'string' || !/^SQLITE_(FULL|IOERR|BUSY|LOCKED|READONLY|CANTOPEN)/.test(code)) throw err;
-  const reply = problem(503, 'storage-unavailable', 'The lead could not be stored right now', 'The server\'s disk is full or failing; nothing was stored. Send it again in a minute.');
-  return { ...reply, headers: { ...reply.headers, 'Retry-After': '60' } };
+  return retryAfter(problem(503, 'storage-unavailable', 'The lead could not be stored right now', 'The server\'s disk is full or failing; nothing was stored. Send it again in a minute.'), 60);
 }
 
 /** Google sends ids as numbers or strings; anything else is not an id. */
