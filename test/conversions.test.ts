@@ -13,6 +13,11 @@ import { startTelegram } from './support/telegram.ts';
 type Json = Record<string, any>;
 const sha256 = (s: string) => createHash('sha256').update(s).digest('hex');
 
+/** The META_* settings of a server that sends to this local Graph API. */
+function metaEnv(metaApi: { url: string }): Record<string, string> {
+  return { META_PIXEL_ID: META.pixelId, META_ACCESS_TOKEN: META.token, META_API_VERSION: META.version, META_GRAPH_URL: metaApi.url };
+}
+
 async function setup(google: Awaited<ReturnType<typeof startGoogle>>, dataDir?: string, extra: Record<string, string> = {}) {
   return startServer({
     TRUST_PROXY: '1',
@@ -301,10 +306,7 @@ test('Meta: a new lead sends Lead with the form\'s eventId and a sale sends Purc
     TRUST_PROXY: '1',
     DEFAULT_COUNTRY: 'TR',
     CURRENCY: 'TRY',
-    META_PIXEL_ID: META.pixelId,
-    META_ACCESS_TOKEN: META.token,
-    META_API_VERSION: META.version,
-    META_GRAPH_URL: metaApi.url,
+    ...metaEnv(metaApi),
   });
   try {
     const eventId = randomUUID();
@@ -428,10 +430,7 @@ test('a sale is sent once: recorded again it changes nothing; a correction after
     OUTBOX_PARKED_PROBE_MS: '1000',
     DEFAULT_COUNTRY: 'TR',
     CURRENCY: 'TRY',
-    META_PIXEL_ID: META.pixelId,
-    META_ACCESS_TOKEN: META.token,
-    META_API_VERSION: META.version,
-    META_GRAPH_URL: metaApi.url,
+    ...metaEnv(metaApi),
   });
   try {
     metaApi.throttleNext(2); // the Lead meets Meta's rate limit twice, then goes through
@@ -472,7 +471,7 @@ test('Stripe: one payment is one sale whatever events report it; a delayed metho
   const secret = 'whsec_test_secret';
   const google = await startGoogle();
   const metaApi = await startMeta();
-  const server = await setup(google, undefined, { STRIPE_WEBHOOK_SECRET: secret, META_PIXEL_ID: META.pixelId, META_ACCESS_TOKEN: META.token, META_API_VERSION: META.version, META_GRAPH_URL: metaApi.url });
+  const server = await setup(google, undefined, { STRIPE_WEBHOOK_SECRET: secret, ...metaEnv(metaApi) });
   const sign = (body: string, t = Math.floor(Date.now() / 1000)) => `t=${t},v1=${createHmac('sha256', secret).update(`${t}.${body}`).digest('hex')}`;
   let n = 0;
   const stripe = async (type: string, object: Json) => {
