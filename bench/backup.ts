@@ -9,8 +9,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import S3rver from 's3rver';
-import { openDatabase } from '../src/leads/database.ts';
-import { LeadStore } from '../src/leads/store.ts';
+import { Storage } from '../src/db/storage.ts';
+import { newLead } from '../src/leads/lead.ts';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const EVENTS = Number(process.argv[2] ?? 1_000_000);
@@ -47,18 +47,17 @@ try {
   process.stderr.write(`seeding ${EVENTS.toLocaleString('en-US')} events and ${LEADS.toLocaleString('en-US')} leads…\n`);
   const seed = await run([join(ROOT, 'bench/seed-events.ts'), dataDir, String(EVENTS)]);
   const baseline = JSON.parse(seed.stdout) as { exportMs: number; exportBytes: number };
-  const leadsDb = openDatabase(join(dataDir, 'leads.db'));
-  const store = new LeadStore(leadsDb);
-  leadsDb.transaction(() => {
+  const storage = Storage.open(join(dataDir, 'leads.db'));
+  storage.transaction(() => {
     for (let i = 0; i < LEADS; i++) {
-      store.create(
+      storage.leads.create(newLead(
         { eventId: `bench-${i}`, name: `Müşteri ${i}`, phone: `+90532${String(i).padStart(7, '0')}`, email: `m${i}@example.com`, message: 'Kombi su kaçırıyor, yarın gelebilir misiniz?', service: undefined, extra: undefined, refCode: undefined, consentAds: true,
       consentPersonalization: undefined, visitorId: `v${i}`, sessionId: undefined, pageUrl: 'https://usta.example.com/kombi', referrer: undefined, attribution: { gclid: `Cj0KCQiA${i}` } },
         { source: 'form', clientIp: '81.214.10.20', userAgent: 'Mozilla/5.0', geo: GEO },
-      );
+      ));
     }
-  })();
-  leadsDb.close();
+  });
+  storage.close();
 
   process.stderr.write('backup…\n');
   const full = await run([join(ROOT, 'scripts/backup.ts'), '--json'], env);

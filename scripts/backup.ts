@@ -6,10 +6,10 @@ import { backupDeps, runBackup, type BackupResult, type Progress } from '../src/
 import { formatBytes, formatDuration, terminalProgress } from '../src/backup/progress.ts';
 import { recordBackup, type BackupRecord } from '../src/backup/service.ts';
 import { loadEnv, readConfigForBackups } from '../src/config.ts';
-import { openClickHouse } from '../src/events/clickhouse.ts';
-import { journalOwner } from '../src/events/journal.ts';
+import { openClickHouse } from '../src/events/open.ts';
+import { journalOwner } from '../src/events/owner-lock.ts';
 import { migrate } from '../src/events/schema.ts';
-import { NewerSchema, NotADataDir, openDatabase } from '../src/leads/database.ts';
+import { NewerSchema, NotADataDir, Storage } from '../src/db/storage.ts';
 
 process.umask(0o077); // what this writes (leads.db, staging, restored data) holds personal data: owner-only
 
@@ -53,9 +53,9 @@ async function viaServer(config: BackupSettings, pid: number): Promise<BackupRec
 }
 
 async function itself(config: BackupSettings): Promise<BackupRecord> {
-  let leadsDb;
+  let storage;
   try {
-    leadsDb = openDatabase(config.leads.databasePath, true);
+    storage = Storage.open(config.leads.databasePath, { existing: true });
   } catch (err) {
     if (err instanceof NotADataDir || err instanceof NewerSchema) fail(err.message);
     throw err;
@@ -66,7 +66,7 @@ async function itself(config: BackupSettings): Promise<BackupRecord> {
     const clickhouse = await openClickHouse(config.clickhouse);
     try {
       await migrate(clickhouse);
-      const result: BackupResult = await runBackup(backupDeps(config, leadsDb, clickhouse), progress.update);
+      const result: BackupResult = await runBackup(backupDeps(config, storage, clickhouse), progress.update);
       record = { outcome: 'ok', at: new Date().toISOString(), durationMs: result.durationMs, result };
     } finally {
       await clickhouse.close();
@@ -74,8 +74,8 @@ async function itself(config: BackupSettings): Promise<BackupRecord> {
   } catch (err) {
     record = { outcome: 'failed', at: new Date().toISOString(), durationMs: Date.now() - started, error: err instanceof Error ? err.message : String(err) };
   }
-  recordBackup(leadsDb, record);
-  leadsDb.close();
+  recordBackup(storage.settings, record);
+  storage.close();
   return record;
 }
 

@@ -6,12 +6,13 @@
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { listManifestIds, ManifestRejected, trustedManifest, withDeadline } from '../src/backup/backup.ts';
+import { listManifestIds, ManifestRejected, trustedManifest } from '../src/backup/backup.ts';
+import { withDeadline } from '../src/time.ts';
 import { formatBytes, formatDuration, terminalProgress } from '../src/backup/progress.ts';
 import { describe, restoreBackup } from '../src/backup/restore.ts';
 import { s3Store } from '../src/backup/s3.ts';
 import { loadEnv, readConfigForBackups, type ClickHouseConfig } from '../src/config.ts';
-import { openClickHouse } from '../src/events/clickhouse.ts';
+import { openClickHouse } from '../src/events/open.ts';
 
 process.umask(0o077); // what this writes (leads.db, staging, restored data) holds personal data: owner-only
 

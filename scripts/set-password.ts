@@ -4,7 +4,7 @@
 import { createInterface } from 'node:readline';
 import { Owner } from '../src/admin/owner.ts';
 import { loadEnv, readConfig } from '../src/config.ts';
-import { NewerSchema, NotADataDir, openDatabase } from '../src/leads/database.ts';
+import { NewerSchema, NotADataDir, Storage } from '../src/db/storage.ts';
 
 process.umask(0o077); // what this writes (leads.db, staging, restored data) holds personal data: owner-only
 
@@ -22,15 +22,15 @@ async function readPassword(prompt: string): Promise<string> {
 }
 
 const config = readConfig(loadEnv());
-let db: ReturnType<typeof openDatabase>;
+let storage: Storage;
 try {
-  db = openDatabase(config.leads.databasePath, true);
+  storage = Storage.open(config.leads.databasePath, { existing: true });
 } catch (err) {
   if (!(err instanceof NotADataDir) && !(err instanceof NewerSchema)) throw err;
   process.stderr.write(`set-password: ${err.message}\n`);
   process.exit(1);
 }
-const owner = new Owner(db);
+const owner = new Owner(storage);
 const password = await readPassword('New owner password: ');
 const weakness = owner.weakness(password);
 if (weakness) {
@@ -42,5 +42,5 @@ if (process.stdin.isTTY && (await readPassword('Again: ')) !== password) {
   process.exit(1);
 }
 await owner.setPassword(password);
-db.close();
+storage.close();
 process.stdout.write(`Owner password set in ${config.leads.databasePath}; every device was logged out.\n`);

@@ -59,10 +59,8 @@ export interface Config {
   geoipCityDb: string;
   journal: { dir: string; fsync: FsyncPolicy; maxBytes: number };
   leads: LeadsConfig;
-  /** Google Ads conversions through the Data Manager API; undefined until every key is set. */
+  /** Google Ads conversions through the Data Manager API; undefined unless the GOOGLE_* keys are set. */
   google: GoogleConfig | undefined;
-  /** What is missing or wrong in the GOOGLE_* keys, for /api/admin/status. */
-  googleProblems: string[];
   /** Meta Conversions API; undefined unless META_PIXEL_ID and META_ACCESS_TOKEN are set. */
   meta: MetaConfig | undefined;
   stripeWebhookSecret: string | undefined;
@@ -202,7 +200,7 @@ export function readConfig(env: Env): Config {
     flushMaxRows: int('FLUSH_MAX_ROWS', 1000, 1, 100_000),
     geoipCityDb: resolve(str('GEOIP_CITY_DB', join(dataDir, 'GeoLite2-City.mmdb'))),
     leads: readLeadsConfig(dataDir, publicOrigin, str, optional, int, problems),
-    ...readGoogleConfig(str, optional, int),
+    google: readGoogleConfig(str, optional, int, problems),
     meta: readMetaConfig(str, optional, problems),
     backup: readBackupConfig(str, optional, int, problems),
     rateLimits: {
@@ -329,8 +327,8 @@ function readMetaConfig(str: (key: string, fallback: string) => string, optional
   return { pixelId, accessToken, apiVersion, graphUrl: str('META_GRAPH_URL', 'https://graph.facebook.com'), testEventCode: optional('META_TEST_EVENT_CODE') };
 }
 
-/** Google is optional: a partial setup is reported (not fatal), so the rest of the server runs. */
-function readGoogleConfig(str: (key: string, fallback: string) => string, optional: (key: string) => string | undefined, int: (key: string, fallback: number, min: number, max: number) => number): { google: GoogleConfig | undefined; googleProblems: string[] } {
+/** Google is optional; like every integration, a partial setup stops the start with what is missing. */
+function readGoogleConfig(str: (key: string, fallback: string) => string, optional: (key: string) => string | undefined, int: (key: string, fallback: number, min: number, max: number) => number, allProblems: string[]): GoogleConfig | undefined {
   const digits = (key: string) => optional(key)?.replace(/-/g, '');
   const values = {
     clientId: optional('GOOGLE_CLIENT_ID'),
@@ -347,22 +345,22 @@ function readGoogleConfig(str: (key: string, fallback: string) => string, option
     conversionActionId: 'GOOGLE_CONVERSION_ACTION_ID',
   };
   const set = Object.values(values).filter((v) => v !== undefined).length;
-  if (set === 0) return { google: undefined, googleProblems: ['not configured: sales are not sent to Google Ads'] };
+  if (set === 0) return undefined;
   const problems = (Object.keys(values) as Array<keyof typeof values>).filter((k) => values[k] === undefined).map((k) => `${keys[k]} is missing`);
   const loginCustomerId = digits('GOOGLE_ADS_LOGIN_CUSTOMER_ID');
   for (const [key, value] of [['GOOGLE_ADS_CUSTOMER_ID', values.customerId], ['GOOGLE_ADS_LOGIN_CUSTOMER_ID', loginCustomerId], ['GOOGLE_CONVERSION_ACTION_ID', values.conversionActionId]] as const) {
     if (value !== undefined && !/^\d{1,20}$/.test(value)) problems.push(`${key} must be a number (dashes allowed), got "${value}"`);
   }
-  if (problems.length > 0) return { google: undefined, googleProblems: problems };
+  if (problems.length > 0) {
+    allProblems.push(...problems.map((p) => `${p} (the GOOGLE_* keys go together: set them all or none)`));
+    return undefined;
+  }
   return {
-    google: {
-      ...(values as { [K in keyof typeof values]: string }),
-      loginCustomerId,
-      endpoint: str('GOOGLE_DATAMANAGER_ENDPOINT', 'https://datamanager.googleapis.com'),
-      tokenUrl: str('GOOGLE_OAUTH_TOKEN_URL', 'https://oauth2.googleapis.com/token'),
-      clickWindowDays: int('GOOGLE_CLICK_WINDOW_DAYS', 90, 1, 90),
-    },
-    googleProblems: [],
+    ...(values as { [K in keyof typeof values]: string }),
+    loginCustomerId,
+    endpoint: str('GOOGLE_DATAMANAGER_ENDPOINT', 'https://datamanager.googleapis.com'),
+    tokenUrl: str('GOOGLE_OAUTH_TOKEN_URL', 'https://oauth2.googleapis.com/token'),
+    clickWindowDays: int('GOOGLE_CLICK_WINDOW_DAYS', 90, 1, 90),
   };
 }
 

@@ -13,7 +13,7 @@ import { keyCheck } from '../src/backup/codec.ts';
 import { restoreBackup, RestoreRefused } from '../src/backup/restore.ts';
 import { s3Store } from '../src/backup/s3.ts';
 import { clientNet } from '../src/http/client-ip.ts';
-import { encodeRecord, segmentName } from '../src/events/journal.ts';
+import { encodeRecord, segmentName } from '../src/events/record.ts';
 import { buildApp, listen } from '../src/http/server.ts';
 import { loadUws } from '../src/http/uws.ts';
 import { createMetrics } from '../src/metrics.ts';

@@ -6,7 +6,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { createClient, type ClickHouseClient } from '@clickhouse/client';
-import { encodeRecord, segmentName } from '../src/events/journal.ts';
+import { encodeRecord, segmentName } from '../src/events/record.ts';
 import { adminGet, eventually, removeDir, send, startClickHouseServer, startServer, tempDir, type ClickHouseUnderTest, type RunningServer } from './support/harness.ts';
 import { startProxy, startReplyDroppingProxy } from './support/tcp-proxy.ts';
 

@@ -2,7 +2,8 @@
 // transient failures, dead jobs and their replay, a crash between send and mark-done.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { BACKOFF_BASE_MS, BACKOFF_CAP_MS, backoffMs } from '../src/outbox/outbox.ts';
+import { OUTBOX_BACKOFF } from '../src/db/outbox.ts';
+import { backoffMs } from '../src/time.ts';
 import { ADMIN_TOKEN, adminGet, eventually, removeDir, send, startServer, type RunningServer } from './support/harness.ts';
 import { startTelegram, TELEGRAM_ERRORS } from './support/telegram.ts';
 
@@ -154,11 +155,11 @@ test('a crash between sending and marking done re-sends the same job after the r
 
 test('backoff delays stay within the full-jitter bounds', () => {
   for (let attempt = 1; attempt <= 30; attempt++) {
-    const bound = Math.min(BACKOFF_CAP_MS, BACKOFF_BASE_MS * 2 ** (attempt - 1));
-    assert.equal(backoffMs(attempt, () => 0), 0);
-    assert.equal(backoffMs(attempt, () => 0.999999), Math.floor(0.999999 * bound));
+    const bound = Math.min(OUTBOX_BACKOFF.capMs, OUTBOX_BACKOFF.baseMs * 2 ** (attempt - 1));
+    assert.equal(backoffMs(attempt, OUTBOX_BACKOFF, () => 0), 0);
+    assert.equal(backoffMs(attempt, OUTBOX_BACKOFF, () => 0.999999), Math.floor(0.999999 * bound));
     for (let i = 0; i < 20; i++) {
-      const d = backoffMs(attempt);
+      const d = backoffMs(attempt, OUTBOX_BACKOFF);
       assert.ok(d >= 0 && d < bound, `attempt ${attempt}: ${d} within [0, ${bound})`);
     }
   }

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:http';
 import { after, before, describe, test } from 'node:test';
 import { chromium, type Browser, type Page } from 'playwright-core';
-import { buildTracker } from '../src/tracker/serve.ts';
+import { buildTracker } from '../src/collect/tracker-route.ts';
 import { adminGet, eventually, removeDir, startServer, type RunningServer } from './support/harness.ts';
 
 type Json = Record<string, any>;

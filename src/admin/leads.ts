@@ -3,10 +3,11 @@
 import type { ClickHouse } from '../events/clickhouse.ts';
 import { json, problem, type Reply } from '../http/reply.ts';
 import type { Request, Route } from '../http/server.ts';
-import type { Db } from '../leads/database.ts';
+import { LEAD_STATUSES, type Lead, type LeadStatus } from '../db/leads.ts';
+import { JOB_STATES, type Job, type JobState } from '../db/outbox.ts';
+import type { Storage } from '../db/storage.ts';
 import { normalisePhone } from '../leads/lead.ts';
-import { LEAD_STATUSES, type Lead, type LeadStatus, type LeadStore } from '../leads/store.ts';
-import { JOB_STATES, type Job, type JobState, type Outbox } from '../outbox/outbox.ts';
+import type { Notifier } from '../notify/notify.ts';
 import type { OutboxWorker } from '../outbox/worker.ts';
 import { KEEP_OFFLINE, ownerOnly, type AdminAuth } from './auth.ts';
 import { readJson } from '../http/json.ts';
@@ -14,9 +15,8 @@ import type { PushEndpoints } from '../destinations/push-endpoint.ts';
 
 export interface LeadAdminDeps {
   auth: AdminAuth;
-  db: Db;
-  store: LeadStore;
-  outbox: Outbox;
+  storage: Pick<Storage, 'leads' | 'outbox' | 'push'>;
+  notifier: Notifier;
   worker: OutboxWorker;
   clickhouse: ClickHouse;
   defaultCountry: string | undefined;
@@ -61,14 +61,14 @@ function listLeads(deps: LeadAdminDeps, req: Request): Reply {
   if (status !== undefined && !LEAD_STATUSES.includes(status as LeadStatus)) return invalid('status', `must be one of ${LEAD_STATUSES.join(', ')}`);
   const limit = q.has('limit') ? Number(q.get('limit')) : 50;
   if (!Number.isInteger(limit) || limit < 1 || limit > 200) return invalid('limit', 'must be an integer from 1 to 200');
-  const page = deps.store.list({ status: status as LeadStatus | undefined, q: q.get('q')?.trim().slice(0, 100) || undefined, cursor: q.get('cursor') || undefined, limit });
+  const page = deps.storage.leads.list({ status: status as LeadStatus | undefined, q: q.get('q')?.trim().slice(0, 100) || undefined, cursor: q.get('cursor') || undefined, limit });
   return json(200, { leads: page.leads.map(leadView), nextCursor: page.nextCursor ?? null }, KEEP_OFFLINE);
 }
 
 async function leadDetail(deps: LeadAdminDeps, id: string): Promise<Reply> {
-  const lead = deps.store.get(id);
+  const lead = deps.storage.leads.get(id);
   if (!lead) return notFound('lead');
-  const deliveries = deps.outbox.list({ leadId: id }).map((job) => deliveryView(deps, job));
+  const deliveries = deps.storage.outbox.list({ leadId: id }).map((job) => deliveryView(deps, job));
   let journey: unknown[] = [];
   let journeyError: string | undefined;
   if (lead.visitor_id) {
@@ -81,7 +81,7 @@ async function leadDetail(deps: LeadAdminDeps, id: string): Promise<Reply> {
       journeyError = err instanceof Error ? err.message.split('\n', 1)[0] : String(err); // the lead itself still shows
     }
   }
-  return json(200, { lead: leadView(lead), history: deps.store.history(id), deliveries, journey: journey.reverse(), journeyError }, KEEP_OFFLINE);
+  return json(200, { lead: leadView(lead), history: deps.storage.leads.history(id), deliveries, journey: journey.reverse(), journeyError }, KEEP_OFFLINE);
 }
 
 async function patchLead(deps: LeadAdminDeps, req: Request): Promise<Reply> {
@@ -103,7 +103,7 @@ async function patchLead(deps: LeadAdminDeps, req: Request): Promise<Reply> {
     else errors.note = `must be text of at most ${MAX_NOTE} characters`;
   }
   if (Object.keys(errors).length > 0) return problem(422, 'invalid-change', 'The change has invalid fields', 'See errors.', { errors });
-  const lead = deps.store.update(req.params[0]!, changes, 'owner');
+  const lead = deps.storage.leads.update(req.params[0]!, changes, 'owner');
   queueMicrotask(() => deps.worker.wake()); // LOST after SOLD restates the uploads: they go out now
   return lead ? json(200, { lead: leadView(lead) }) : notFound('lead');
 }
@@ -128,7 +128,7 @@ async function postSaleByContact(deps: LeadAdminDeps, req: Request): Promise<Rep
     const email = text('email')?.toLowerCase();
     const refCode = text('refCode')?.toUpperCase();
     if (!phone && !email && !refCode) return problem(422, 'invalid-sale', 'Which lead?', 'Send leadId, or a phone, email or refCode of the lead.', { errors: { lead: 'leadId, phone, email or refCode is required' } });
-    id = deps.store.findByContact({ phone, email, refCode })?.id;
+    id = deps.storage.leads.findByContact({ phone, email, refCode })?.id;
     if (id === undefined) return notFound('lead with that phone, email or code');
   }
   return recordSale(deps, id, body, 'api');
@@ -140,7 +140,7 @@ async function recordSale(deps: LeadAdminDeps, id: string, body: Record<string, 
   if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0 || value > MAX_SALE_VALUE) errors.value = `must be a number above 0 and at most ${MAX_SALE_VALUE}`;
   const currency = body.currency === undefined ? deps.currency : body.currency;
   if (typeof currency !== 'string' || !/^[A-Z]{3}$/.test(currency)) errors.currency = 'must be an ISO 4217 code like TRY or EUR';
-  const lead = deps.store.get(id);
+  const lead = deps.storage.leads.get(id);
   if (!lead) return notFound('lead');
   const now = Date.now();
   // Without a date, a sale already recorded keeps its time: the same sale sent again (a retried
@@ -151,7 +151,7 @@ async function recordSale(deps: LeadAdminDeps, id: string, body: Record<string, 
     if (!Number.isFinite(at) || at > now + 5 * 60_000 || at < now - MAX_SALE_AGE_MS) errors.at = 'must be a time within the last 90 days (ISO 8601 or ms)';
   }
   if (Object.keys(errors).length > 0) return problem(422, 'invalid-sale', 'The sale has invalid fields', 'See errors.', { errors });
-  const result = deps.store.recordSale(id, { value: Math.round((value as number) * 100) / 100, currency: currency as string, at }, actor);
+  const result = deps.storage.leads.recordSale(id, { value: Math.round((value as number) * 100) / 100, currency: currency as string, at }, actor);
   if (!result) return notFound('lead');
   queueMicrotask(() => deps.worker.wake()); // jobs the sale added (conversions) go out now
   return json(result.changed ? 201 : 200, { lead: leadView(result.lead) });
@@ -159,27 +159,27 @@ async function recordSale(deps: LeadAdminDeps, id: string, body: Record<string, 
 
 function deliveryView(deps: LeadAdminDeps, job: Job) {
   const { payload: _payload, ...view } = job;
-  const attemptLog = deps.outbox.attempts(job.id);
+  const attemptLog = deps.storage.outbox.attempts(job.id);
   return { ...view, ...deps.worker.describe(job, attemptLog.at(-1)?.outcome), attemptLog };
 }
 
 function listDeliveries(deps: LeadAdminDeps, req: Request): Reply {
   const state = new URLSearchParams(req.query).get('state') || undefined;
   if (state !== undefined && !JOB_STATES.includes(state as JobState)) return invalid('state', `must be one of ${JOB_STATES.join(', ')}`);
-  return json(200, { deliveries: deps.outbox.list({ state: state as JobState | undefined }).map((job) => deliveryView(deps, job)), counts: deps.outbox.counts() }, KEEP_OFFLINE);
+  return json(200, { deliveries: deps.storage.outbox.list({ state: state as JobState | undefined }).map((job) => deliveryView(deps, job)), counts: deps.storage.outbox.counts() }, KEEP_OFFLINE);
 }
 
 function retryDelivery(deps: LeadAdminDeps, idText: string): Reply {
   const id = Number(idText);
-  const job = Number.isInteger(id) ? deps.outbox.get(id) : undefined;
+  const job = Number.isInteger(id) ? deps.storage.outbox.get(id) : undefined;
   if (!job) return notFound('delivery');
-  if (!deps.outbox.retry(id)) return problem(409, 'not-dead', 'Only dead deliveries can be retried', `This delivery is ${job.state}.`);
+  if (!deps.storage.outbox.retry(id)) return problem(409, 'not-dead', 'Only dead deliveries can be retried', `This delivery is ${job.state}.`);
   deps.worker.wake();
-  return json(202, { delivery: deliveryView(deps, deps.outbox.get(id)!) });
+  return json(202, { delivery: deliveryView(deps, deps.storage.outbox.get(id)!) });
 }
 
 function listSubscriptions(deps: LeadAdminDeps): Reply {
-  const rows = deps.db.prepare('SELECT id, endpoint, user_agent, created_at FROM push_subscriptions ORDER BY id').all() as Array<{ id: number; endpoint: string; user_agent: string | null; created_at: number }>;
+  const rows = deps.storage.push.list();
   // The endpoint is a capability URL: show only which push service it belongs to.
   return json(200, { subscriptions: rows.map(({ endpoint, ...row }) => ({ ...row, service: URL.canParse(endpoint) ? new URL(endpoint).host : 'unknown' })) });
 }
@@ -197,29 +197,19 @@ async function addSubscription(deps: LeadAdminDeps, req: Request): Promise<Reply
   }
   const refused = await deps.pushEndpoints.problem(body.endpoint);
   if (refused) return problem(422, 'invalid-subscription', 'This push endpoint is not allowed', `The endpoint ${refused}: push goes only to public push services over https.`);
-  const existing = deps.db.prepare('SELECT id FROM push_subscriptions WHERE endpoint = ?').pluck().get(body.endpoint) as number | undefined;
-  if (existing !== undefined) {
-    deps.db.prepare('UPDATE push_subscriptions SET p256dh = ?, auth = ? WHERE id = ?').run(keys.p256dh, keys.auth, existing);
-    return json(200, { id: existing });
-  }
-  const id = deps.db.prepare('INSERT INTO push_subscriptions (endpoint, p256dh, auth, user_agent, created_at) VALUES (?, ?, ?, ?, ?)').run(body.endpoint, keys.p256dh, keys.auth, req.headers['user-agent'].slice(0, 300) || null, Date.now()).lastInsertRowid;
-  return json(201, { id: Number(id) });
+  const { id, added } = deps.storage.push.save({ endpoint: body.endpoint, p256dh: keys.p256dh, auth: keys.auth }, req.headers['user-agent'].slice(0, 300) || null);
+  return json(added ? 201 : 200, { id });
 }
 
 /** A test notification to every device, through the outbox like a real one. */
 function testPush(deps: LeadAdminDeps): Reply {
-  const ids = deps.db.prepare('SELECT id FROM push_subscriptions').pluck().all() as number[];
-  const at = Date.now();
-  for (const subscriptionId of ids) {
-    deps.outbox.enqueue('webpush', `webpush:test:${at}:${subscriptionId}`, null, { subscriptionId, notification: { title: 'Lean Capture', body: 'Test notification', url: '/admin/#/settings' } });
-  }
+  const devices = deps.notifier.owner(`test:${Date.now()}`, { title: 'Lean Capture', body: 'Test notification', url: '/admin/#/settings' }, { pushOnly: true });
   deps.worker.wake();
-  return json(202, { devices: ids.length });
+  return json(202, { devices });
 }
 
 function removeSubscription(deps: LeadAdminDeps, idText: string): Reply {
-  const removed = deps.db.prepare('DELETE FROM push_subscriptions WHERE id = ?').run(Number(idText)).changes;
-  return removed === 1 ? { status: 204 } : notFound('push subscription');
+  return deps.storage.push.remove(Number(idText)) ? { status: 204 } : notFound('push subscription');
 }
 
 function parseJson(req: Request): Record<string, unknown> | undefined {

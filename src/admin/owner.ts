@@ -5,7 +5,9 @@
 import { createHash, randomBytes, scrypt as scryptCallback, timingSafeEqual } from 'node:crypto';
 import { promisify } from 'node:util';
 import dumbPasswords from 'dumb-passwords';
-import type { Db } from '../leads/database.ts';
+import type { Session } from '../db/sessions.ts';
+import type { Storage } from '../db/storage.ts';
+import type { Logger } from '../log.ts';
 
 const scrypt = promisify(scryptCallback) as (password: string, salt: Buffer, keylen: number, options: { N: number; r: number; p: number; maxmem: number }) => Promise<Buffer>;
 
@@ -34,20 +36,13 @@ const MAX_WAITING_LOGINS = 4;
 /** Too many password checks are waiting: the login is refused, not queued. */
 export class PasswordCheckBusy extends Error {}
 
-export interface Session {
-  id: string;
-  created_at: number;
-  last_seen_at: number;
-  expires_at: number;
-}
-
 const sha256 = (s: string) => createHash('sha256').update(s).digest('hex');
 
 export class Owner {
   private hashing: Promise<unknown> = Promise.resolve();
   private waiting = 0;
 
-  constructor(private readonly db: Db) {}
+  constructor(private readonly storage: Pick<Storage, 'settings' | 'sessions' | 'transaction'>) {}
 
   /** Runs scrypt after every hash queued before it; `capped` refuses when MAX_WAITING_LOGINS wait. */
   private hash(password: string, salt: Buffer, keylen: number, params: { N: number; r: number; p: number }, capped: boolean): Promise<Buffer> {
@@ -59,7 +54,7 @@ export class Owner {
   }
 
   hasPassword(): boolean {
-    return this.setting('owner_password') !== undefined;
+    return this.storage.settings.get('owner_password') !== undefined;
   }
 
   /** Why a password is refused, or undefined when it is acceptable. */
@@ -77,16 +72,16 @@ export class Owner {
     const salt = randomBytes(16);
     const hash = await this.hash(password, salt, KEY_LENGTH, SCRYPT, false);
     const stored: StoredPassword = { N: SCRYPT.N, r: SCRYPT.r, p: SCRYPT.p, salt: salt.toString('base64'), hash: hash.toString('base64') };
-    this.db.transaction(() => {
-      this.putSetting('owner_password', JSON.stringify(stored));
-      this.db.prepare("DELETE FROM settings WHERE key = 'setup_code'").run();
-      this.db.prepare('DELETE FROM sessions').run(); // a new password logs every device out
-    })();
+    this.storage.transaction(() => {
+      this.storage.settings.put('owner_password', JSON.stringify(stored));
+      this.storage.settings.delete('setup_code');
+      this.storage.sessions.deleteAll(); // a new password logs every device out
+    });
   }
 
   /** Checks a login's password; rejects with PasswordCheckBusy when too many checks wait. */
   async verifyPassword(password: string): Promise<boolean> {
-    const raw = this.setting('owner_password');
+    const raw = this.storage.settings.get('owner_password');
     if (raw === undefined) return false;
     const stored = JSON.parse(raw) as StoredPassword;
     const expected = Buffer.from(stored.hash, 'base64');
@@ -98,28 +93,26 @@ export class Owner {
   newSetupCode(now = Date.now()): { code: string; expiresAt: number } {
     const code = randomBytes(18).toString('base64url');
     const expiresAt = now + SETUP_CODE_TTL_MS;
-    this.putSetting('setup_code', JSON.stringify({ hash: sha256(code), expiresAt }));
+    this.storage.settings.put('setup_code', JSON.stringify({ hash: sha256(code), expiresAt }));
     return { code, expiresAt };
   }
 
   /** Uses up the setup code: true for exactly one caller with the right code, however many race. */
   consumeSetupCode(code: string, now = Date.now()): boolean {
-    return this.db.transaction(() => {
-      const raw = this.setting('setup_code');
+    return this.storage.transaction(() => {
+      const raw = this.storage.settings.get('setup_code');
       if (raw === undefined || this.hasPassword()) return false;
       const { hash, expiresAt } = JSON.parse(raw) as { hash: string; expiresAt: number };
       if (!(now < expiresAt && timingSafeEqual(Buffer.from(sha256(code)), Buffer.from(hash)))) return false;
-      this.db.prepare("DELETE FROM settings WHERE key = 'setup_code'").run();
+      this.storage.settings.delete('setup_code');
       return true;
-    })();
+    });
   }
 
   /** Starts a session; returns the token for the cookie (only its hash is stored). */
   createSession(userAgent: string, now = Date.now()): string {
     const token = randomBytes(32).toString('base64url');
-    this.db
-      .prepare('INSERT INTO sessions (id, created_at, last_seen_at, expires_at, user_agent) VALUES (?, ?, ?, ?, ?)')
-      .run(sha256(token), now, now, now + SESSION_ABSOLUTE_MS, userAgent.slice(0, 300) || null);
+    this.storage.sessions.create({ id: sha256(token), created_at: now, last_seen_at: now, expires_at: now + SESSION_ABSOLUTE_MS, user_agent: userAgent.slice(0, 300) || null });
     return token;
   }
 
@@ -127,31 +120,30 @@ export class Owner {
   session(token: string, now = Date.now()): Session | undefined {
     if (!token) return undefined;
     const id = sha256(token);
-    const session = this.db.prepare('SELECT id, created_at, last_seen_at, expires_at FROM sessions WHERE id = ?').get(id) as Session | undefined;
+    const session = this.storage.sessions.get(id);
     if (!session) return undefined;
     if (now > session.expires_at || now - session.last_seen_at > SESSION_IDLE_MS) {
-      this.db.prepare('DELETE FROM sessions WHERE id = ?').run(id);
+      this.storage.sessions.delete(id);
       return undefined;
     }
-    if (now - session.last_seen_at > 60_000) this.db.prepare('UPDATE sessions SET last_seen_at = ? WHERE id = ?').run(now, id);
+    if (now - session.last_seen_at > 60_000) this.storage.sessions.touch(id, now);
     return session;
   }
 
   endSession(token: string): void {
-    this.db.prepare('DELETE FROM sessions WHERE id = ?').run(sha256(token));
+    this.storage.sessions.delete(sha256(token));
   }
 
   endAllSessions(): number {
-    return this.db.prepare('DELETE FROM sessions').run().changes;
+    return this.storage.sessions.deleteAll();
   }
+}
 
-  private setting(key: string): string | undefined {
-    return this.db.prepare('SELECT value FROM settings WHERE key = ?').pluck().get(key) as string | undefined;
-  }
-
-  private putSetting(key: string, value: string): void {
-    this.db.prepare('INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value').run(key, value);
-  }
+/** On a first start, logs the one-time link that sets the owner's password. */
+export function announceSetupLink(owner: Owner, baseUrl: string, log: Logger): void {
+  if (owner.hasPassword()) return;
+  const { code, expiresAt } = owner.newSetupCode();
+  log.warn({ setupUrl: `${baseUrl}/admin/#/setup/${code}`, expiresAt: new Date(expiresAt).toISOString() }, 'no owner password yet: open this one-time link to set it (or run npm run set-password)');
 }
 
 /**

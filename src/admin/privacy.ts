@@ -5,16 +5,17 @@ import type { Batcher } from '../events/batcher.ts';
 import type { ClickHouse } from '../events/clickhouse.ts';
 import { json, problem, type Reply } from '../http/reply.ts';
 import type { Request, Route } from '../http/server.ts';
-import type { Db } from '../leads/database.ts';
+import type { PersonalData } from '../db/privacy.ts';
 import { normaliseEmail, normalisePhone } from '../leads/lead.ts';
 import type { Logger } from '../log.ts';
 import { erasePerson, type Person } from '../privacy/erase.ts';
 import { ownerOnly, type AdminAuth } from './auth.ts';
 import { readJson } from '../http/json.ts';
+import { succeedsWithin } from '../time.ts';
 
 export interface PrivacyDeps {
   auth: AdminAuth;
-  db: Db;
+  personalData: PersonalData;
   clickhouse: ClickHouse;
   batcher: Batcher;
   defaultCountry: string | undefined;
@@ -54,9 +55,9 @@ async function erase(deps: PrivacyDeps, req: Request): Promise<Reply> {
   if (Object.keys(errors).length > 0 || Object.keys(person).length === 0) {
     return problem(422, 'invalid-erasure', 'Say whom to erase', 'Give phone, email or visitorId.', { errors });
   }
-  const flushed = await Promise.race([deps.batcher.flush().then(() => true, () => false), new Promise<boolean>((r) => setTimeout(r, FLUSH_WAIT_MS, false))]);
+  const flushed = await succeedsWithin(deps.batcher.flush(), FLUSH_WAIT_MS);
   if (!flushed) return problem(503, 'events-pending', 'Events are waiting for ClickHouse', 'Erase again once ClickHouse takes inserts (see /api/admin/status): events still in the journal would otherwise arrive after the erasure.');
-  const report = await erasePerson(deps.db, deps.clickhouse, person);
+  const report = await erasePerson(deps.personalData, deps.clickhouse, person);
   deps.log.info({ erased: report }, 'a person was erased on the owner\'s request');
   return json(200, { erased: report });
 }

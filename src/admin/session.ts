@@ -24,8 +24,8 @@ export function sessionRoutes(deps: SessionDeps): Route[] {
       handler: (req) =>
         json(200, { authenticated: auth.owner.session(sessionToken(req, auth)) !== undefined, passwordSet: auth.owner.hasPassword() }),
     },
-    { method: 'post', path: '/api/admin/setup', handler: (req) => setup(deps, req) },
-    { method: 'post', path: '/api/admin/session', handler: (req) => login(deps, req) },
+    { method: 'post', path: '/api/admin/setup', limit: 'login', handler: (req) => setup(deps, req) },
+    { method: 'post', path: '/api/admin/session', limit: 'login', handler: (req) => login(deps, req) },
     {
       method: 'del',
       path: '/api/admin/session',

@@ -4,12 +4,12 @@
 import type { ClickHouse } from '../events/clickhouse.ts';
 import { json, problem, type Reply } from '../http/reply.ts';
 import type { Request, Route } from '../http/server.ts';
-import type { Db } from '../leads/database.ts';
+import type { Grouping, LeadReports } from '../db/reports.ts';
 import { KEEP_OFFLINE, ownerOnly, type AdminAuth } from './auth.ts';
 
 export interface StatsDeps {
   auth: AdminAuth;
-  db: Db;
+  reports: LeadReports;
   clickhouse: ClickHouse;
   currency: string;
 }
@@ -59,14 +59,7 @@ async function stats(deps: StatsDeps, req: Request): Promise<Reply> {
     visitsBy("toString(toDate(event_time, 'UTC'))"),
   ]);
 
-  const leadsBy = (expression: string) =>
-    deps.db.prepare(`SELECT ${expression} AS key, count(*) AS n FROM leads WHERE is_test = 0 AND flag IS NULL AND created_at >= ? AND created_at < ? GROUP BY key`).all(from, to) as Array<{ key: string | null; n: number }>;
-  const salesBy = (expression: string) =>
-    deps.db
-      .prepare(`SELECT ${expression} AS key, count(*) AS n, sum(CASE WHEN sale_currency = ? THEN sale_value ELSE 0 END) AS revenue FROM leads WHERE is_test = 0 AND flag IS NULL AND status = 'SOLD' AND sold_at >= ? AND sold_at < ? GROUP BY key`)
-      .all(deps.currency, from, to) as Array<{ key: string | null; n: number; revenue: number | null }>;
-
-  const table = (visits: Map<string, number>, leadExpr: string, saleExpr: string): Row[] => {
+  const table = (visits: Map<string, number>, by: Grouping): Row[] => {
     const rows = new Map<string, Row>();
     const row = (key: string | null) => {
       const k = key ?? '';
@@ -75,20 +68,16 @@ async function stats(deps: StatsDeps, req: Request): Promise<Reply> {
       return r;
     };
     for (const [key, n] of visits) row(key).visits = n;
-    for (const { key, n } of leadsBy(leadExpr)) row(key).leads = n;
-    for (const { key, n, revenue } of salesBy(saleExpr)) {
+    for (const { key, n } of deps.reports.leads(by, from, to)) row(key).leads = n;
+    for (const { key, n, revenue } of deps.reports.sales(by, deps.currency, from, to)) {
       row(key).sales = n;
       row(key).revenue = Math.round((revenue ?? 0) * 100) / 100;
     }
     return [...rows.values()].sort((a, b) => b.revenue - a.revenue || b.leads - a.leads || b.visits - a.visits);
   };
 
-  const campaign = "coalesce(utm_campaign, '')";
-  const day = (column: string) => `strftime('%Y-%m-%d', ${column} / 1000, 'unixepoch')`;
-  const [totals] = table(new Map([['', visitsTotal.get('') ?? 0]]), "''", "''");
-  const others = deps.db
-    .prepare("SELECT sale_currency AS currency, sum(sale_value) AS revenue FROM leads WHERE is_test = 0 AND flag IS NULL AND status = 'SOLD' AND sold_at >= ? AND sold_at < ? AND sale_currency != ? GROUP BY sale_currency")
-    .all(from, to, deps.currency);
+  const [totals] = table(new Map([['', visitsTotal.get('') ?? 0]]), 'total');
+  const others = deps.reports.otherCurrencies(deps.currency, from, to);
   const rate = (a: number, b: number) => (b === 0 ? null : Math.round((a / b) * 10_000) / 10_000);
   const { key: _key, ...total } = totals ?? { key: '', visits: 0, leads: 0, sales: 0, revenue: 0 };
 
@@ -98,10 +87,10 @@ async function stats(deps: StatsDeps, req: Request): Promise<Reply> {
     currency: deps.currency,
     totals: { ...total, leadRate: rate(total.leads, total.visits), saleRate: rate(total.sales, total.leads) },
     otherCurrencies: others,
-    byCampaign: table(visitsByCampaign, campaign, campaign).map(({ key, ...r }) => ({ campaign: key, ...r })),
-    bySource: table(new Map(), 'source', 'source').map(({ key, visits: _v, ...r }) => ({ source: key, ...r })),
-    byCity: table(visitsByCity, "coalesce(city, '')", "coalesce(city, '')").map(({ key, ...r }) => ({ city: key, ...r })),
-    byDay: table(visitsByDay, day('created_at'), day('sold_at'))
+    byCampaign: table(visitsByCampaign, 'campaign').map(({ key, ...r }) => ({ campaign: key, ...r })),
+    bySource: table(new Map(), 'source').map(({ key, visits: _v, ...r }) => ({ source: key, ...r })),
+    byCity: table(visitsByCity, 'city').map(({ key, ...r }) => ({ city: key, ...r })),
+    byDay: table(visitsByDay, 'day')
       .filter((r) => r.key !== '')
       .sort((a, b) => a.key.localeCompare(b.key))
       .map(({ key, ...r }) => ({ day: key, ...r })),

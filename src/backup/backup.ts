@@ -8,14 +8,15 @@ import { createReadStream, mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import { hostname } from 'node:os';
-import Database from 'better-sqlite3';
 import { APP_VERSION, type BackupConfig, type Config } from '../config.ts';
 import type { ClickHouse } from '../events/clickhouse.ts';
 import { BACKUP_TABLES, MIGRATIONS } from '../events/schema.ts';
-import type { Db } from '../leads/database.ts';
+import type { Settings } from '../db/settings.ts';
+import type { Storage } from '../db/storage.ts';
 import { keyCheck, keyMatches, seal, type Sealed } from './codec.ts';
 import { backupsToKeep } from './retention.ts';
 import { s3Store, type ObjectStore } from './s3.ts';
+import { withDeadline } from '../time.ts';
 
 /** 2: manifests carry an HMAC from the backup key (`mac`). */
 export const MANIFEST_FORMAT = 2;
@@ -78,7 +79,7 @@ export interface Progress {
 export interface BackupDeps {
   config: BackupConfig;
   store: ObjectStore;
-  leadsDb: Db;
+  storage: Storage;
   clickhouse: ClickHouse;
   /** ClickHouse database of ours. */
   database: string;
@@ -90,8 +91,8 @@ export interface BackupDeps {
 }
 
 /** What a backup needs, the same for the server and the backup script. */
-export function backupDeps(config: Config & { backup: BackupConfig }, leadsDb: Db, clickhouse: ClickHouse): BackupDeps {
-  return { config: config.backup, store: s3Store(config.backup.s3), leadsDb, clickhouse, database: config.clickhouse.database, appVersion: APP_VERSION, scratchDir: join(config.dataDir, 'backup-scratch'), dataDir: config.dataDir };
+export function backupDeps(config: Config & { backup: BackupConfig }, storage: Storage, clickhouse: ClickHouse): BackupDeps {
+  return { config: config.backup, store: s3Store(config.backup.s3), storage, clickhouse, database: config.clickhouse.database, appVersion: APP_VERSION, scratchDir: join(config.dataDir, 'backup-scratch'), dataDir: config.dataDir };
 }
 
 export const manifestKey = (id: string) => `backups/${id}.json`;
@@ -173,15 +174,6 @@ export function runBackup(deps: BackupDeps, onProgress: (p: Progress) => void = 
   return withDeadline(takeBackup(deps, onProgress, now), deps.config.timeoutMs, `the backup did not finish within ${Math.round(deps.config.timeoutMs / 60_000)} min (BACKUP_TIMEOUT_MS): is ${deps.store.location} reachable?`);
 }
 
-export function withDeadline<T>(work: Promise<T>, ms: number, message: string): Promise<T> {
-  let timer: NodeJS.Timeout;
-  const deadline = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(message)), ms);
-    timer.unref();
-  });
-  return Promise.race([work, deadline]).finally(() => clearTimeout(timer));
-}
-
 async function takeBackup(deps: BackupDeps, onProgress: (p: Progress) => void, now: number): Promise<BackupResult> {
   const { store, config, clickhouse } = deps;
   const started = Date.now();
@@ -206,7 +198,7 @@ async function takeBackup(deps: BackupDeps, onProgress: (p: Progress) => void, n
 
   try {
     // A backup of an empty DATA_DIR (a wrong directory) must not replace a good one and become "latest".
-    const ownLeads = deps.leadsDb.prepare('SELECT count(*) FROM leads').pluck().get() as number;
+    const ownLeads = deps.storage.leadCount();
     if (ownLeads === 0) {
       const latestId = (await listManifestIds(store)).at(-1);
       const latest = latestId ? await readManifest(store, latestId) : undefined;
@@ -214,7 +206,7 @@ async function takeBackup(deps: BackupDeps, onProgress: (p: Progress) => void, n
         throw new Error(`refusing to back up an empty data directory over backup ${latest.id} (${latest.totals.leads} leads, ${latest.totals.rows} events): is DATA_DIR (${deps.dataDir}) the server's? Set it in .env where the server reads it`);
       }
     }
-    const instance = backupInstance(deps.leadsDb);
+    const instance = backupInstance(deps.storage.settings);
     const previousId = (await listManifestIds(store)).at(-1);
     // Objects are reused only from a manifest we can trust (signed with our key).
     const previous = previousId ? await trustedManifest(store, previousId, key).catch(() => undefined) : undefined;
@@ -223,11 +215,7 @@ async function takeBackup(deps: BackupDeps, onProgress: (p: Progress) => void, n
     // SQLite: the online backup API gives a consistent copy while the server writes.
     onProgress({ step: 'leads database', done: 0, total: 1, unit: 'objects' });
     const copy = join(scratch, 'leads.db');
-    await deps.leadsDb.backup(copy);
-    const snapshot = new Database(copy, { readonly: true });
-    const leads = snapshot.prepare('SELECT count(*) FROM leads').pluck().get() as number;
-    const sqliteVersion = (snapshot.prepare('SELECT max(version) FROM schema_migrations').pluck().get() as number | null) ?? 0;
-    snapshot.close();
+    const { leads, schemaVersion: sqliteVersion } = await deps.storage.snapshot(copy);
     const sqlite = { ...(await upload(`data/${id}/leads.db${ext}`, createReadStream(copy), () => 0, 'leads database')), leads };
     rmSync(copy, { force: true });
 
@@ -354,12 +342,8 @@ export async function prune(store: ObjectStore, keep: BackupConfig['keep'], inst
  * This installation's name in its manifests: made once and kept in leads.db (a restore drops it,
  * so a restored copy on a new machine gets its own).
  */
-export function backupInstance(db: Db): string {
-  const existing = db.prepare("SELECT value FROM settings WHERE key = 'backup.instance'").pluck().get() as string | undefined;
-  if (existing) return existing;
-  const made = `${hostname().replace(/[^A-Za-z0-9.-]/g, '').slice(0, 40) || 'host'}-${randomBytes(4).toString('hex')}`;
-  db.prepare("INSERT INTO settings (key, value) VALUES ('backup.instance', ?) ON CONFLICT (key) DO NOTHING").run(made);
-  return db.prepare("SELECT value FROM settings WHERE key = 'backup.instance'").pluck().get() as string;
+export function backupInstance(settings: Settings): string {
+  return settings.get('backup.instance') ?? settings.putIfAbsent('backup.instance', `${hostname().replace(/[^A-Za-z0-9.-]/g, '').slice(0, 40) || 'host'}-${randomBytes(4).toString('hex')}`);
 }
 
 /** Export queries for one partition: a day at a time, or an hour at a time for a big day. */

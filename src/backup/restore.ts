@@ -7,12 +7,12 @@
 import { createReadStream, existsSync, mkdirSync, readdirSync, renameSync, rmSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { join, resolve } from 'node:path';
-import Database from 'better-sqlite3';
 import type { ClickHouseConfig } from '../config.ts';
-import { openClickHouse, type ClickHouse } from '../events/clickhouse.ts';
-import { journalOwner } from '../events/journal.ts';
+import type { ClickHouse } from '../events/clickhouse.ts';
+import { openClickHouse } from '../events/open.ts';
+import { journalOwner } from '../events/owner-lock.ts';
 import { migrate } from '../events/schema.ts';
-import { SQLITE_SCHEMA_VERSION } from '../leads/database.ts';
+import { adoptRestoredDatabase, SQLITE_SCHEMA_VERSION } from '../db/storage.ts';
 import { CLICKHOUSE_SCHEMA_VERSION, MANIFEST_FORMAT, ManifestRejected, trustedManifest, type Manifest, type ObjectEntry, type Progress } from './backup.ts';
 import { fileSha256, keyMatches, unseal } from './codec.ts';
 import { S3Failure, type ObjectStore } from './s3.ts';
@@ -135,12 +135,7 @@ export async function restoreBackup(options: RestoreOptions): Promise<RestoreRes
     mkdirSync(built, { recursive: true });
     const leadsPath = join(built, 'leads.db');
     renameSync(fileOf(plain, manifest.sqlite), leadsPath);
-    const leadsDb = new Database(leadsPath);
-    const integrity = leadsDb.pragma('integrity_check', { simple: true });
-    const leads = leadsDb.prepare('SELECT count(*) FROM leads').pluck().get() as number;
-    // The restored copy is a new installation: its backups get their own name (see backupInstance).
-    leadsDb.prepare("DELETE FROM settings WHERE key = 'backup.instance'").run();
-    leadsDb.close();
+    const { integrity, leads } = adoptRestoredDatabase(leadsPath);
     if (integrity !== 'ok' || leads !== manifest.sqlite.leads) throw new Error(`the restored leads database does not check out (integrity: ${String(integrity)}, leads ${leads} of ${manifest.sqlite.leads})`);
 
     const clickhouse = server ?? (await openClickHouse({ ...(options.clickhouse as Extract<ClickHouseConfig, { mode: 'embedded' }>), path: join(built, 'clickhouse') }));

@@ -3,7 +3,7 @@
 // live progress; every outcome recorded in SQLite for /api/admin/status and the PWA; and the
 // owner told, through the outbox, when a backup fails or the last good one is too old.
 import type { Logger } from '../log.ts';
-import type { Db } from '../leads/database.ts';
+import type { Settings } from '../db/settings.ts';
 import { runBackup, type BackupDeps, type BackupResult, type Progress } from './backup.ts';
 
 export interface BackupRecord {
@@ -19,15 +19,14 @@ const LAST = 'backup.last';
 const LAST_OK = 'backup.last_ok';
 
 /** Remembers a backup's outcome (the script records its own runs the same way). */
-export function recordBackup(db: Db, record: BackupRecord): void {
-  const put = db.prepare('INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value');
-  put.run(LAST, JSON.stringify(record));
-  if (record.outcome === 'ok') put.run(LAST_OK, JSON.stringify(record));
+export function recordBackup(settings: Settings, record: BackupRecord): void {
+  settings.put(LAST, JSON.stringify(record));
+  if (record.outcome === 'ok') settings.put(LAST_OK, JSON.stringify(record));
 }
 
-export function backupRecords(db: Db): { last: BackupRecord | undefined; lastOk: BackupRecord | undefined } {
+export function backupRecords(settings: Settings): { last: BackupRecord | undefined; lastOk: BackupRecord | undefined } {
   const get = (key: string) => {
-    const value = db.prepare('SELECT value FROM settings WHERE key = ?').pluck().get(key) as string | undefined;
+    const value = settings.get(key);
     return value === undefined ? undefined : (JSON.parse(value) as BackupRecord);
   };
   return { last: get(LAST), lastOk: get(LAST_OK) };
@@ -51,7 +50,7 @@ export class Backups {
 
   constructor(
     private readonly deps: BackupDeps | undefined,
-    private readonly db: Db,
+    private readonly settings: Settings,
     private readonly alerts: Alerts,
     private readonly log: Logger,
   ) {}
@@ -81,7 +80,7 @@ export class Backups {
       .then((record) => {
         this.current = undefined;
         try {
-          recordBackup(this.db, record);
+          recordBackup(this.settings, record);
         } catch (err) {
           this.log.warn({ err }, 'could not record the backup outcome (shutting down?)');
         }
@@ -93,7 +92,7 @@ export class Backups {
 
   /** For /api/admin/status, the PWA and the backup script's progress. */
   status(): Record<string, unknown> {
-    const { last, lastOk } = backupRecords(this.db);
+    const { last, lastOk } = backupRecords(this.settings);
     return {
       configured: this.configured,
       ...(this.deps ? { location: this.deps.store.location, encrypted: this.deps.config.encryptionKey !== undefined, maxAgeHours: this.deps.config.maxAgeHours } : {}),
@@ -103,13 +102,20 @@ export class Backups {
     };
   }
 
+  /** Checks the backups' age every hour from now on; returns the function that stops it. */
+  watchAge(): () => void {
+    const timer = setInterval(() => this.checkAge(), 3_600_000);
+    timer.unref();
+    return () => clearInterval(timer);
+  }
+
   /**
    * Tells the owner (once a day) when the last good backup is older than BACKUP_MAX_AGE_HOURS —
    * also while a backup runs: a run that hangs is no backup.
    */
   checkAge(now = Date.now()): void {
     if (!this.deps) return;
-    const { lastOk } = backupRecords(this.db);
+    const { lastOk } = backupRecords(this.settings);
     const ageHours = (now - (lastOk ? Date.parse(lastOk.at) : this.since)) / 3_600_000;
     if (ageHours <= this.deps.config.maxAgeHours) return;
     const body = lastOk ? `The last good backup is ${Math.floor(ageHours)} hours old.` : 'No backup has succeeded yet.';

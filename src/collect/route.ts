@@ -1,7 +1,7 @@
 // POST /collect: parse → enrich → batch, then 204. Bad input gets a problem+json 4xx and
 // nothing from that request is stored.
-import type { Batcher } from '../events/batcher.ts';
-import { JournalFullError, type Journal } from '../events/journal.ts';
+import { JournalFullError } from '../events/journal.ts';
+import type { EventSink } from '../events/sink.ts';
 import type { Route } from '../http/server.ts';
 import { NO_CONTENT, problem, retryAfter, type Reply } from '../http/reply.ts';
 import type { Metrics } from '../metrics.ts';
@@ -13,8 +13,7 @@ import type { AgentParser } from './user-agent.ts';
 export interface CollectDeps {
   geo: GeoLocator;
   agents: AgentParser;
-  journal: Journal;
-  batcher: Batcher;
+  events: EventSink;
   metrics: Metrics;
   /** Called once call and WhatsApp click beacons are journaled: they become leads. */
   onContactClicks?: (beacons: Beacon[], hit: Hit) => void;
@@ -29,6 +28,7 @@ export function collectRoute(deps: CollectDeps): Route {
   return {
     method: 'post',
     path: '/collect',
+    limit: 'collect',
     maxBody: MAX_BODY_BYTES,
     cors: true,
     handler(req) {
@@ -40,14 +40,11 @@ export function collectRoute(deps: CollectDeps): Route {
         return NO_CONTENT;
       }
       // Journaled before the 204: a beacon we acknowledge survives a crash.
-      let lines = '';
-      for (const row of toRows(hit)) lines += JSON.stringify(row) + '\n';
-      if (deps.journal.full()) return unavailable(deps, 'full');
-      const rows = parsed.beacons.length;
-      return deps.journal.append(lines, rows).then(
+      if (deps.events.full()) return unavailable(deps, 'full');
+      const rows = toRows(hit);
+      return deps.events.write(rows).then(
         () => {
-          deps.metrics.accepted.inc(rows);
-          deps.batcher.added();
+          deps.metrics.accepted.inc(rows.length);
           const contacts = hit.beacons.filter((b) => b.type === 'call' || b.type === 'whatsapp');
           if (contacts.length > 0) deps.onContactClicks?.(contacts, hit);
           return NO_CONTENT;

@@ -9,10 +9,9 @@
 import { IngestionServiceClient, protos } from '@google-ads/datamanager';
 import { OAuth2Client } from 'google-auth-library';
 import type { GoogleConfig } from '../config.ts';
-import { soldBeforeLead, type Lead, type LeadStore } from '../leads/store.ts';
-import type { DeliveryResult, Job, RemoteStatus } from '../outbox/outbox.ts';
 import { isIP } from 'node:net';
-import type { BatchDestination } from './destination.ts';
+import { soldBeforeLead, type Lead } from '../db/leads.ts';
+import type { BatchDestination, DeliveryResult, Job, NewJob, RemoteStatus } from '../outbox/destination.ts';
 import { googleEmail, googlePhone, sha256Hex } from './normalise.ts';
 
 export interface GoogleJob {
@@ -145,7 +144,7 @@ export function processingOutcome(status: { requestStatus?: unknown; errorInfo?:
  * `validateOnly`: the destination for test leads (`google-test`): Google checks their events
  * without recording a conversion, so a test lead proves the setup and never counts.
  */
-export function google(config: GoogleConfig, store: LeadStore, validateOnly = false): BatchDestination<GoogleEvent> {
+export function google(config: GoogleConfig, leadById: (id: string) => Lead | undefined, validateOnly = false): BatchDestination<GoogleEvent> {
   const auth = new OAuth2Client({ clientId: config.clientId, clientSecret: config.clientSecret, endpoints: { oauth2TokenUrl: config.tokenUrl } });
   auth.setCredentials({ refresh_token: config.refreshToken });
   const endpoint = new URL(config.endpoint);
@@ -166,9 +165,17 @@ export function google(config: GoogleConfig, store: LeadStore, validateOnly = fa
   return {
     name: validateOnly ? 'google-test' : 'google',
     batchSize: GOOGLE_BATCH_SIZE,
+    jobsFor(lead, change): NewJob[] {
+      // A sale, or a restated value (a correction, a refund, LOST after SOLD), is one Google event
+      // under the lead's transaction id; each change of the lead is one job (updated_at tells them
+      // apart). Test leads go only to google-test: checked by Google, never recorded.
+      if (change.kind !== 'sale' || Boolean(lead.is_test) !== validateOnly) return [];
+      const { value, currency, at } = change.sale;
+      return [{ dedupKey: `google:${lead.id}:${value}:${currency}:${at}:${lead.updated_at}`, payload: { leadId: lead.id } }];
+    },
     build(job: Job) {
       const { leadId } = JSON.parse(job.payload) as GoogleJob;
-      const lead = store.get(leadId);
+      const lead = leadById(leadId);
       if (!lead) return { outcome: 'permanent', response: 'the lead was erased' };
       const built = saleEvent(lead, config.clickWindowDays, validateOnly);
       if ('reason' in built) return { outcome: 'skipped', response: `not sent: ${built.reason}` }; // by design, not a failure

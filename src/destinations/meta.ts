@@ -6,9 +6,8 @@
 // invalid event fails the request, so each is checked before it joins a batch.
 import { request } from 'undici';
 import type { MetaConfig } from '../config.ts';
-import { soldBeforeLead, type Lead, type LeadStore } from '../leads/store.ts';
-import type { DeliveryResult, Job } from '../outbox/outbox.ts';
-import { outcomeOfStatus, type BatchDestination } from './destination.ts';
+import { soldBeforeLead, type Lead } from '../db/leads.ts';
+import { outcomeOfStatus, type BatchDestination, type DeliveryResult, type Job, type NewJob } from '../outbox/destination.ts';
 import { metaEmail, metaExternalId, metaPhone, sha256Hex } from './normalise.ts';
 
 export interface MetaJob {
@@ -87,14 +86,22 @@ export function metaProblem(event: MetaEvent, now = Date.now()): string | undefi
   return undefined;
 }
 
-export function meta(config: MetaConfig, store: LeadStore): BatchDestination<MetaEvent> {
+export function meta(config: MetaConfig, leadById: (id: string) => Lead | undefined): BatchDestination<MetaEvent> {
   const url = `${config.graphUrl.replace(/\/$/, '')}/${config.apiVersion}/${config.pixelId}/events`;
   return {
     name: 'meta',
     batchSize: META_BATCH_SIZE,
+    jobsFor(lead, change): NewJob[] {
+      if (change.kind === 'created') return lead.flag ? [] : [{ dedupKey: `meta:lead:${lead.id}`, payload: { leadId: lead.id, event: 'Lead' } }];
+      // One Purchase per lead: Meta keeps the first event of an event_id and counts a second one as
+      // another purchase, so a correction cannot reach it. Before it is sent, a correction changes
+      // what is sent (the event is built from the lead at send time).
+      const { value, currency } = change.sale;
+      return [{ dedupKey: `meta:purchase:${lead.id}`, payload: { leadId: lead.id, event: 'Purchase' }, ifDelivered: `Meta keeps the first value it received; ${value} ${currency} goes to Google only (Meta takes no corrections)` }];
+    },
     build(job: Job) {
       const { leadId, event: name } = JSON.parse(job.payload) as MetaJob;
-      const lead = store.get(leadId);
+      const lead = leadById(leadId);
       if (!lead) return { outcome: 'permanent', response: 'the lead was erased' };
       if (lead.is_test && !config.testEventCode) return { outcome: 'skipped', response: 'not sent: a test lead goes to Meta only with META_TEST_EVENT_CODE (Events Manager → Test events)' };
       const built = metaEvent(lead, name);

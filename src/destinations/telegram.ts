@@ -2,20 +2,13 @@
 // (POST {TELEGRAM_API_URL}/bot<token>/sendMessage, JSON {chat_id, text}; answers {ok, result}
 // or {ok: false, error_code, description, parameters.retry_after}).
 import { request } from 'undici';
-import type { Job } from '../outbox/outbox.ts';
-import { outcomeOfStatus, type Destination } from './destination.ts';
+import type { NotificationPayload } from '../notify/notify.ts';
+import { outcomeOfStatus, type Destination, type Job } from '../outbox/destination.ts';
 
 export interface TelegramConfig {
   apiUrl: string;
   botToken: string;
   chatId: string;
-}
-
-export interface NotificationPayload {
-  title: string;
-  body: string;
-  leadId?: string;
-  url: string;
 }
 
 export function telegram(config: TelegramConfig): Destination {

@@ -6,13 +6,14 @@
 // backoff and jitter until ClickHouse takes it; a batch ClickHouse refuses as bad data is halved
 // until the bad rows stand alone: they are parked in journal/rejected/, the rest go in. Nothing is dropped.
 import { setTimeout as sleep } from 'node:timers/promises';
+import { backoffMs, succeedsWithin, type BackoffPolicy } from '../time.ts';
 import type { Logger } from '../log.ts';
 import type { Metrics } from '../metrics.ts';
 import { isBadData, type ClickHouse } from './clickhouse.ts';
 import type { Journal, JournalBatch } from './journal.ts';
 
-const RETRY_FIRST_MS = 200;
-const RETRY_MAX_MS = 30_000;
+/** An outage is retried after up to 200 ms, 400 ms … and at most 30 s between attempts. */
+const RETRY: BackoffPolicy = { baseMs: 200, capMs: 30_000 };
 /** A backlog (after an outage or a restart) drains in batches up to this size: fewer, larger parts. */
 const BACKLOG_BATCH_ROWS = 20_000;
 /** While inserts keep failing, the failure is logged at most this often (with the count since). */
@@ -81,7 +82,7 @@ export class Batcher {
   /** Stops the timer and flushes; gives up after `deadlineMs` and says how many rows stay in the journal. */
   async close(deadlineMs: number): Promise<number> {
     clearInterval(this.timer);
-    const flushed = await Promise.race([this.flush().then(() => true, () => false), sleep(deadlineMs, false, { ref: false })]);
+    const flushed = await succeedsWithin(this.flush(), deadlineMs);
     this.stopping = true;
     return flushed ? 0 : this.snapshot().pendingRows;
   }
@@ -178,7 +179,7 @@ export class Batcher {
         if (isBadData(err)) return err; // retrying cannot help
         this.stats.failingSince ??= Date.now();
         if (this.stopping) throw new Error(`insert ${rows} rows into ${this.options.table}`, { cause: err });
-        const delay = Math.min(RETRY_MAX_MS, RETRY_FIRST_MS * 2 ** attempt) * (0.5 + Math.random() / 2);
+        const delay = backoffMs(attempt + 1, RETRY);
         this.logRetry(err, rows, attempt, delay);
         await sleep(delay);
       }

@@ -1,8 +1,7 @@
 // The one interface the event flow has to ClickHouse. Two backends implement it: embedded
 // (chdb, in-process, the default) and server (@clickhouse/client over HTTP, with CLICKHOUSE_URL).
 // Values reach SQL only as bound parameters ({name:Type}); nothing user-sent is concatenated.
-import type { ClickHouseConfig } from '../config.ts';
-
+// openClickHouse (open.ts) picks the backend.
 export type QueryParams = Record<string, string | number>;
 
 export interface ClickHouse {
@@ -43,13 +42,4 @@ export function isBadData(err: unknown): boolean {
     : typeof e?.code === 'string' && /^\d+$/.test(e.code) ? Number(e.code)
     : Number(/^Code: (\d+)\./.exec(String(e?.message ?? ''))?.[1] ?? NaN);
   return BAD_DATA_CODES.has(code);
-}
-
-export async function openClickHouse(config: ClickHouseConfig): Promise<ClickHouse> {
-  if (config.mode === 'embedded') {
-    const { openEmbedded } = await import('./embedded.ts');
-    return openEmbedded(config.path, config.database);
-  }
-  const { openServer } = await import('./server.ts');
-  return openServer(config);
 }

@@ -6,18 +6,19 @@
 // Layout: numbered segment files (0000000001.lcj …) of records, and cursor.json, the position of
 // the first unconfirmed byte plus the batch being inserted (its range and dedup token), so a
 // batch replayed after a crash is byte-identical and ClickHouse drops it if it already has it.
-// Record: magic "LCJ1" | payload bytes u32 | rows u32 | crc32(bytes, rows, payload) u32 | payload
-// (JSONEachRow lines). One record per event-loop turn: the writes of that turn share one append.
+// One record (record.ts) per event-loop turn: the writes of that turn share one append. One
+// process owns a journal at a time (owner-lock.ts).
 import {
   closeSync, existsSync, fstatSync, fsync, fsyncSync, ftruncateSync, mkdirSync, openSync, readdirSync, readFileSync,
   renameSync, rmSync, statSync, unlinkSync, writeFileSync, writeSync,
 } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { join } from 'node:path';
-import { crc32 } from 'node:zlib';
 import type { FsyncPolicy } from '../config.ts';
 import type { Logger } from '../log.ts';
 import type { Metrics } from '../metrics.ts';
+import { releaseOwnership, takeOwnership } from './owner-lock.ts';
+import { encodeRecord, HEADER, MAX_RECORD_BYTES, parseRecords, segmentName } from './record.ts';
 
 export interface JournalOptions {
   dir: string;
@@ -54,13 +55,9 @@ interface Segment {
   live: boolean;
 }
 
-const MAGIC = 0x4c434a31; // "LCJ1"
-const HEADER = 16;
 const MAX_SEGMENT_BYTES = 16 * 1024 * 1024;
 /** A caught-up live segment at least this big is rotated so that its space can be freed. */
 const ROTATE_CAUGHT_UP_BYTES = 1024 * 1024;
-/** A turn's record is cut at this size, so any record fits in one read. */
-const MAX_RECORD_BYTES = 1024 * 1024;
 const READ_CHUNK_BYTES = 16 * 1024 * 1024;
 
 export class JournalFullError extends Error {}
@@ -308,7 +305,7 @@ export class Journal {
     if (this.options.fsync !== 'off') fsyncSync(this.fd);
     closeSync(this.fd);
     this.fd = -1;
-    rmSync(join(this.options.dir, 'owner.pid'), { force: true });
+    releaseOwnership(this.options.dir);
   }
 
   private advanceTo(position: Position): void {
@@ -354,11 +351,8 @@ export class Journal {
    * reboot is not mistaken for a live owner.
    */
   private lock(): void {
-    const owner = journalOwner(this.options.dir);
-    if (owner !== undefined && owner !== process.pid) {
-      throw new Error(`journal ${this.options.dir} is in use by process ${owner} (another Lean Capture process using this DATA_DIR?)`);
-    }
-    writeFileSync(join(this.options.dir, 'owner.pid'), `${process.pid} ${processStart(process.pid) ?? ''}`.trim()); // a crashed owner's file is taken over
+    const owner = takeOwnership(this.options.dir);
+    if (owner !== undefined) throw new Error(`journal ${this.options.dir} is in use by process ${owner} (another Lean Capture process using this DATA_DIR?)`);
   }
 
   private readCursor(): CursorFile {
@@ -400,98 +394,6 @@ export class Journal {
     }
   }
 }
-
-/** The pid of the live process that owns this journal (a running server), if any. */
-export function journalOwner(dir: string): number | undefined {
-  const path = join(dir, 'owner.pid');
-  if (!existsSync(path)) return undefined;
-  const [pidText, started] = readFileSync(path, 'utf8').trim().split(' ');
-  const pid = Number(pidText);
-  return Number.isInteger(pid) && isAlive(pid) && (started === undefined || processStart(pid) === started) ? pid : undefined;
-}
-
-/** The process's start time in clock ticks since boot (field 22 of /proc/<pid>/stat), where /proc exists. */
-function processStart(pid: number): string | undefined {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19];
-  } catch {
-    return undefined;
-  }
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
-export function segmentName(id: number): string {
-  return `${String(id).padStart(10, '0')}.lcj`;
-}
-
-export function encodeRecord(payload: Buffer, rows: number): Buffer {
-  const record = Buffer.allocUnsafe(HEADER + payload.length);
-  record.writeUInt32BE(MAGIC, 0);
-  record.writeUInt32BE(payload.length, 4);
-  record.writeUInt32BE(rows, 8);
-  payload.copy(record, HEADER);
-  record.writeUInt32BE(checksum(record, payload.length), 12);
-  return record;
-}
-
-function checksum(record: Buffer, length: number): number {
-  return crc32(record.subarray(HEADER, HEADER + length), crc32(record.subarray(4, 12)));
-}
-
-interface Parsed {
-  payloads: Buffer[];
-  rows: number;
-  consumed: number;
-  damaged: number;
-}
-
-/**
- * Splits bytes into records. Stops before `maxRows` would be exceeded (never before the first
- * record). A record that fails its checksum or magic is skipped by scanning to the next valid
- * one; an incomplete record at the end is a torn write when `complete` says nothing follows.
- */
-export function parseRecords(bytes: Buffer, maxRows: number, complete: boolean): Parsed {
-  const out: Parsed = { payloads: [], rows: 0, consumed: 0, damaged: 0 };
-  let at = 0;
-  let damagedRun = false;
-  while (at < bytes.length) {
-    const rest = bytes.length - at;
-    const magic = rest >= 4 && bytes.readUInt32BE(at) === MAGIC;
-    const length = rest >= HEADER ? bytes.readUInt32BE(at + 4) : 0;
-    const plausible = magic && length <= MAX_RECORD_BYTES;
-    if (!complete && (rest < HEADER || (plausible && HEADER + length > rest))) break; // the rest comes with the next read
-    const valid = plausible && rest >= HEADER && HEADER + length <= rest && checksum(bytes.subarray(at), length) === bytes.readUInt32BE(at + 12);
-    if (!valid) {
-      // A torn tail or a damaged record: count it once and resume at the next intact one.
-      if (!damagedRun) out.damaged++;
-      damagedRun = true;
-      const next = bytes.indexOf(MAGIC_BYTES, at + 1);
-      // With more to read, keep the last bytes: a record's magic may straddle the two reads.
-      at = next >= 0 ? next : complete ? bytes.length : Math.max(at + 1, bytes.length - 3);
-      if (next < 0 && !complete) break;
-      continue;
-    }
-    damagedRun = false;
-    const rows = bytes.readUInt32BE(at + 8);
-    if (out.rows > 0 && out.rows + rows > maxRows) break;
-    out.payloads.push(bytes.subarray(at + HEADER, at + HEADER + length));
-    out.rows += rows;
-    at += HEADER + length;
-  }
-  out.consumed = at;
-  return out;
-}
-
-const MAGIC_BYTES = Buffer.from([0x4c, 0x43, 0x4a, 0x31]);
 
 function writeAll(fd: number, buffer: Buffer): void {
   let written = 0;

@@ -63,6 +63,8 @@ export interface Route {
   cors?: boolean;
   /** Checked in order before the body is read; the first reply wins. */
   guards?: Guard[];
+  /** The rate limit this route is under (RATE_LIMIT_*; see withRateLimits), checked before its guards. */
+  limit?: 'collect' | 'lead' | 'hooks' | 'login';
 }
 
 /**

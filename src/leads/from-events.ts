@@ -10,16 +10,16 @@ import { clientNet } from '../http/client-ip.ts';
 import type { Hit } from '../collect/pipeline.ts';
 import type { AgentParser } from '../collect/user-agent.ts';
 import type { EventRow } from '../events/schema.ts';
-import type { LeadDraft } from './lead.ts';
-import type { Db } from './database.ts';
+import type { EventSink } from '../events/sink.ts';
+import type { Logger } from '../log.ts';
+import type { Lead, LeadStore } from '../db/leads.ts';
+import { newLead, type LeadDraft } from './lead.ts';
 import { spamFlag, type SpamLimits } from './spam.ts';
-import type { Lead, LeadStore } from './store.ts';
 
 const REF_CODE = /^[A-Za-z0-9]{3,16}$/;
 
 export interface ContactClickDeps {
   store: LeadStore;
-  db: Db;
   spam: SpamLimits;
 }
 
@@ -51,16 +51,28 @@ export function leadsFromContactClicks(deps: ContactClickDeps, beacons: Beacon[]
       referrer: b.referrer || undefined,
       attribution: { ...nonEmpty(b.campaign), ...nonEmpty({ fbc: b.fbc, fbp: b.fbp, landing: b.landing }) },
     };
-    const { lead, created: isNew } = deps.store.create(draft, {
-      source: b.type as 'call' | 'whatsapp',
-      clientIp: hit.clientIp,
-      userAgent: hit.userAgent,
-      geo: hit.geo,
-      flag: spamFlag(deps.db, { ip: hit.clientIp, phone: undefined }, deps.spam),
-    });
+    const { lead, created: isNew } = deps.store.create(
+      newLead(draft, {
+        source: b.type as 'call' | 'whatsapp',
+        clientIp: hit.clientIp,
+        userAgent: hit.userAgent,
+        geo: hit.geo,
+        flag: spamFlag(deps.store, { ip: hit.clientIp, phone: undefined }, deps.spam),
+      }),
+    );
     if (isNew) created.push(lead);
   }
   return created;
+}
+
+/** Counts each new lead (not a held one) as a `lead` event, once its transaction has committed. */
+export function countLeadsAsEvents(leads: LeadStore, events: EventSink, agents: AgentParser, log: Logger): void {
+  leads.onCreate.push((lead) =>
+    queueMicrotask(() => {
+      if (lead.flag) return;
+      events.write([leadEventRow(lead, agents)]).catch((err) => log.warn({ err, lead: lead.id }, 'lead stored, but its analytics event could not be journaled'));
+    }),
+  );
 }
 
 export function leadEventRow(lead: Lead, agents: AgentParser): EventRow {

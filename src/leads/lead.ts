@@ -4,10 +4,10 @@
 // trimmed and lower-cased. Errors are per field, for a 422 the form can show.
 import { parsePhoneNumberFromString, type CountryCode } from 'libphonenumber-js';
 import { CLICK_IDS, UTMS } from '../collect/beacon.ts';
+import type { Geo } from '../collect/geo.ts';
+import type { LeadSource, NewLead } from '../db/leads.ts';
+import { clientNet } from '../http/client-ip.ts';
 import { clip, readJson } from '../http/json.ts';
-
-export const LEAD_SOURCES = ['form', 'call', 'whatsapp', 'google_lead_form'] as const;
-export type LeadSource = (typeof LEAD_SOURCES)[number];
 
 export const ATTRIBUTION_KEYS = [...CLICK_IDS, 'fbc', 'fbp', ...UTMS, 'landing'] as const;
 export type AttributionKey = (typeof ATTRIBUTION_KEYS)[number];
@@ -31,6 +31,66 @@ export interface LeadDraft {
   pageUrl: string | undefined;
   referrer: string | undefined;
   attribution: Attribution;
+}
+
+/** What the server knows about a lead beyond its fields: where it came from and the request that brought it. */
+export interface LeadContext {
+  source: LeadSource;
+  clientIp: string | undefined;
+  userAgent: string | undefined;
+  geo: Geo;
+  isTest?: boolean;
+  googleCampaignId?: string;
+  googleFormId?: string;
+  at?: number;
+  /** Held by a spam check (see spam.ts). */
+  flag?: string;
+}
+
+/** The row a draft and its context make. */
+export function newLead(draft: LeadDraft, context: LeadContext): NewLead {
+  const a = draft.attribution;
+  return {
+    event_id: draft.eventId ?? null,
+    source: context.source,
+    is_test: context.isTest ? 1 : 0,
+    name: draft.name ?? null,
+    phone: draft.phone ?? null,
+    email: draft.email ?? null,
+    message: draft.message ?? null,
+    service: draft.service ?? null,
+    extra: draft.extra ?? null,
+    ref_code: draft.refCode ?? null,
+    gclid: a.gclid ?? null,
+    gbraid: a.gbraid ?? null,
+    wbraid: a.wbraid ?? null,
+    fbclid: a.fbclid ?? null,
+    msclkid: a.msclkid ?? null,
+    fbc: a.fbc ?? null,
+    fbp: a.fbp ?? null,
+    utm_source: a.utm_source ?? null,
+    utm_medium: a.utm_medium ?? null,
+    utm_campaign: a.utm_campaign ?? null,
+    utm_term: a.utm_term ?? null,
+    utm_content: a.utm_content ?? null,
+    landing_page: a.landing ?? null,
+    page_url: draft.pageUrl ?? null,
+    referrer: draft.referrer ?? null,
+    visitor_id: draft.visitorId ?? null,
+    session_id: draft.sessionId ?? null,
+    client_ip: context.clientIp ?? null,
+    client_net: context.clientIp === undefined ? null : clientNet(context.clientIp),
+    user_agent: context.userAgent ?? null,
+    country: context.geo.country || null,
+    region: context.geo.region || null,
+    city: context.geo.city || null,
+    consent_ads: draft.consentAds === undefined ? null : draft.consentAds ? 1 : 0,
+    consent_personalization: draft.consentPersonalization === undefined ? null : draft.consentPersonalization ? 1 : 0,
+    google_campaign_id: context.googleCampaignId ?? null,
+    google_form_id: context.googleFormId ?? null,
+    flag: context.flag ?? null,
+    created_at: context.at ?? Date.now(),
+  };
 }
 
 export type FieldErrors = Record<string, string>;

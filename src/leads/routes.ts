@@ -4,10 +4,9 @@
 import type { GeoLocator } from '../collect/geo.ts';
 import { json, problem, redirect, retryAfter, text, type Reply } from '../http/reply.ts';
 import type { Request, Route } from '../http/server.ts';
-import { attributionFromCookies, fieldsFromForm, fieldsFromJson, normaliseEmail, normalisePhone, parseLead, type FieldErrors, type LeadDraft } from './lead.ts';
-import type { LeadContext, LeadStore } from './store.ts';
+import type { LeadStore } from '../db/leads.ts';
+import { attributionFromCookies, fieldsFromForm, fieldsFromJson, newLead, normaliseEmail, normalisePhone, parseLead, type FieldErrors, type LeadContext, type LeadDraft } from './lead.ts';
 import { spamFlag, type SpamLimits, type Turnstile } from './spam.ts';
-import type { Db } from './database.ts';
 import { sameSecret } from '../http/secret.ts';
 import { clip, readJson } from '../http/json.ts';
 
@@ -18,7 +17,6 @@ export interface LeadRoutesDeps {
   /** Where a form post goes after success when the form names no thank-you page. */
   thanksUrl: string | undefined;
   googleLeadFormKey: string | undefined;
-  db: Db;
   spam: SpamLimits;
   /** Set with TURNSTILE_SECRET: every form lead must carry a valid token. */
   turnstile: Turnstile | undefined;
@@ -29,8 +27,8 @@ const utf8 = new TextDecoder('utf-8', { fatal: true });
 
 export function leadRoutes(deps: LeadRoutesDeps): Route[] {
   return [
-    { method: 'post', path: '/lead', maxBody: MAX_LEAD_BODY, cors: true, handler: (req) => postLead(deps, req) },
-    { method: 'post', path: '/hooks/google-lead-form', maxBody: MAX_LEAD_BODY, handler: (req) => googleLeadForm(deps, req) },
+    { method: 'post', path: '/lead', limit: 'lead', maxBody: MAX_LEAD_BODY, cors: true, handler: (req) => postLead(deps, req) },
+    { method: 'post', path: '/hooks/google-lead-form', limit: 'hooks', maxBody: MAX_LEAD_BODY, handler: (req) => googleLeadForm(deps, req) },
   ];
 }
 
@@ -63,10 +61,10 @@ async function postLead(deps: LeadRoutesDeps, req: Request): Promise<Reply> {
       return isForm ? text(verdict.status, `<!doctype html><meta charset="utf-8"><title>Please try again</title><p>${escapeHtml(verdict.detail)}</p>`, 'text/html; charset=utf-8') : problem(verdict.status, slug, 'The spam check did not pass', verdict.detail);
     }
   }
-  ctx.flag = spamFlag(deps.db, { honeypot: fields.lc_hp, fillMs: fields.lcFill, ip: ctx.clientIp ?? '', phone: draft.phone }, deps.spam);
+  ctx.flag = spamFlag(deps.store, { honeypot: fields.lc_hp, fillMs: fields.lcFill, ip: ctx.clientIp ?? '', phone: draft.phone }, deps.spam);
   let stored;
   try {
-    stored = deps.store.create(draft, ctx);
+    stored = deps.store.create(newLead(draft, ctx));
   } catch (err) {
     return storageProblem(err);
   }
@@ -174,15 +172,17 @@ function googleLeadForm(deps: LeadRoutesDeps, req: Request): Reply {
   };
   let stored;
   try {
-    stored = deps.store.create(draft, {
-      source: 'google_lead_form',
-      clientIp: undefined,
-      userAgent: undefined,
-      geo: { country: '', region: '', city: '' },
-      isTest: body.is_test === true,
-      googleCampaignId: idText(body.campaign_id),
-      googleFormId: idText(body.form_id),
-    });
+    stored = deps.store.create(
+      newLead(draft, {
+        source: 'google_lead_form',
+        clientIp: undefined,
+        userAgent: undefined,
+        geo: { country: '', region: '', city: '' },
+        isTest: body.is_test === true,
+        googleCampaignId: idText(body.campaign_id),
+        googleFormId: idText(body.form_id),
+      }),
+    );
   } catch (err) {
     return storageProblem(err); // Google retries a webhook that fails
   }

@@ -5,7 +5,7 @@
 // to ad platforms, so a false alarm loses nothing.
 import { randomUUID } from 'node:crypto';
 import { request } from 'undici';
-import type { Db } from './database.ts';
+import type { LeadStore } from '../db/leads.ts';
 import { clientNet } from '../http/client-ip.ts';
 
 export type SpamFlag = 'honeypot' | 'too-fast' | 'flood';
@@ -19,16 +19,16 @@ export interface SpamLimits {
 }
 
 /** Why a lead is held, from what the tracker sent and what came before it; undefined = fine. */
-export function spamFlag(db: Db, signals: { honeypot?: unknown; fillMs?: unknown; ip: string; phone: string | undefined }, limits: SpamLimits, now = Date.now()): SpamFlag | undefined {
+export function spamFlag(leads: LeadStore, signals: { honeypot?: unknown; fillMs?: unknown; ip: string; phone: string | undefined }, limits: SpamLimits, now = Date.now()): SpamFlag | undefined {
   if (typeof signals.honeypot === 'string' && signals.honeypot.trim() !== '') return 'honeypot';
   const fill = typeof signals.fillMs === 'number' ? signals.fillMs : typeof signals.fillMs === 'string' ? Number(signals.fillMs) : NaN;
   if (Number.isFinite(fill) && fill >= 0 && fill < limits.minFillMs) return 'too-fast';
   const since = now - 3_600_000;
   // Per network, not per address: an IPv6 client picks among 2^64 addresses of its own /64.
-  const fromIp = db.prepare('SELECT count(*) FROM leads WHERE client_net = ? AND created_at >= ?').pluck().get(clientNet(signals.ip), since) as number;
+  const fromIp = leads.countSince('client_net', clientNet(signals.ip), since);
   if (fromIp >= limits.perIpPerHour) return 'flood';
   if (signals.phone) {
-    const forPhone = db.prepare('SELECT count(*) FROM leads WHERE phone = ? AND created_at >= ?').pluck().get(signals.phone, since) as number;
+    const forPhone = leads.countSince('phone', signals.phone, since);
     if (forPhone >= limits.perPhonePerHour) return 'flood';
   }
   return undefined;

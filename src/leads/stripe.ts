@@ -8,9 +8,8 @@ import { createHmac, timingSafeEqual } from 'node:crypto';
 import type { Logger } from '../log.ts';
 import { json, problem, type Reply } from '../http/reply.ts';
 import type { Request, Route } from '../http/server.ts';
-import type { Db } from './database.ts';
+import type { Storage } from '../db/storage.ts';
 import { normaliseEmail, normalisePhone } from './lead.ts';
-import type { LeadStore } from './store.ts';
 import { readJson } from '../http/json.ts';
 
 const TOLERANCE_SECONDS = 300;
@@ -19,12 +18,10 @@ const ZERO_DECIMAL = new Set(['BIF', 'CLP', 'DJF', 'GNF', 'JPY', 'KMF', 'KRW', '
 
 export interface StripeDeps {
   secret: string;
-  db: Db;
-  store: LeadStore;
+  /** The leads, the Stripe ledger, and a transaction over both. */
+  storage: Pick<Storage, 'leads' | 'stripe' | 'transaction'>;
   defaultCountry: string | undefined;
   log: Logger;
-  /** Called after a sale was recorded, so its uploads go out at once. */
-  onSale: () => void;
 }
 
 export function verifyStripeSignature(header: string, raw: Buffer, secret: string, now = Date.now()): boolean {
@@ -36,7 +33,7 @@ export function verifyStripeSignature(header: string, raw: Buffer, secret: strin
 }
 
 export function stripeRoute(deps: StripeDeps): Route {
-  return { method: 'post', path: '/hooks/stripe', maxBody: 512 * 1024, handler: (req) => handle(deps, req) };
+  return { method: 'post', path: '/hooks/stripe', limit: 'hooks', maxBody: 512 * 1024, handler: (req) => handle(deps, req) };
 }
 
 interface StripeEvent {
@@ -79,24 +76,25 @@ function handle(deps: StripeDeps, req: Request): Reply {
 
   if (refund) {
     if (refund.key === undefined || typeof refund.refunded !== 'number' || !(refund.refunded >= 0 && refund.refunded <= 1e11)) return problem(400, 'invalid-event', 'The refund has no valid payment or amount');
-    const result = deps.db.transaction(() => {
-      if (!fresh(deps.db, event.id!)) return { duplicate: true as const };
-      const payment = deps.db.prepare('SELECT lead_id, amount FROM stripe_payments WHERE key = ?').get(refund.key) as { lead_id: string; amount: number } | undefined;
+    const { stripe } = deps.storage;
+    const result = deps.storage.transaction(() => {
+      if (!stripe.fresh(event.id!)) return { duplicate: true as const };
+      const payment = stripe.payment(refund.key!);
       if (!payment) return { matched: false as const };
-      deps.db.prepare('UPDATE stripe_payments SET refunded = ?, updated_at = ? WHERE key = ?').run(Math.min(refund.refunded as number, payment.amount), Date.now(), refund.key);
-      return { leadId: payment.lead_id, recorded: restate(deps, payment.lead_id, currency, at, 'stripe refund') };
-    })();
+      stripe.setRefunded(refund.key!, Math.min(refund.refunded as number, payment.amount));
+      restate(deps, payment.lead_id, currency, at, 'stripe refund');
+      return { leadId: payment.lead_id };
+    });
     if ('duplicate' in result) return json(200, { duplicate: true });
     if ('matched' in result) return json(200, { matched: false });
-    if (result.recorded?.changed) deps.onSale();
     return json(200, { matched: true, leadId: result.leadId, refunded: true });
   }
 
   const payment = paid!;
   if (payment.key === undefined || typeof payment.amount !== 'number' || !(payment.amount >= 0 && payment.amount <= 1e11)) return problem(400, 'invalid-event', 'The payment has no valid amount');
   const lead =
-    (typeof payment.leadId === 'string' ? deps.store.get(payment.leadId)?.id : undefined) ??
-    deps.store.findByContact({
+    (typeof payment.leadId === 'string' ? deps.storage.leads.get(payment.leadId)?.id : undefined) ??
+    deps.storage.leads.findByContact({
       email: typeof payment.email === 'string' ? normaliseEmail(payment.email) : undefined,
       phone: typeof payment.phone === 'string' ? normalisePhone(payment.phone, deps.defaultCountry) : undefined,
     })?.id;
@@ -104,20 +102,13 @@ function handle(deps: StripeDeps, req: Request): Reply {
     deps.log.warn({ stripeEvent: event.id }, 'a Stripe payment matches no lead; not recorded');
     return json(200, { matched: false });
   }
-  const recorded = deps.db.transaction(() => {
+  const recorded = deps.storage.transaction(() => {
     // Stripe resends an event until it gets a 2xx, and reports one payment in several events:
     // the same event id, or another event of a payment already counted, records nothing.
-    if (!fresh(deps.db, event.id!)) return undefined;
-    const added = deps.db.prepare('INSERT OR IGNORE INTO stripe_payments (key, lead_id, amount, currency, updated_at) VALUES (?, ?, ?, ?, ?)').run(payment.key, lead, payment.amount, currency, Date.now()).changes === 1;
-    return added ? restate(deps, lead, currency, at, 'stripe') : undefined;
-  })();
-  if (recorded?.changed) deps.onSale();
+    if (!deps.storage.stripe.fresh(event.id!)) return undefined;
+    return deps.storage.stripe.addPayment(payment.key!, lead, payment.amount, currency) ? restate(deps, lead, currency, at, 'stripe') : undefined;
+  });
   return json(200, { matched: true, leadId: lead, duplicate: recorded === undefined });
-}
-
-/** Records a Stripe event id; false when it was seen before. */
-function fresh(db: Db, eventId: string): boolean {
-  return db.prepare('INSERT OR IGNORE INTO stripe_events (id, received_at) VALUES (?, ?)').run(eventId, Date.now()).changes === 1;
 }
 
 /**
@@ -126,8 +117,8 @@ function fresh(db: Db, eventId: string): boolean {
  * restates the value by transactionId; Meta takes no corrections, so it keeps its first Purchase).
  */
 function restate(deps: StripeDeps, leadId: string, currency: string, at: number, actor: string) {
-  const minor = deps.db.prepare('SELECT coalesce(sum(amount - refunded), 0) FROM stripe_payments WHERE lead_id = ? AND currency = ?').pluck().get(leadId, currency) as number;
+  const minor = deps.storage.stripe.net(leadId, currency);
   const value = ZERO_DECIMAL.has(currency) ? minor : minor / 100;
-  const lead = deps.store.get(leadId);
-  return deps.store.recordSale(leadId, { value, currency, at: lead?.sold_at ?? at }, actor);
+  const lead = deps.storage.leads.get(leadId);
+  return deps.storage.leads.recordSale(leadId, { value, currency, at: lead?.sold_at ?? at }, actor);
 }

@@ -7,8 +7,9 @@
 // about until it reports an outcome.
 import type { Logger } from '../log.ts';
 import type { Metrics } from '../metrics.ts';
-import { isBatch, postInBatches, type BatchDestination, type Destination } from '../destinations/destination.ts';
-import type { DeliveryResult, Job, Outbox } from './outbox.ts';
+import type { DeliveryResult, Job, Outbox } from '../db/outbox.ts';
+import { succeedsWithin, withDeadline } from '../time.ts';
+import { isBatch, postInBatches, type BatchDestination, type Destination } from './destination.ts';
 
 const CLAIM_BATCH = 20;
 const SEND_TIMEOUT_MS = 30_000;
@@ -42,6 +43,8 @@ export class OutboxWorker {
 
   constructor(private readonly outbox: Outbox, destinations: Destination[], private readonly log: Logger, private readonly metrics: Metrics, private readonly options: WorkerOptions) {
     this.destinations = new Map(destinations.map((d) => [d.name, d]));
+    metrics.gauge('lc_outbox_dead_jobs', 'Outbox jobs that stopped retrying (replay them from the admin API)', () => outbox.counts().dead);
+    metrics.gauge('lc_outbox_pending_jobs', 'Outbox jobs waiting to be sent', () => outbox.counts().pending);
     const interrupted = outbox.recoverInterrupted();
     if (interrupted > 0) log.warn({ jobs: interrupted }, 'outbox jobs interrupted by a crash will be sent again');
   }
@@ -69,9 +72,7 @@ export class OutboxWorker {
   async stop(graceMs = 5000): Promise<void> {
     this.stopped = true;
     clearTimeout(this.timer);
-    let timer: NodeJS.Timeout | undefined;
-    const finished = await Promise.race([Promise.all(this.running.values()).then(() => true), new Promise<boolean>((r) => (timer = setTimeout(r, graceMs, false)))]);
-    clearTimeout(timer);
+    const finished = await succeedsWithin(Promise.all(this.running.values()), graceMs);
     if (!finished) this.log.warn({ destinations: [...this.running.keys()] }, 'deliveries still in flight at shutdown will be sent again at the next start');
   }
 
@@ -194,7 +195,7 @@ export class OutboxWorker {
     if (!destination.processingOutcome || this.parked.has(destination.name)) return;
     for (const { ref, sentAt } of this.outbox.remoteRefsToCheck(destination.name, now)) {
       try {
-        const outcome = await guardedValue(() => destination.processingOutcome!(ref));
+        const outcome = await withDeadline(destination.processingOutcome!(ref), SEND_TIMEOUT_MS);
         if (outcome.status === 'processing') {
           const age = Date.now() - sentAt;
           if (age > STATUS_GIVE_UP_MS) this.outbox.recordRemote(destination.name, ref, { status: 'unknown', detail: 'no processing outcome reported within a day' });
@@ -220,17 +221,7 @@ async function timed(send: () => Promise<DeliveryResult>): Promise<{ result: Del
 }
 
 function guarded(send: () => Promise<DeliveryResult>): Promise<DeliveryResult> {
-  return guardedValue(send).catch((err: unknown) => ({ outcome: 'transient' as const, response: errorText(err) }));
-}
-
-function guardedValue<T>(run: () => Promise<T>): Promise<T> {
-  let timer: NodeJS.Timeout;
-  return Promise.race([
-    run(),
-    new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`no answer within ${SEND_TIMEOUT_MS} ms`)), SEND_TIMEOUT_MS);
-    }),
-  ]).finally(() => clearTimeout(timer));
+  return withDeadline(Promise.resolve().then(send), SEND_TIMEOUT_MS).catch((err: unknown) => ({ outcome: 'transient' as const, response: errorText(err) }));
 }
 
 function errorText(err: unknown): string {

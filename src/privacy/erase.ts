@@ -3,7 +3,7 @@
 // visitor ids linked to them in ClickHouse — removed, and a report of what was. Events still
 // waiting in the journal are inserted first, so none arrives after the erasure.
 import type { ClickHouse } from '../events/clickhouse.ts';
-import type { Db } from '../leads/database.ts';
+import type { PersonalData } from '../db/privacy.ts';
 
 export interface ErasureReport {
   leads: number;
@@ -24,13 +24,12 @@ function stringArray(values: string[]): string {
   return `[${values.map((v) => `'${v.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`).join(',')}]`;
 }
 
-export async function erasePerson(db: Db, clickhouse: ClickHouse, person: Person): Promise<ErasureReport> {
+export async function erasePerson(data: PersonalData, clickhouse: ClickHouse, person: Person): Promise<ErasureReport> {
   // Their leads, then every lead of the devices (visitor ids) those leads came from.
   const leads = new Map<string, string | null>();
   const visitorIds = new Set<string>(person.visitorId ? [person.visitorId] : []);
-  const find = db.prepare('SELECT id, visitor_id FROM leads WHERE phone = ? OR email = ? OR visitor_id = ?');
   const addFrom = (phone: string | null, email: string | null, visitor: string | null) => {
-    for (const row of find.all(phone, email, visitor) as Array<{ id: string; visitor_id: string | null }>) {
+    for (const row of data.leadsOf({ phone, email, visitorId: visitor })) {
       leads.set(row.id, row.visitor_id);
       if (row.visitor_id) visitorIds.add(row.visitor_id);
     }
@@ -46,15 +45,6 @@ export async function erasePerson(db: Db, clickhouse: ClickHouse, person: Person
   // A mutation rewrites the parts (a lightweight DELETE would only mask the rows on disk); waits for it.
   if (events > 0) await clickhouse.query(`ALTER TABLE events DELETE WHERE ${where} SETTINGS mutations_sync = 2`, filter);
 
-  const report = db.transaction(() => {
-    const count = (sql: string) => ids.reduce((n, id) => n + (db.prepare(sql).pluck().get(id) as number), 0);
-    const history = count('SELECT count(*) FROM lead_history WHERE lead_id = ?');
-    const deliveries = count('SELECT count(*) FROM outbox WHERE lead_id = ?');
-    const remove = db.prepare('DELETE FROM leads WHERE id = ?'); // history and outbox rows cascade
-    for (const id of ids) remove.run(id);
-    return { leads: ids.length, history, deliveries };
-  })();
-  // secure_delete zeroes the freed pages; the checkpoint moves them out of the WAL file too.
-  db.pragma('wal_checkpoint(TRUNCATE)');
+  const report = data.deleteLeads(ids);
   return { ...report, visitorIds: visitorIds.size, events };
 }

@@ -2,10 +2,9 @@
 // ClickHouse's merges); leads keep their contact data for LEAD_RETENTION_DAYS after they were
 // closed (SOLD or LOST, last changed), then are anonymised: who they were goes, what they were
 // worth stays, so the figures do not change. 0 keeps everything.
+import type { PersonalData } from '../db/privacy.ts';
 import type { ClickHouse } from '../events/clickhouse.ts';
-import type { Db } from '../leads/database.ts';
-
-const DAY = 86_400_000;
+import type { Logger } from '../log.ts';
 
 /** Sets, changes or removes the events TTL; touches the table only when the setting changed. */
 export async function applyEventRetention(clickhouse: ClickHouse, database: string, days: number): Promise<'unchanged' | 'set' | 'removed'> {
@@ -20,23 +19,14 @@ export async function applyEventRetention(clickhouse: ClickHouse, database: stri
   return 'set';
 }
 
-/** Contact and device data of leads closed more than `days` ago; returns how many were anonymised. */
-export function anonymiseClosedLeads(db: Db, days: number, now = Date.now()): number {
-  if (days === 0) return 0;
-  return db.transaction(() => {
-    const ids = db.prepare("SELECT id FROM leads WHERE status IN ('SOLD', 'LOST') AND updated_at < ? AND anonymised_at IS NULL").pluck().all(now - days * DAY) as string[];
-    const clear = db.prepare(`UPDATE leads SET name = NULL, phone = NULL, email = NULL, message = NULL, extra = NULL, note = NULL, ref_code = NULL,
-      client_ip = NULL, client_net = NULL, user_agent = NULL, visitor_id = NULL, session_id = NULL, fbc = NULL, fbp = NULL, gclid = NULL, gbraid = NULL, wbraid = NULL,
-      fbclid = NULL, msclkid = NULL, page_url = NULL, landing_page = NULL, referrer = NULL, anonymised_at = ? WHERE id = ?`);
-    // History keeps status and sale changes; the old and new values of contact fields go.
-    const history = db.prepare("DELETE FROM lead_history WHERE lead_id = ? AND field IN ('phone', 'note')");
-    // Delivered notifications' texts may hold the name; their rows stay for the counts.
-    const deliveries = db.prepare("UPDATE outbox SET payload = '{}' WHERE lead_id = ? AND state IN ('done', 'dead')");
-    for (const id of ids) {
-      clear.run(now, id);
-      history.run(id);
-      deliveries.run(id);
-    }
-    return ids.length;
-  })();
+/** Anonymises closed leads past LEAD_RETENTION_DAYS now and every hour; returns the function that stops it. */
+export function keepLeadRetention(data: PersonalData, days: number, log: Logger): () => void {
+  const run = () => {
+    const n = data.anonymiseClosedLeads(days);
+    if (n > 0) log.info({ leads: n, days }, 'closed leads anonymised (retention)');
+  };
+  run();
+  const timer = setInterval(run, 3_600_000);
+  timer.unref();
+  return () => clearInterval(timer);
 }

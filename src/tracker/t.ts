@@ -3,7 +3,7 @@
 // events. Pages with a lead form, a tel: or a WhatsApp link also load /t-lead.js (src/tracker/
 // lead.ts), which turns those into leads through the `lc` object below.
 // It runs on the business's pages, so every entry point is wrapped: nothing it does may throw
-// into the host page or block it. Minified by esbuild at server start (src/tracker/serve.ts);
+// into the host page or block it. Minified by esbuild at server start (src/collect/tracker-route.ts);
 // the size budget (1.5 KB gzipped) is checked by a test, so this file trades names for bytes.
 
 type Attr = Record<string, any>;

@@ -11,7 +11,7 @@ import { keyCheck, keyMatches, seal, unseal } from '../../src/backup/codec.ts';
 import { backupsToKeep, isoWeek } from '../../src/backup/retention.ts';
 import { s3Store } from '../../src/backup/s3.ts';
 import { Backups } from '../../src/backup/service.ts';
-import { openDatabase } from '../../src/leads/database.ts';
+import { Storage } from '../../src/db/storage.ts';
 import { createLogger } from '../../src/log.ts';
 import { removeDir, tempDir } from '../support/harness.ts';
 import { S3_BUCKET, startS3 } from '../support/s3.ts';
@@ -107,11 +107,11 @@ test('pruning deletes the manifests retention drops and the objects no kept back
 
 test('the owner is told once a day when the last good backup is older than BACKUP_MAX_AGE_HOURS', () => {
   const dir = tempDir('late');
-  const db = openDatabase(join(dir, 'leads.db'));
+  const storage = Storage.open(join(dir, 'leads.db'));
   try {
     const told: string[] = [];
     const config = { s3: {} as never, encryptionKey: undefined, keep: { daily: 1, weekly: 0, monthly: 0 }, maxAgeHours: 36, timeoutMs: 60_000 };
-    const backups = new Backups({ config, store: { location: 's3://x/' } as never, leadsDb: db, clickhouse: {} as never, database: 'x', appVersion: '0', scratchDir: dir, dataDir: dir }, db, { notify: (key) => told.push(key) }, createLogger('silent'));
+    const backups = new Backups({ config, store: { location: 's3://x/' } as never, storage, clickhouse: {} as never, database: 'x', appVersion: '0', scratchDir: dir, dataDir: dir }, storage.settings, { notify: (key) => told.push(key) }, createLogger('silent'));
     const now = Date.now();
     backups.checkAge(now);
     assert.deepEqual(told, [], 'a server that just started is not late');
@@ -119,11 +119,11 @@ test('the owner is told once a day when the last good backup is older than BACKU
     backups.checkAge(now + 38 * 3_600_000);
     assert.equal(told.length, 2);
     assert.equal(told[0], told[1], 'the same key on the same day: the outbox sends it once');
-    db.prepare("INSERT INTO settings (key, value) VALUES ('backup.last_ok', ?)").run(JSON.stringify({ outcome: 'ok', at: new Date(now + 37 * 3_600_000).toISOString(), durationMs: 1 }));
+    storage.settings.put('backup.last_ok', JSON.stringify({ outcome: 'ok', at: new Date(now + 37 * 3_600_000).toISOString(), durationMs: 1 }));
     backups.checkAge(now + 40 * 3_600_000);
     assert.equal(told.length, 2, 'a recent good backup: nothing to say');
   } finally {
-    db.close();
+    storage.close();
     removeDir(dir);
   }
 });

@@ -2,10 +2,9 @@
 // batching with isolation of a bad event, checks before batching, error classes, processing outcomes.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { postInBatches } from '../../src/destinations/destination.ts';
+import { postInBatches, type DeliveryResult } from '../../src/outbox/destination.ts';
 import { classify, googleProblem, processingOutcome } from '../../src/destinations/google.ts';
 import { metaProblem, type MetaEvent } from '../../src/destinations/meta.ts';
-import type { DeliveryResult } from '../../src/outbox/outbox.ts';
 
 test('postInBatches: requests of at most the batch size; a refused request is split until the bad event is alone', async () => {
   const requests: number[][] = [];

@@ -3,7 +3,8 @@ import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { pino } from 'pino';
-import { encodeRecord, Journal, JournalFullError, parseRecords, segmentName } from '../../src/events/journal.ts';
+import { Journal, JournalFullError } from '../../src/events/journal.ts';
+import { encodeRecord, parseRecords, segmentName } from '../../src/events/record.ts';
 import { createMetrics } from '../../src/metrics.ts';
 import { removeDir, tempDir } from '../support/harness.ts';
 

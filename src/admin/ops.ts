@@ -7,6 +7,7 @@ import type { Route } from '../http/server.ts';
 import { json, problem, text } from '../http/reply.ts';
 import type { Metrics } from '../metrics.ts';
 import { KEEP_OFFLINE, ownerOnly, hasAdminToken, isDirectLoopback, UNAUTHORIZED, type AdminAuth } from './auth.ts';
+import { withDeadline } from '../time.ts';
 
 export interface AdminDeps {
   auth: AdminAuth;
@@ -28,7 +29,7 @@ const EVENTS_MAX_LIMIT = 1000;
 const READY_TIMEOUT_MS = 2000;
 
 export function adminRoutes(deps: AdminDeps): Route[] {
-  const ping = () => withTimeout(deps.db.query('SELECT 1 AS ok'), READY_TIMEOUT_MS);
+  const ping = () => withDeadline(deps.db.query('SELECT 1 AS ok'), READY_TIMEOUT_MS);
   return [
     { method: 'get', path: '/healthz', handler: () => json(200, { status: 'ok' }) },
     {
@@ -83,7 +84,7 @@ export function adminRoutes(deps: AdminDeps): Route[] {
       handler: async () => {
         let clickhouse: Record<string, unknown> = { mode: deps.db.mode, database: deps.database, schemaVersion: deps.schemaVersion };
         try {
-          const [row] = await withTimeout(deps.db.query<{ version: string }>('SELECT version() AS version'), READY_TIMEOUT_MS);
+          const [row] = await withDeadline(deps.db.query<{ version: string }>('SELECT version() AS version'), READY_TIMEOUT_MS);
           clickhouse = { ...clickhouse, reachable: true, version: row?.version };
         } catch (err) {
           clickhouse = { ...clickhouse, reachable: false, error: errorText(err) };
@@ -110,14 +111,6 @@ function withIsoTimes(row: Record<string, unknown>): Record<string, unknown> {
     if (typeof v === 'string') row[key] = v.replace(' ', 'T') + 'Z';
   }
   return row;
-}
-
-function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
-  let timer: NodeJS.Timeout;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms);
-  });
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }
 
 function errorText(err: unknown): string {

@@ -20,7 +20,7 @@ export interface Tracker {
 /** `part`: t (the core) or lead (forms, calls, WhatsApp). */
 export function buildTracker(part: 't' | 'lead' = 't'): Tracker {
   const result = buildSync({
-    entryPoints: [fileURLToPath(new URL(`./${part}.ts`, import.meta.url))],
+    entryPoints: [fileURLToPath(new URL(`../tracker/${part}.ts`, import.meta.url))],
     bundle: true,
     minify: true,
     // One expression statement with no top-level names: valid as a classic <script>.

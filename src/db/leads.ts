@@ -3,9 +3,9 @@
 // the same transaction as the change, so the outbox jobs a change causes commit with it or not at all.
 import { randomUUID } from 'node:crypto';
 import type { Db } from './database.ts';
-import type { Attribution, LeadDraft, LeadSource } from './lead.ts';
-import type { Geo } from '../collect/geo.ts';
-import { clientNet } from '../http/client-ip.ts';
+
+export const LEAD_SOURCES = ['form', 'call', 'whatsapp', 'google_lead_form'] as const;
+export type LeadSource = (typeof LEAD_SOURCES)[number];
 
 export const LEAD_STATUSES = ['NEW', 'CONTACTED', 'QUOTED', 'SOLD', 'LOST'] as const;
 export type LeadStatus = (typeof LEAD_STATUSES)[number];
@@ -70,18 +70,8 @@ export function soldBeforeLead(lead: Lead): boolean {
   return lead.sold_at !== null && lead.sold_at < lead.created_at - 60_000;
 }
 
-export interface LeadContext {
-  source: LeadSource;
-  clientIp: string | undefined;
-  userAgent: string | undefined;
-  geo: Geo;
-  isTest?: boolean;
-  googleCampaignId?: string;
-  googleFormId?: string;
-  at?: number;
-  /** Held by a spam check (see spam.ts). */
-  flag?: string;
-}
+/** A lead as the intake hands it over: every column but the ones the store fills (id, updated_at, and the later ones). */
+export type NewLead = Omit<Lead, 'id' | 'status' | 'updated_at' | 'sale_value' | 'sale_currency' | 'sold_at' | 'note' | 'anonymised_at'>;
 
 export interface HistoryEntry {
   at: number;
@@ -109,62 +99,18 @@ export class LeadStore {
 
   constructor(private readonly db: Db) {}
 
-  /** Stores a lead, or returns the one this eventId already made. */
-  create(draft: LeadDraft, context: LeadContext): { lead: Lead; created: boolean } {
+    /** Stores a lead, or returns the one this eventId already made. */
+  create(row: NewLead): { lead: Lead; created: boolean } {
     return this.db.transaction(() => {
-      if (draft.eventId !== undefined) {
-        const existing = this.db.prepare('SELECT * FROM leads WHERE event_id = ?').get(draft.eventId) as Lead | undefined;
+      if (row.event_id !== null) {
+        const existing = this.findByEventId(row.event_id);
         if (existing) return { lead: existing, created: false };
       }
-      const now = context.at ?? Date.now();
-      const a: Attribution = draft.attribution;
-      const row = {
-        id: randomUUID(),
-        event_id: draft.eventId ?? null,
-        source: context.source,
-        is_test: context.isTest ? 1 : 0,
-        name: draft.name ?? null,
-        phone: draft.phone ?? null,
-        email: draft.email ?? null,
-        message: draft.message ?? null,
-        service: draft.service ?? null,
-        extra: draft.extra ?? null,
-        ref_code: draft.refCode ?? null,
-        gclid: a.gclid ?? null,
-        gbraid: a.gbraid ?? null,
-        wbraid: a.wbraid ?? null,
-        fbclid: a.fbclid ?? null,
-        msclkid: a.msclkid ?? null,
-        fbc: a.fbc ?? null,
-        fbp: a.fbp ?? null,
-        utm_source: a.utm_source ?? null,
-        utm_medium: a.utm_medium ?? null,
-        utm_campaign: a.utm_campaign ?? null,
-        utm_term: a.utm_term ?? null,
-        utm_content: a.utm_content ?? null,
-        landing_page: a.landing ?? null,
-        page_url: draft.pageUrl ?? null,
-        referrer: draft.referrer ?? null,
-        visitor_id: draft.visitorId ?? null,
-        session_id: draft.sessionId ?? null,
-        client_ip: context.clientIp ?? null,
-        client_net: context.clientIp === undefined ? null : clientNet(context.clientIp),
-        user_agent: context.userAgent ?? null,
-        country: context.geo.country || null,
-        region: context.geo.region || null,
-        city: context.geo.city || null,
-        consent_ads: draft.consentAds === undefined ? null : draft.consentAds ? 1 : 0,
-        consent_personalization: draft.consentPersonalization === undefined ? null : draft.consentPersonalization ? 1 : 0,
-        google_campaign_id: context.googleCampaignId ?? null,
-        google_form_id: context.googleFormId ?? null,
-        flag: context.flag ?? null,
-        created_at: now,
-        updated_at: now,
-      };
-      const columns = Object.keys(row);
-      this.db.prepare(`INSERT INTO leads (${columns.join(', ')}) VALUES (${columns.map((c) => '@' + c).join(', ')})`).run(row);
-      this.db.prepare('INSERT INTO lead_history (lead_id, at, actor, field, old_value, new_value) VALUES (?, ?, ?, ?, NULL, ?)').run(row.id, now, context.source, 'status', 'NEW');
-      const lead = this.get(row.id)!;
+      const stored = { id: randomUUID(), ...row, updated_at: row.created_at };
+      const columns = Object.keys(stored);
+      this.db.prepare(`INSERT INTO leads (${columns.join(', ')}) VALUES (${columns.map((c) => '@' + c).join(', ')})`).run(stored);
+      this.db.prepare('INSERT INTO lead_history (lead_id, at, actor, field, old_value, new_value) VALUES (?, ?, ?, ?, NULL, ?)').run(stored.id, row.created_at, row.source, 'status', 'NEW');
+      const lead = this.get(stored.id)!;
       for (const hook of this.onCreate) hook(lead, undefined);
       return { lead, created: true };
     })();
@@ -221,6 +167,11 @@ export class LeadStore {
       if (lead) return lead;
     }
     return undefined;
+  }
+
+  /** Leads since `since` from this network (client_net) or with this phone: the flood checks count them. */
+  countSince(column: 'client_net' | 'phone', value: string, since: number): number {
+    return this.db.prepare(`SELECT count(*) FROM leads WHERE ${column} = ? AND created_at >= ?`).pluck().get(value, since) as number;
   }
 
   history(id: string): HistoryEntry[] {

@@ -7,7 +7,8 @@
 // mark-done re-sends the job with the same dedup key, which destinations pass on so the far side
 // can drop the repeat. Where the far side processes later (Google), the job keeps the request's
 // reference and the processing outcome once known.
-import type { Db } from '../leads/database.ts';
+import { backoffMs, type BackoffPolicy } from '../time.ts';
+import type { Db } from './database.ts';
 
 /** `skipped`: not sent by design (no consent, no click id, a test lead), with the reason; `dead`: something went wrong. */
 export const JOB_STATES = ['pending', 'sending', 'done', 'skipped', 'dead'] as const;
@@ -53,14 +54,9 @@ export interface DeliveryResult {
   remoteRef?: string;
 }
 
-export const BACKOFF_BASE_MS = 1000;
-export const BACKOFF_CAP_MS = 60 * 60 * 1000;
+/** A failed delivery waits 1 s, then up to 2 s, 4 s … and at most an hour (full jitter). */
+export const OUTBOX_BACKOFF: BackoffPolicy = { baseMs: 1000, capMs: 60 * 60 * 1000 };
 const RESPONSE_EXCERPT = 500;
-
-/** Full jitter (AWS architecture blog, "Exponential Backoff And Jitter"): uniform in [0, min(cap, base·2^n)]. */
-export function backoffMs(failedAttempts: number, random = Math.random): number {
-  return Math.floor(random() * Math.min(BACKOFF_CAP_MS, BACKOFF_BASE_MS * 2 ** Math.max(0, failedAttempts - 1)));
-}
 
 export class Outbox {
   /** `statusCheckMs`: how long after sending to first ask the far side for its processing outcome. */
@@ -110,7 +106,7 @@ export class Outbox {
     } else if (result.outcome === 'permanent' || job.attempts >= job.max_attempts) state = 'dead';
     else {
       state = 'pending';
-      next = now + Math.max(backoffMs(job.attempts), result.retryAfterMs ?? 0);
+      next = now + Math.max(backoffMs(job.attempts, OUTBOX_BACKOFF), result.retryAfterMs ?? 0);
     }
     this.db.transaction(() => {
       this.db.prepare('INSERT INTO outbox_attempts (job_id, at, outcome, http_status, response, duration_ms) VALUES (?, ?, ?, ?, ?, ?)').run(job.id, now, result.outcome, result.httpStatus ?? null, response, Math.round(durationMs));

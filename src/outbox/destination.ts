@@ -2,16 +2,35 @@
 // job at a time; ad platforms (Google, Meta) take many events per request, so they build and
 // validate each job's event first, then post events in batches. Every answer says whether it
 // worked and whether a failure is worth retrying, or means our credentials are refused (parked).
-import type { DeliveryResult, Job, RemoteStatus } from '../outbox/outbox.ts';
+// A destination that learns from leads also says which changes of a lead become its jobs.
+import type { Lead, Sale } from '../db/leads.ts';
+import type { DeliveryResult, Job, RemoteStatus } from '../db/outbox.ts';
 
-export interface SingleDestination {
+export type { DeliveryResult, Job, RemoteStatus };
+
+/** What happened to a lead: it arrived, or its sale was recorded or restated (value 0: taken back). */
+export type LeadChange = { kind: 'created' } | { kind: 'sale'; sale: Sale };
+
+export interface NewJob {
+  /** The same key twice is one job: the far side gets each event once. */
+  dedupKey: string;
+  payload: unknown;
+  /** A line for the lead's history when the job was already delivered (the far side takes no corrections). */
+  ifDelivered?: string;
+}
+
+interface Common {
   /** The outbox's `destination` column for this system. */
   readonly name: string;
+  /** The jobs a change of a lead makes for this system (none when it does not care). */
+  jobsFor?(lead: Lead, change: LeadChange): NewJob[];
+}
+
+export interface SingleDestination extends Common {
   send(job: Job): Promise<DeliveryResult>;
 }
 
-export interface BatchDestination<Event = unknown> {
-  readonly name: string;
+export interface BatchDestination<Event = unknown> extends Common {
   /** The most events the far side takes in one request. */
   readonly batchSize: number;
   /** The job's event built from the lead as it is now, or the result for a job that cannot be sent. */

@@ -1,0 +1,118 @@
+// The parts behind the routes, built from the stores and connected: lead changes to deliveries
+// and notifications, leads to analytics, backups and retention to their schedules. Returns the
+// routes, what to do once listening, and how to stop the parts' work.
+import { leadAdminRoutes } from './admin/leads.ts';
+import { adminRoutes } from './admin/ops.ts';
+import { announceSetupLink, LoginThrottle, Owner } from './admin/owner.ts';
+import { sessionRoutes } from './admin/session.ts';
+import { statsRoute } from './admin/stats.ts';
+import { loadPwa, pwaRoutes } from './admin/pwa.ts';
+import { backupRoutes } from './admin/backups.ts';
+import { privacyRoutes } from './admin/privacy.ts';
+import type { AdminAuth } from './admin/auth.ts';
+import { backupDeps } from './backup/backup.ts';
+import { Backups } from './backup/service.ts';
+import { GeoLocator } from './collect/geo.ts';
+import { collectRoute } from './collect/route.ts';
+import { buildTracker, trackerRoutes } from './collect/tracker-route.ts';
+import { AgentParser } from './collect/user-agent.ts';
+import { APP_VERSION, type Config } from './config.ts';
+import type { Storage } from './db/storage.ts';
+import { configuredDestinations } from './destinations/configured.ts';
+import type { Events } from './events/open.ts';
+import type { Route } from './http/server.ts';
+import { countLeadsAsEvents, leadsFromContactClicks } from './leads/from-events.ts';
+import { leadRoutes } from './leads/routes.ts';
+import { Turnstile } from './leads/spam.ts';
+import { stripeRoute } from './leads/stripe.ts';
+import type { Logger } from './log.ts';
+import type { Metrics } from './metrics.ts';
+import { Notifier } from './notify/notify.ts';
+import { routeLeadChanges } from './outbox/lead-jobs.ts';
+import { OutboxWorker } from './outbox/worker.ts';
+import { keepLeadRetention } from './privacy/retention.ts';
+
+export interface Parts {
+  routes: Route[];
+  /** Once the server listens at `baseUrl`. */
+  started(baseUrl: string): void;
+  stop(): Promise<void>;
+}
+
+export function assemble({ config, log, metrics, events, storage, uwsBuild }: { config: Config; log: Logger; metrics: Metrics; events: Events; storage: Storage; uwsBuild: string }): Parts {
+  const settings = config.leads;
+  const { clickhouse } = events;
+  const geo = new GeoLocator(config.geoipCityDb, log);
+  const agents = new AgentParser();
+
+  // Lead changes become deliveries and notifications in the change's transaction; new leads count in analytics.
+  const { destinations, vapidPublicKey, pushEndpoints } = configuredDestinations(config, storage, log);
+  const worker = new OutboxWorker(storage.outbox, destinations, log, metrics, { parkedProbeMs: settings.outboxParkedProbeMs, statusCheckMs: settings.outboxStatusCheckMs });
+  routeLeadChanges(storage.leads, storage.outbox, destinations, () => worker.wake());
+  const notifier = new Notifier(storage, { includeName: settings.notifyIncludeName, telegram: settings.telegram !== undefined, locale: settings.locale });
+  notifier.watch(storage.leads);
+  countLeadsAsEvents(storage.leads, events.sink, agents, log);
+  worker.wake();
+
+  // Backups run here when asked (only this process can read the embedded ClickHouse).
+  const backups = new Backups(config.backup && backupDeps({ ...config, backup: config.backup }, storage, clickhouse), storage.settings, {
+    notify: (key, title, body) => {
+      notifier.owner(key, { title, body, url: '/admin/#/settings' });
+      worker.wake();
+    },
+  }, log);
+  if (config.backup && !config.backup.encryptionKey) log.warn('BACKUP_ENCRYPTION_KEY is not set: backups (which hold phone numbers) are stored unencrypted');
+  const stopChores = [backups.watchAge(), keepLeadRetention(storage.personalData, config.retention.leadDays, log)];
+
+  const owner = new Owner(storage);
+  const auth: AdminAuth = { adminToken: config.adminToken, owner, secureCookies: config.publicOrigin?.startsWith('https://') ?? false };
+  if (config.adminToken === undefined) log.info('ADMIN_TOKEN is not set: scripts cannot use the admin API, and /metrics is served to loopback only');
+  const tracker = buildTracker();
+  const trackerLead = buildTracker('lead');
+  log.info({ bytes: tracker.code.length, gzip: tracker.gzip.length, brotli: tracker.brotli.length, leadPartGzip: trackerLead.gzip.length }, 'tracker built');
+  const { defaultCountry, currency } = settings;
+
+  const routes = [
+    ...trackerRoutes(tracker, trackerLead),
+    ...pwaRoutes(loadPwa({ locale: settings.locale, currency })),
+    collectRoute({
+      geo, agents, events: events.sink, metrics,
+      onContactClicks: (beacons, hit) => {
+        try {
+          leadsFromContactClicks({ store: storage.leads, spam: settings.spam }, beacons, hit);
+        } catch (err) {
+          log.error({ err }, 'a call/WhatsApp click was journaled but its lead could not be stored');
+        }
+      },
+    }),
+    ...leadRoutes({
+      store: storage.leads, geo, defaultCountry, thanksUrl: settings.thanksUrl, googleLeadFormKey: settings.googleLeadFormKey, spam: settings.spam,
+      turnstile: settings.turnstile && new Turnstile(settings.turnstile.secret, settings.turnstile.verifyUrl),
+    }),
+    ...(config.stripeWebhookSecret ? [stripeRoute({ secret: config.stripeWebhookSecret, storage, defaultCountry, log })] : []),
+    ...sessionRoutes({ auth, throttle: new LoginThrottle(), log }),
+    statsRoute({ auth, reports: storage.reports, clickhouse, currency }),
+    ...leadAdminRoutes({ auth, storage, notifier, worker, clickhouse, defaultCountry, currency, vapidPublicKey, pushEndpoints }),
+    ...backupRoutes(auth, backups),
+    ...privacyRoutes({ auth, personalData: storage.personalData, clickhouse, batcher: events.batcher, defaultCountry, log }),
+    ...adminRoutes({
+      auth, db: clickhouse, database: config.clickhouse.database, batcher: events.batcher, journal: events.journal, geo, metrics, uwsBuild, schemaVersion: events.schemaVersion, appVersion: APP_VERSION,
+      statusExtras: () => ({
+        leads: { database: settings.databasePath, schemaVersion: storage.schemaVersion() },
+        outbox: { ...storage.outbox.counts(), destinations: worker.status() },
+        google: { configured: config.google !== undefined, problems: config.google ? [] : ['not configured: sales are not sent to Google Ads'] },
+        backup: backups.status(),
+      }),
+    }),
+  ];
+
+  return {
+    routes,
+    started: (baseUrl) => announceSetupLink(owner, baseUrl, log),
+    async stop() {
+      geo.close();
+      await worker.stop();
+      for (const stop of stopChores) stop();
+    },
+  };
+}

@@ -1,0 +1,74 @@
+// Tells the owner about a new lead (or another event, such as a failed backup): one web push job
+// per subscribed device and one Telegram job, enqueued in the lead's own transaction. The text
+// says where the lead came from, not who it is: the name only when NOTIFY_INCLUDE_NAME is on (a
+// lock screen is public). A lead held by the spam checks is stored for the owner to look at, not
+// pushed to their phone; a flood says so once an hour instead of once per lead.
+import type { Lead, LeadStore } from '../db/leads.ts';
+import type { Outbox } from '../db/outbox.ts';
+import type { PushSubscriptions } from '../db/push.ts';
+
+/** What the owner's phone shows, and where tapping it leads. */
+export interface NotificationPayload {
+  title: string;
+  body: string;
+  leadId?: string;
+  url: string;
+}
+
+/** A web push job: one notification for one subscribed device. */
+export interface PushJob {
+  subscriptionId: number;
+  notification: NotificationPayload;
+}
+
+export interface NotifyOptions {
+  includeName: boolean;
+  telegram: boolean;
+  locale: string;
+}
+
+const SOURCE_LABEL: Record<Lead['source'], string> = {
+  form: 'form',
+  call: 'call click',
+  whatsapp: 'WhatsApp click',
+  google_lead_form: 'Google lead form',
+};
+
+export function notification(lead: Lead, options: NotifyOptions): NotificationPayload {
+  const time = new Intl.DateTimeFormat(options.locale, { hour: '2-digit', minute: '2-digit' }).format(lead.created_at);
+  const parts = [lead.city, lead.utm_campaign ? `campaign ${lead.utm_campaign}` : undefined, time].filter(Boolean);
+  const who = options.includeName && lead.name ? `: ${lead.name}` : '';
+  return {
+    title: `New lead (${SOURCE_LABEL[lead.source]})${who}${lead.is_test ? ' [test]' : ''}`,
+    body: parts.join(' · '),
+    leadId: lead.id,
+    url: `/admin/#/lead/${lead.id}`,
+  };
+}
+
+export class Notifier {
+  constructor(private readonly storage: { outbox: Outbox; push: PushSubscriptions }, private readonly options: NotifyOptions) {}
+
+  /** Notifies new leads from now on (inside the transaction that stores each). */
+  watch(leads: LeadStore): void {
+    leads.onCreate.push((lead) => {
+      if (!lead.flag) this.owner(lead.id, notification(lead, this.options), { leadId: lead.id });
+      else if (lead.flag === 'flood') this.owner(`lead-flood:${new Date().toISOString().slice(0, 13)}`, { title: 'Leads held', body: 'Many leads from one source within an hour: they are held in the app, not notified one by one.', url: '/admin/#/' });
+    });
+  }
+
+  /**
+   * One push job per subscribed device and one Telegram job (unless `pushOnly`), under dedup keys
+   * derived from `key`; returns how many devices it goes to.
+   */
+  owner(key: string, payload: NotificationPayload, options: { leadId?: string; pushOnly?: boolean } = {}): number {
+    const leadId = options.leadId ?? null;
+    const subscriptions = this.storage.push.ids();
+    for (const subscriptionId of subscriptions) {
+      const job: PushJob = { subscriptionId, notification: payload };
+      this.storage.outbox.enqueue('webpush', `webpush:${key}:${subscriptionId}`, leadId, job);
+    }
+    if (this.options.telegram && !options.pushOnly) this.storage.outbox.enqueue('telegram', `telegram:${key}`, leadId, payload);
+    return subscriptions.length;
+  }
+}
