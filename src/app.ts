@@ -96,7 +96,7 @@ export function assemble({ config, log, metrics, events, storage, uwsBuild }: { 
     ...backupRoutes(auth, backups),
     ...privacyRoutes({ auth, personalData: storage.personalData, clickhouse, batcher: events.batcher, defaultCountry, log }),
     ...adminRoutes({
-      auth, db: clickhouse, database: config.clickhouse.database, batcher: events.batcher, journal: events.journal, geo, metrics, uwsBuild, schemaVersion: events.schemaVersion, appVersion: APP_VERSION,
+      auth, clickhouse, database: config.clickhouse.database, batcher: events.batcher, journal: events.journal, geo, metrics, uwsBuild, schemaVersion: events.schemaVersion, appVersion: APP_VERSION,
       statusExtras: () => ({
         leads: { database: settings.databasePath, schemaVersion: storage.schemaVersion() },
         outbox: { ...storage.outbox.counts(), destinations: worker.status() },

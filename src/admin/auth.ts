@@ -4,6 +4,7 @@ import { sameSecret } from '../http/secret.ts';
 import type { Guard, Request } from '../http/server.ts';
 import { problem, type Reply } from '../http/reply.ts';
 import { SESSION_ABSOLUTE_MS, type Owner } from './owner.ts';
+import { cookie } from '../http/cookie.ts';
 
 export interface AdminAuth {
   adminToken: string | undefined;
@@ -40,12 +41,7 @@ export function sessionCookieName(auth: AdminAuth): string {
 }
 
 export function sessionToken(req: Request, auth: AdminAuth): string {
-  const name = sessionCookieName(auth);
-  for (const part of req.headers.cookie.split(';')) {
-    const eq = part.indexOf('=');
-    if (eq > 0 && part.slice(0, eq).trim() === name) return part.slice(eq + 1).trim();
-  }
-  return '';
+  return cookie(req.headers.cookie, sessionCookieName(auth)) ?? '';
 }
 
 export function sessionCookie(auth: AdminAuth, token: string): string {

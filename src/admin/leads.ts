@@ -10,7 +10,7 @@ import { normalisePhone } from '../leads/lead.ts';
 import type { Notifier } from '../notify/notify.ts';
 import type { OutboxWorker } from '../outbox/worker.ts';
 import { KEEP_OFFLINE, ownerOnly, type AdminAuth } from './auth.ts';
-import { readJson } from '../http/json.ts';
+import { readJsonObject } from '../http/json.ts';
 import type { PushEndpoints } from '../destinations/push-endpoint.ts';
 
 export interface LeadAdminDeps {
@@ -85,7 +85,7 @@ async function leadDetail(deps: LeadAdminDeps, id: string): Promise<Reply> {
 }
 
 async function patchLead(deps: LeadAdminDeps, req: Request): Promise<Reply> {
-  const body = parseJson(req);
+  const body = readJsonObject(req.body);
   if (body === undefined) return problem(400, 'invalid-json', 'Body is not a JSON object');
   const errors: Record<string, string> = {};
   const changes: { status?: LeadStatus; phone?: string; note?: string } = {};
@@ -109,7 +109,7 @@ async function patchLead(deps: LeadAdminDeps, req: Request): Promise<Reply> {
 }
 
 async function postSale(deps: LeadAdminDeps, req: Request): Promise<Reply> {
-  const body = parseJson(req);
+  const body = readJsonObject(req.body);
   if (body === undefined) return problem(400, 'invalid-json', 'Body is not a JSON object');
   return recordSale(deps, req.params[0]!, body, 'owner');
 }
@@ -119,7 +119,7 @@ async function postSale(deps: LeadAdminDeps, req: Request): Promise<Reply> {
  * recent one with that `phone`, `email` or WhatsApp `refCode`; then the same as marking it sold.
  */
 async function postSaleByContact(deps: LeadAdminDeps, req: Request): Promise<Reply> {
-  const body = parseJson(req);
+  const body = readJsonObject(req.body);
   if (body === undefined) return problem(400, 'invalid-json', 'Body is not a JSON object');
   const text = (key: string) => (typeof body[key] === 'string' && (body[key] as string).trim() !== '' ? (body[key] as string).trim() : undefined);
   let id = text('leadId');
@@ -185,7 +185,7 @@ function listSubscriptions(deps: LeadAdminDeps): Reply {
 }
 
 async function addSubscription(deps: LeadAdminDeps, req: Request): Promise<Reply> {
-  const body = parseJson(req);
+  const body = readJsonObject(req.body);
   const keys = body?.keys as Record<string, unknown> | undefined;
   const base64url = /^[A-Za-z0-9_-]+={0,2}$/;
   if (
@@ -210,15 +210,6 @@ function testPush(deps: LeadAdminDeps): Reply {
 
 function removeSubscription(deps: LeadAdminDeps, idText: string): Reply {
   return deps.storage.push.remove(Number(idText)) ? { status: 204 } : notFound('push subscription');
-}
-
-function parseJson(req: Request): Record<string, unknown> | undefined {
-  try {
-    const value = readJson(req.body);
-    return typeof value === 'object' && value !== null && !Array.isArray(value) ? (value as Record<string, unknown>) : undefined;
-  } catch {
-    return undefined;
-  }
 }
 
 function invalid(parameter: string, message: string): Reply {

@@ -11,7 +11,7 @@ import { withDeadline } from '../time.ts';
 
 export interface AdminDeps {
   auth: AdminAuth;
-  db: ClickHouse;
+  clickhouse: ClickHouse;
   database: string;
   batcher: Batcher;
   journal: Journal;
@@ -29,7 +29,7 @@ const EVENTS_MAX_LIMIT = 1000;
 const READY_TIMEOUT_MS = 2000;
 
 export function adminRoutes(deps: AdminDeps): Route[] {
-  const ping = () => withDeadline(deps.db.query('SELECT 1 AS ok'), READY_TIMEOUT_MS);
+  const ping = () => withDeadline(deps.clickhouse.query('SELECT 1 AS ok'), READY_TIMEOUT_MS);
   return [
     { method: 'get', path: '/healthz', handler: () => json(200, { status: 'ok' }) },
     {
@@ -70,7 +70,7 @@ export function adminRoutes(deps: AdminDeps): Route[] {
         if (!Number.isInteger(limit) || limit < 1 || limit > EVENTS_MAX_LIMIT) {
           return problem(400, 'invalid-parameter', 'Invalid limit', `limit must be an integer from 1 to ${EVENTS_MAX_LIMIT}`);
         }
-        const rows = await deps.db.query<Record<string, unknown>>(
+        const rows = await deps.clickhouse.query<Record<string, unknown>>(
           'SELECT * FROM events ORDER BY received_at DESC, event_time DESC LIMIT {limit:UInt32}',
           { limit },
         );
@@ -82,18 +82,18 @@ export function adminRoutes(deps: AdminDeps): Route[] {
       path: '/api/admin/status',
       guards: [ownerOnly(deps.auth)],
       handler: async () => {
-        let clickhouse: Record<string, unknown> = { mode: deps.db.mode, database: deps.database, schemaVersion: deps.schemaVersion };
+        let engine: Record<string, unknown> = { mode: deps.clickhouse.mode, database: deps.database, schemaVersion: deps.schemaVersion };
         try {
-          const [row] = await withDeadline(deps.db.query<{ version: string }>('SELECT version() AS version'), READY_TIMEOUT_MS);
-          clickhouse = { ...clickhouse, reachable: true, version: row?.version };
+          const [row] = await withDeadline(deps.clickhouse.query<{ version: string }>('SELECT version() AS version'), READY_TIMEOUT_MS);
+          engine = { ...engine, reachable: true, version: row?.version };
         } catch (err) {
-          clickhouse = { ...clickhouse, reachable: false, error: errorText(err) };
+          engine = { ...engine, reachable: false, error: errorText(err) };
         }
         return json(200, {
           version: deps.appVersion,
           uptimeSeconds: Math.round(process.uptime()),
           http: { uws: deps.uwsBuild },
-          clickhouse,
+          clickhouse: engine,
           geoip: deps.geo.status(),
           batch: deps.batcher.snapshot(),
           journal: deps.journal.status(),

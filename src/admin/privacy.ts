@@ -10,7 +10,7 @@ import { normaliseEmail, normalisePhone } from '../leads/lead.ts';
 import type { Logger } from '../log.ts';
 import { erasePerson, type Person } from '../privacy/erase.ts';
 import { ownerOnly, type AdminAuth } from './auth.ts';
-import { readJson } from '../http/json.ts';
+import { readJsonObject } from '../http/json.ts';
 import { succeedsWithin } from '../time.ts';
 
 export interface PrivacyDeps {
@@ -29,13 +29,8 @@ export function privacyRoutes(deps: PrivacyDeps): Route[] {
 }
 
 async function erase(deps: PrivacyDeps, req: Request): Promise<Reply> {
-  let body: unknown;
-  try {
-    body = readJson(req.body);
-  } catch {
-    return problem(400, 'invalid-json', 'Body is not valid JSON', 'Send {"phone": …}, {"email": …} or {"visitorId": …}.');
-  }
-  const b = (typeof body === 'object' && body !== null && !Array.isArray(body) ? body : {}) as Record<string, unknown>;
+  const b = readJsonObject(req.body);
+  if (!b) return problem(400, 'invalid-json', 'Body is not a JSON object', 'Send {"phone": …}, {"email": …} or {"visitorId": …}.');
   const person: Person = {};
   const errors: Record<string, string> = {};
   if (b.phone !== undefined) {

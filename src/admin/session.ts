@@ -7,7 +7,7 @@ import type { Request, Route } from '../http/server.ts';
 import type { Logger } from '../log.ts';
 import { ownerOnly, CSRF_HEADER, CSRF_REJECTED, sessionCookie, sessionToken, type AdminAuth } from './auth.ts';
 import { PasswordCheckBusy, type LoginThrottle } from './owner.ts';
-import { readJson } from '../http/json.ts';
+import { readJsonObject } from '../http/json.ts';
 
 export interface SessionDeps {
   auth: AdminAuth;
@@ -49,12 +49,7 @@ export function sessionRoutes(deps: SessionDeps): Route[] {
 }
 
 function body(req: Request): Record<string, unknown> {
-  try {
-    const value = readJson(req.body);
-    return typeof value === 'object' && value !== null ? (value as Record<string, unknown>) : {};
-  } catch {
-    return {};
-  }
+  return readJsonObject(req.body) ?? {};
 }
 
 function loggedIn(deps: SessionDeps, req: Request, status: number): Reply {

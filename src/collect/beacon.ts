@@ -65,7 +65,7 @@ export type ParseResult =
   | { ok: false; status: 400 | 415; slug: string; title: string; detail: string };
 
 const CONTENT_TYPES = new Set(['text/plain', 'application/json']);
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+export const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const TYPE = /^[a-z][a-z0-9_]*$/;
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 

@@ -50,7 +50,7 @@ export class Batcher {
   private retryLog = { at: 0, suppressed: 0 };
 
   constructor(
-    private readonly db: ClickHouse,
+    private readonly clickhouse: ClickHouse,
     private readonly journal: Journal,
     private readonly options: BatcherOptions,
     private readonly log: Logger,
@@ -160,7 +160,7 @@ export class Batcher {
     for (let attempt = 0; ; attempt++) {
       const started = performance.now();
       try {
-        await this.db.insert(this.options.table, payload, token);
+        await this.clickhouse.insert(this.options.table, payload, token);
         this.metrics.insertSeconds.labels('ok').observe((performance.now() - started) / 1000);
         this.metrics.batchRows.observe(rows);
         this.metrics.rowsConfirmed.inc(rows);

@@ -19,6 +19,16 @@ function wellFormed(_key: string, value: unknown): unknown {
   return fixed;
 }
 
+/** A JSON body that must be an object; undefined when it is not valid JSON or not an object. */
+export function readJsonObject(body: Buffer | string): Record<string, unknown> | undefined {
+  try {
+    const value = readJson(body);
+    return typeof value === 'object' && value !== null && !Array.isArray(value) ? (value as Record<string, unknown>) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 /** The first `max` UTF-16 units of a text, never ending in half a surrogate pair. */
 export function clip(text: string, max: number): string {
   return text.length <= max ? text : text.slice(0, max).toWellFormed();

@@ -13,10 +13,8 @@ import type { EventRow } from '../events/schema.ts';
 import type { EventSink } from '../events/sink.ts';
 import type { Logger } from '../log.ts';
 import type { Lead, LeadStore } from '../db/leads.ts';
-import { newLead, type LeadDraft } from './lead.ts';
+import { newLead, REF_CODE, type LeadDraft } from './lead.ts';
 import { spamFlag, type SpamLimits } from './spam.ts';
-
-const REF_CODE = /^[A-Za-z0-9]{3,16}$/;
 
 export interface ContactClickDeps {
   store: LeadStore;

@@ -3,10 +3,11 @@
 // Phones become E.164 (libphonenumber-js, DEFAULT_COUNTRY for national numbers); emails are
 // trimmed and lower-cased. Errors are per field, for a 422 the form can show.
 import { parsePhoneNumberFromString, type CountryCode } from 'libphonenumber-js';
-import { CLICK_IDS, UTMS } from '../collect/beacon.ts';
+import { CLICK_IDS, UTMS, UUID } from '../collect/beacon.ts';
 import type { Geo } from '../collect/geo.ts';
 import type { LeadSource, NewLead } from '../db/leads.ts';
 import { clientNet } from '../http/client-ip.ts';
+import { cookie } from '../http/cookie.ts';
 import { clip, readJson } from '../http/json.ts';
 
 export const ATTRIBUTION_KEYS = [...CLICK_IDS, 'fbc', 'fbp', ...UTMS, 'landing'] as const;
@@ -97,9 +98,9 @@ export type FieldErrors = Record<string, string>;
 export type LeadParse = { ok: true; draft: LeadDraft; thanksUrl: string | undefined } | { ok: false; errors: FieldErrors };
 
 const CAPS = { name: 200, message: 5000, service: 200, extra: 5000, id: 128, url: 4096, attribution: 512, refCode: 16 } as const;
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
-const REF_CODE = /^[A-Za-z0-9]{3,16}$/;
+/** The code a WhatsApp message carries to name its lead. */
+export const REF_CODE = /^[A-Za-z0-9]{3,16}$/;
 /** Form fields that steer the intake rather than describe the lead. */
 const CONTROL_FIELDS = new Set(['eventId', 'thanks', 'consent_ads', 'turnstileToken', 'cf-turnstile-response', 'lc_hp', 'lcFill', 'visitorId', 'sessionId', 'pageUrl', 'refCode', 'name', 'phone', 'email', 'message', 'service', ...ATTRIBUTION_KEYS]);
 
@@ -139,13 +140,8 @@ export function fieldsFromForm(body: URLSearchParams): Record<string, unknown> {
 
 /** Attribution the tracker keeps in first-party cookies (lc_attr: JSON; _fbc/_fbp: Meta's own). */
 export function attributionFromCookies(cookieHeader: string): Attribution {
-  const cookies = new Map<string, string>();
-  for (const part of cookieHeader.split(';')) {
-    const eq = part.indexOf('=');
-    if (eq > 0) cookies.set(part.slice(0, eq).trim(), part.slice(eq + 1).trim());
-  }
   const attribution: Attribution = {};
-  const stored = cookies.get('lc_attr');
+  const stored = cookie(cookieHeader, 'lc_attr');
   if (stored) {
     try {
       // The tracker's cookie: {f: first touch, l: last touch, v: visitor}; the last touch wins.
@@ -158,7 +154,7 @@ export function attributionFromCookies(cookieHeader: string): Attribution {
     }
   }
   for (const key of ['fbc', 'fbp'] as const) {
-    const v = cookies.get(`_${key}`);
+    const v = cookie(cookieHeader, `_${key}`);
     if (v) attribution[key] = clip(v, CAPS.attribution);
   }
   return attribution;

@@ -8,7 +8,7 @@ import type { LeadStore } from '../db/leads.ts';
 import { attributionFromCookies, fieldsFromForm, fieldsFromJson, newLead, normaliseEmail, normalisePhone, parseLead, type FieldErrors, type LeadContext, type LeadDraft } from './lead.ts';
 import { spamFlag, type SpamLimits, type Turnstile } from './spam.ts';
 import { sameSecret } from '../http/secret.ts';
-import { clip, readJson } from '../http/json.ts';
+import { clip, readJson, readJsonObject } from '../http/json.ts';
 
 export interface LeadRoutesDeps {
   store: LeadStore;
@@ -124,13 +124,8 @@ interface GoogleLead {
 const GOOGLE_NAME_COLUMNS = ['FULL_NAME', 'FIRST_NAME', 'LAST_NAME'];
 
 function googleLeadForm(deps: LeadRoutesDeps, req: Request): Reply {
-  let body: GoogleLead;
-  try {
-    body = readJson(req.body) as GoogleLead;
-    if (typeof body !== 'object' || body === null || Array.isArray(body)) throw new Error('not an object');
-  } catch {
-    return problem(400, 'invalid-json', 'Body is not a Google lead form payload');
-  }
+  const body = readJsonObject(req.body) as GoogleLead | undefined;
+  if (!body) return problem(400, 'invalid-json', 'Body is not a Google lead form payload');
   if (deps.googleLeadFormKey === undefined) return problem(403, 'forbidden', 'Google lead forms are not enabled', 'Set GOOGLE_LEAD_FORM_KEY to the key entered in Google Ads.');
   if (typeof body.google_key !== 'string' || !sameSecret(body.google_key, deps.googleLeadFormKey)) return problem(403, 'forbidden', 'Wrong google_key');
   if (typeof body.lead_id !== 'string' || body.lead_id === '' || body.lead_id.length > 200) return problem(400, 'invalid-lead', 'lead_id is missing');

@@ -10,7 +10,7 @@ import { json, problem, type Reply } from '../http/reply.ts';
 import type { Request, Route } from '../http/server.ts';
 import type { Storage } from '../db/storage.ts';
 import { normaliseEmail, normalisePhone } from './lead.ts';
-import { readJson } from '../http/json.ts';
+import { readJsonObject } from '../http/json.ts';
 
 const TOLERANCE_SECONDS = 300;
 /** Currencies Stripe counts in whole units (its "zero-decimal currencies"). */
@@ -47,13 +47,8 @@ function handle(deps: StripeDeps, req: Request): Reply {
   if (!verifyStripeSignature(req.headers['stripe-signature'], req.body, deps.secret)) {
     return problem(400, 'bad-signature', 'Stripe-Signature does not verify', 'Check STRIPE_WEBHOOK_SECRET, and that the request is less than 5 minutes old.');
   }
-  let event: StripeEvent;
-  try {
-    event = readJson(req.body) as StripeEvent;
-    if (typeof event !== 'object' || event === null || Array.isArray(event)) throw new Error('not an object');
-  } catch {
-    return problem(400, 'invalid-json', 'Body is not a Stripe event');
-  }
+  const event = readJsonObject(req.body) as StripeEvent | undefined;
+  if (!event) return problem(400, 'invalid-json', 'Body is not a Stripe event');
   // Signed by Stripe, still read defensively: every field may be missing or of another type.
   const data = event.data?.object;
   const object = (typeof data === 'object' && data !== null ? data : {}) as NonNullable<NonNullable<StripeEvent['data']>['object']>;
