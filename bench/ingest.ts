@@ -4,7 +4,7 @@
 // core 0 and wrk on core 1. Prints one summary line.
 // Needs wrk and taskset (Debian: apt-get install -y wrk util-linux).
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -82,10 +82,30 @@ const rate = (r: WrkResult) => r.requests / (r.duration_us / 1e6);
 const acked = (r: WrkResult) => r.requests - r.status_errors;
 const ms = (us: number) => (us / 1000).toFixed(2);
 
+/** A metric's value; `name` may carry its labels, e.g. lc_clickhouse_insert_seconds_count{outcome="ok"}. */
 async function metric(port: number, name: string): Promise<number> {
   const text = await (await fetch(`http://127.0.0.1:${port}/metrics`, { headers: { Authorization: `Bearer ${TOKEN}` } })).text();
-  const m = new RegExp(`^${name} ([0-9.e+-]+)$`, 'm').exec(text);
+  const m = new RegExp(`^${name.replace(/[{}"]/g, (c) => '\\' + c)} ([0-9.e+-]+)$`, 'm').exec(text);
   return m ? Number(m[1]) : NaN;
+}
+
+/** The server's resident memory now, in MB (VmRSS), from /proc. */
+function rssMb(pid: number): number {
+  const m = /^VmRSS:\s+(\d+) kB$/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return m ? Number(m[1]) / 1024 : NaN;
+}
+
+/** Samples the server's RSS every 100 ms while `work` runs; returns its result and the highest RSS seen. */
+function watchingRss<T>(pid: number, work: () => T): { result: T; peakMb: number } {
+  // wrk runs synchronously (spawnSync), so the sampler is a child of its own.
+  const sampler = spawn('sh', ['-c', `while kill -0 ${pid} 2>/dev/null; do grep VmRSS /proc/${pid}/status; sleep 0.1; done`], { stdio: ['ignore', 'pipe', 'ignore'] });
+  let peakKb = 0;
+  sampler.stdout!.on('data', (chunk: Buffer) => {
+    for (const m of chunk.toString().matchAll(/VmRSS:\s+(\d+) kB/g)) peakKb = Math.max(peakKb, Number(m[1]));
+  });
+  const result = work();
+  sampler.kill();
+  return { result, peakMb: Math.max(peakKb / 1024, rssMb(pid)) };
 }
 
 function stop(child: ChildProcess): Promise<number | null> {
@@ -116,6 +136,10 @@ console.error(`bench: raw uWS ${rate(rawPeak).toFixed(0)}/s`);
 interface PipelineRun {
   fsync: string;
   peak: WrkResult;
+  peakRssMb: number;
+  idleRssMb: number;
+  insertsPerSecond: number;
+  activeParts: number;
   paced?: WrkResult;
   stallMs?: number;
   rows: number;
@@ -131,7 +155,9 @@ async function pipeline(fsync: string, latency: boolean): Promise<PipelineRun> {
   const env = { PORT: '0', HOST: '127.0.0.1', DATA_DIR: dataDir, GEOIP_CITY_DB: geoPath, TRUST_PROXY: '1', ADMIN_TOKEN: TOKEN, LOG_LEVEL: 'info', FLUSH_MAX_ROWS, JOURNAL_FSYNC: fsync, RATE_LIMIT_COLLECT: '0', RATE_LIMIT_GLOBAL: '0' }; // wrk is one client
   const full = await start('src/main.ts', env, /"port":(\d+),"msg":"listening"/);
   const runs = [wrk(full.port, 2, CONNECTIONS)];
-  const peak = wrk(full.port, SECONDS, CONNECTIONS);
+  const insertsBefore = await metric(full.port, 'lc_clickhouse_insert_seconds_count{outcome="ok"}');
+  const { result: peak, peakMb: peakRssMb } = watchingRss(full.child.pid!, () => wrk(full.port, SECONDS, CONNECTIONS));
+  const insertsPerSecond = ((await metric(full.port, 'lc_clickhouse_insert_seconds_count{outcome="ok"}')) - insertsBefore) / (peak.duration_us / 1e6);
   runs.push(peak);
   console.error(`bench: pipeline, JOURNAL_FSYNC=${fsync}: ${rate(peak).toFixed(0)}/s`);
   let paced: WrkResult | undefined;
@@ -145,15 +171,21 @@ async function pipeline(fsync: string, latency: boolean): Promise<PipelineRun> {
     // on one core, V8's and ClickHouse's own threads preempt the event loop.)
     stallMs = (await metric(full.port, 'lc_event_loop_delay_max_seconds')) * 1000;
   }
-  await new Promise((r) => setTimeout(r, 1500)); // let the last batch land
+  await new Promise((r) => setTimeout(r, 5000)); // let the last batch land, and memory settle
+  const idleRssMb = rssMb(full.child.pid!);
   const accepted = await metric(full.port, 'lc_beacons_accepted_total');
   const exitCode = await stop(full.child);
   const session = new Session(join(dataDir, 'clickhouse'));
   const rows = Number(JSON.parse((await session.queryAsync('SELECT count() AS n FROM lean_capture.events', { format: 'JSONEachRow' })).text()).n);
+  const activeParts = Number(JSON.parse((await session.queryAsync("SELECT count() AS n FROM system.parts WHERE database = 'lean_capture' AND table = 'events' AND active", { format: 'JSONEachRow' })).text()).n);
   session.close();
   return {
     fsync,
     peak,
+    peakRssMb,
+    idleRssMb,
+    insertsPerSecond,
+    activeParts,
     paced,
     stallMs,
     rows,
@@ -176,7 +208,8 @@ console.log(
   `bench ingest: ${rate(main.peak).toFixed(0)} beacons/s vs raw uWS ${rate(rawPeak).toFixed(0)}/s (ratio ${ratio(main)}, JOURNAL_FSYNC=200)` +
     ` | fsync off ${rate(off.peak).toFixed(0)}/s (${ratio(off)}), always ${rate(always.peak).toFixed(0)}/s (${ratio(always)})` +
     ` | at ${rate(main.paced!).toFixed(0)}/s: p50 ${ms(main.paced!.p50_us)} ms, p99 ${ms(main.paced!.p99_us)} ms` +
-    ` | max event-loop stall ${main.stallMs!.toFixed(1)} ms | FLUSH_MAX_ROWS=${FLUSH_MAX_ROWS}` +
+    ` | max event-loop stall ${main.stallMs!.toFixed(1)} ms | ${main.insertsPerSecond.toFixed(1)} inserts/s at peak, ${main.activeParts} active parts after` +
+    ` | RSS peak ${main.peakRssMb.toFixed(0)} MB, idle ${main.idleRssMb.toFixed(0)} MB | FLUSH_MAX_ROWS=${FLUSH_MAX_ROWS}` +
     ` | ClickHouse rows ${all.reduce((n, r) => n + r.rows, 0)} / accepted ${all.reduce((n, r) => n + r.accepted, 0)} / acknowledged ${all.reduce((n, r) => n + r.acked, 0)}` +
     ` (lost ${lost}, errors ${all.reduce((n, r) => n + r.errors, 0)}${consistent ? '' : ', INCONSISTENT'})`,
 );

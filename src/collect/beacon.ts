@@ -97,54 +97,58 @@ export function parseCollect(contentType: string, body: Buffer): ParseResult {
 
 function parseBeacon(value: unknown, at: string): Beacon {
   const event = record(value, at || 'event');
-  const field = (name: string) => (at ? `${at}.${name}` : name);
 
-  const id = optionalString(event.id, field('id'), 36);
-  if (id !== '' && !UUID.test(id)) throw new Invalid(`${field('id')} must be a UUID`);
-  const type = requiredString(event.type, field('type'), MAX_TYPE);
-  if (!TYPE.test(type)) throw new Invalid(`${field('type')} must be lower-case letters, digits and _`);
+  const id = optionalString(event.id, path(at, 'id'), 36);
+  if (id !== '' && !UUID.test(id)) throw new Invalid(`${path(at, 'id')} must be a UUID`);
+  const type = requiredString(event.type, path(at, 'type'), MAX_TYPE);
+  if (!TYPE.test(type)) throw new Invalid(`${path(at, 'type')} must be lower-case letters, digits and _`);
 
-  const url = optionalString(event.url, field('url'), MAX_URL);
-  const page = url === '' ? undefined : httpUrl(url, field('url'));
-  const referrer = optionalString(event.referrer, field('referrer'), MAX_URL);
-  const attribution = event.attribution === undefined || event.attribution === null ? {} : record(event.attribution, field('attribution'));
+  const url = optionalString(event.url, path(at, 'url'), MAX_URL);
+  const page = url === '' ? undefined : httpUrl(url, path(at, 'url'));
+  const referrer = optionalString(event.referrer, path(at, 'referrer'), MAX_URL);
+  const attribution = event.attribution === undefined || event.attribution === null ? {} : record(event.attribution, path(at, 'attribution'));
 
   const campaign = {} as Campaign;
   for (const key of CLICK_IDS) {
-    campaign[key] = page?.searchParams.get(key)?.slice(0, MAX_CLICK_ID).toWellFormed() || optionalString(attribution[key], field(`attribution.${key}`), MAX_CLICK_ID);
+    campaign[key] = page?.searchParams.get(key)?.slice(0, MAX_CLICK_ID).toWellFormed() || optionalString(attribution[key], path(at, `attribution.${key}`), MAX_CLICK_ID);
   }
   for (const key of UTMS) {
-    campaign[key] = page?.searchParams.get(key)?.slice(0, MAX_UTM).toWellFormed() || optionalString(attribution[key], field(`attribution.${key}`), MAX_UTM);
+    campaign[key] = page?.searchParams.get(key)?.slice(0, MAX_UTM).toWellFormed() || optionalString(attribution[key], path(at, `attribution.${key}`), MAX_UTM);
   }
 
-  const screen = event.screen === undefined || event.screen === null ? {} : record(event.screen, field('screen'));
-  const consent = typeof event.consent === 'boolean' ? (event.consent ? 'granted' : 'denied') : optionalString(event.consent, field('consent'), 8);
-  if (consent !== '' && !(CONSENT_STATES as readonly string[]).includes(consent)) throw new Invalid(`${field('consent')} must be true, false, granted, denied or implied`);
+  const screen = event.screen === undefined || event.screen === null ? {} : record(event.screen, path(at, 'screen'));
+  const consent = typeof event.consent === 'boolean' ? (event.consent ? 'granted' : 'denied') : optionalString(event.consent, path(at, 'consent'), 8);
+  if (consent !== '' && !(CONSENT_STATES as readonly string[]).includes(consent)) throw new Invalid(`${path(at, 'consent')} must be true, false, granted, denied or implied`);
   // Refused consent: whatever an older or hand-made sender put in, no click id is stored.
   const denied = consent === 'denied';
   if (denied) for (const key of CLICK_IDS) campaign[key] = '';
   return {
     id: id === '' ? randomUUID() : id.toLowerCase(),
     type,
-    name: optionalString(event.name, field('name'), MAX_NAME),
+    name: optionalString(event.name, path(at, 'name'), MAX_NAME),
     url: denied ? withoutClickIds(url) : url,
     path: page?.pathname ?? '',
     hostname: page?.hostname ?? '',
     referrer: denied ? withoutClickIds(referrer) : referrer,
     referrerHost: hostOf(referrer),
-    visitorId: optionalString(event.visitorId, field('visitorId'), MAX_ID),
-    sessionId: optionalString(event.sessionId, field('sessionId'), MAX_ID),
-    ts: optionalTimestamp(event.ts, field('ts')),
-    lang: optionalString(event.lang, field('lang'), MAX_LANG),
-    screenW: optionalInt(screen.w, field('screen.w'), MAX_SCREEN),
-    screenH: optionalInt(screen.h, field('screen.h'), MAX_SCREEN),
-    props: parseProps(event.props, field('props')),
+    visitorId: optionalString(event.visitorId, path(at, 'visitorId'), MAX_ID),
+    sessionId: optionalString(event.sessionId, path(at, 'sessionId'), MAX_ID),
+    ts: optionalTimestamp(event.ts, path(at, 'ts')),
+    lang: optionalString(event.lang, path(at, 'lang'), MAX_LANG),
+    screenW: optionalInt(screen.w, path(at, 'screen.w'), MAX_SCREEN),
+    screenH: optionalInt(screen.h, path(at, 'screen.h'), MAX_SCREEN),
+    props: parseProps(event.props, path(at, 'props')),
     campaign,
     consent: consent as Consent | '',
-    fbc: denied ? '' : optionalString(attribution.fbc, field('attribution.fbc'), MAX_CLICK_ID),
-    fbp: denied ? '' : optionalString(attribution.fbp, field('attribution.fbp'), MAX_CLICK_ID),
-    landing: optionalString(attribution.landing, field('attribution.landing'), MAX_URL),
+    fbc: denied ? '' : optionalString(attribution.fbc, path(at, 'attribution.fbc'), MAX_CLICK_ID),
+    fbp: denied ? '' : optionalString(attribution.fbp, path(at, 'attribution.fbp'), MAX_CLICK_ID),
+    landing: optionalString(attribution.landing, path(at, 'attribution.landing'), MAX_URL),
   };
+}
+
+/** Where in the body a field is, for the error message: `[2].url`, or `url` for a single event. */
+function path(at: string, name: string): string {
+  return at ? `${at}.${name}` : name;
 }
 
 function record(value: unknown, at: string): Record<string, unknown> {

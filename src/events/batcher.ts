@@ -9,13 +9,19 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { backoffMs, succeedsWithin, type BackoffPolicy } from '../time.ts';
 import type { Logger } from '../log.ts';
 import type { Metrics } from '../metrics.ts';
-import { isBadData, type ClickHouse } from './clickhouse.ts';
+import { isBadData, type ClickHouse, type RowFormat } from './clickhouse.ts';
 import type { Journal, JournalBatch } from './journal.ts';
 
 /** An outage is retried after up to 200 ms, 400 ms … and at most 30 s between attempts. */
 const RETRY: BackoffPolicy = { baseMs: 200, capMs: 30_000 };
 /** A backlog (after an outage or a restart) drains in batches up to this size: fewer, larger parts. */
 const BACKLOG_BATCH_ROWS = 20_000;
+/**
+ * Under load, an insert starts at most this often: each takes what waited meanwhile, so ClickHouse
+ * sees about two inserts a second per table (few parts to merge) and parses fewer, larger batches
+ * (a 10 000-row insert costs half as much per row as a 1 000-row one here).
+ */
+const MIN_INSERT_GAP_MS = 500;
 /** While inserts keep failing, the failure is logged at most this often (with the count since). */
 const RETRY_LOG_EVERY_MS = 60_000;
 
@@ -48,6 +54,10 @@ export class Batcher {
     lastError: undefined as string | undefined, lastInsertAt: undefined as number | undefined, failingSince: undefined as number | undefined,
   };
   private retryLog = { at: 0, suppressed: 0 };
+  /** When the last insert started (performance.now()), for MIN_INSERT_GAP_MS. */
+  private lastInsertStart = -Infinity;
+  /** Callers of flush() waiting: no pacing while someone waits for the rows to land. */
+  private flushing = 0;
 
   constructor(
     private readonly clickhouse: ClickHouse,
@@ -73,9 +83,14 @@ export class Batcher {
 
   /** Inserts everything journaled so far; resolves once ClickHouse confirmed it. */
   async flush(): Promise<void> {
-    while (!this.stopping) {
-      if (this.inFlight) await this.inFlight;
-      else if (!(await this.start())) return;
+    this.flushing++;
+    try {
+      while (!this.stopping) {
+        if (this.inFlight) await this.inFlight;
+        else if (!(await this.start())) return;
+      }
+    } finally {
+      this.flushing--;
     }
   }
 
@@ -114,9 +129,13 @@ export class Batcher {
   private async insertLoop(): Promise<boolean> {
     let inserted = false;
     do {
+      // Under load, wait out the gap since the last insert (a backlog from before a restart, a flush, and shutdown do not wait).
+      const gap = this.lastInsertStart + MIN_INSERT_GAP_MS - performance.now();
+      if (gap > 0 && this.flushing === 0 && !this.journal.replaying()) await sleep(gap);
       // Under load or after an outage, batches take what waits, up to BACKLOG_BATCH_ROWS: fewer, larger parts.
       const batch = await this.journal.readBatch(this.busy() ? Math.max(this.options.flushMaxRows, BACKLOG_BATCH_ROWS) : this.options.flushMaxRows);
       if (batch === undefined) return inserted;
+      this.lastInsertStart = performance.now();
       await this.insertBatch(batch);
       this.journal.confirm(batch);
       if (!batch.replayed) this.stats.confirmedOwnRows += batch.rows;
@@ -134,7 +153,7 @@ export class Batcher {
     const bad: Buffer[] = [];
     let reason: unknown;
     const insertPart = async (payload: Buffer, token: string): Promise<void> => {
-      const refused = await this.insertWithRetry(payload, token);
+      const refused = await this.insertWithRetry(payload, token, batch.format);
       if (refused === undefined) return;
       const halves = splitRows(payload);
       if (halves === undefined) {
@@ -155,12 +174,12 @@ export class Batcher {
   }
 
   /** Inserts rows, retrying outages with backoff; resolves undefined once taken, or ClickHouse's error when it refuses them as bad data. */
-  private async insertWithRetry(payload: Buffer, token: string): Promise<unknown> {
+  private async insertWithRetry(payload: Buffer, token: string, format: RowFormat): Promise<unknown> {
     const rows = countRows(payload);
     for (let attempt = 0; ; attempt++) {
       const started = performance.now();
       try {
-        await this.clickhouse.insert(this.options.table, payload, token);
+        await this.clickhouse.insert(this.options.table, payload, token, format);
         this.metrics.insertSeconds.labels('ok').observe((performance.now() - started) / 1000);
         this.metrics.batchRows.observe(rows);
         this.metrics.rowsConfirmed.inc(rows);

@@ -2,6 +2,9 @@
 // (chdb, in-process, the default) and server (@clickhouse/client over HTTP, with CLICKHOUSE_URL).
 // Values reach SQL only as bound parameters ({name:Type}); nothing user-sent is concatenated.
 // openClickHouse (open.ts) picks the backend.
+
+/** How rows are written: JSONEachRow (journals from before), or TabSeparated (row-format.ts). */
+export type RowFormat = 'JSONEachRow' | 'TabSeparated';
 export type QueryParams = Record<string, string | number>;
 
 export interface ClickHouse {
@@ -13,10 +16,11 @@ export interface ClickHouse {
   /** Runs a SELECT and returns its rows as JSONEachRow text, untouched (backups: 64-bit integers stay exact). */
   queryText(sql: string, params?: QueryParams): Promise<string>;
   /**
-   * Appends newline-delimited JSONEachRow rows to a table of ours. With a dedup token, ClickHouse
-   * drops an insert whose token it has seen among the table's last inserts (a retry, a replay).
+   * Appends newline-delimited rows (JSONEachRow unless `format` says) to a table of ours. With a
+   * dedup token, ClickHouse drops an insert whose token it has seen among the table's last
+   * inserts (a retry, a replay).
    */
-  insert(table: string, rows: Buffer, dedupToken?: string): Promise<void>;
+  insert(table: string, rows: Buffer, dedupToken?: string, format?: RowFormat): Promise<void>;
   close(): Promise<void>;
 }
 

@@ -19,11 +19,15 @@ import type { Logger } from '../log.ts';
 import type { Metrics } from '../metrics.ts';
 import { releaseOwnership, takeOwnership } from './owner-lock.ts';
 import { encodeRecord, HEADER, MAX_RECORD_BYTES, parseRecords, segmentName } from './record.ts';
+import type { RowFormat } from './clickhouse.ts';
+import { ROW_FORMAT } from './row-format.ts';
 
 export interface JournalOptions {
   dir: string;
   fsync: FsyncPolicy;
   maxBytes: number;
+  /** The format of the rows this process appends (default ROW_FORMAT). */
+  format?: RowFormat;
 }
 
 /** Rows read back for one insert, with a token that names exactly these bytes. */
@@ -33,6 +37,8 @@ export interface JournalBatch {
   to: number;
   rows: number;
   payload: Buffer;
+  /** The rows' format, as their records say (every record of a batch has the same). */
+  format: RowFormat;
   token: string;
   /** From a segment an earlier process wrote (replay after a restart). */
   replayed: boolean;
@@ -125,7 +131,7 @@ export class Journal {
   }
 
   /**
-   * Adds serialised rows (JSONEachRow lines, each ending in "\n") to this event-loop turn's
+   * Adds serialised rows (lines in the journal's format, each ending in "\n") to this event-loop turn's
    * record. Resolves once the record is written (and fsynced, with JOURNAL_FSYNC=always).
    */
   append(lines: string, rows: number): Promise<void> {
@@ -159,7 +165,7 @@ export class Journal {
     this.pending = [];
     this.pendingRows = 0;
     this.pendingChars = 0;
-    const record = encodeRecord(payload, rows);
+    const record = encodeRecord(payload, rows, this.options.format ?? ROW_FORMAT);
     const live = this.segments.at(-1)!;
     try {
       writeAll(this.fd, record);
@@ -273,6 +279,7 @@ export class Journal {
         to,
         rows: parsed.rows,
         payload: Buffer.concat(parsed.payloads),
+        format: parsed.format!,
         token: `lc:${segment.id}:${from}-${to}`,
         replayed: segment.id < this.firstOwnSegment,
       };
@@ -283,7 +290,7 @@ export class Journal {
   park(batch: JournalBatch, rows: Buffer): string {
     const dir = join(this.options.dir, 'rejected');
     mkdirSync(dir, { recursive: true });
-    const path = join(dir, `${segmentName(batch.segment)}-${batch.from}-${batch.to}.jsonl`);
+    const path = join(dir, `${segmentName(batch.segment)}-${batch.from}-${batch.to}.${batch.format === 'JSONEachRow' ? 'jsonl' : 'tsv'}`);
     writeFileSync(path, rows);
     if (this.options.fsync !== 'off') {
       const fd = openSync(path, 'r');

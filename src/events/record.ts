@@ -1,9 +1,14 @@
-// The journal's record: magic "LCJ1" | payload bytes u32 | rows u32 | crc32(bytes, rows, payload) u32
-// | payload (JSONEachRow lines). A torn or damaged record is found by its checksum and skipped.
+// The journal's record: magic | payload bytes u32 | rows u32 | crc32(bytes, rows, payload) u32 |
+// payload (rows, one per line). The magic names the rows' format: "LCJ1" JSONEachRow (journals
+// written before TabSeparated), "LCJ2" TabSeparated. A torn or damaged record is found by its
+// checksum and skipped.
 import { crc32 } from 'node:zlib';
+import type { RowFormat } from './clickhouse.ts';
 
-const MAGIC = 0x4c434a31; // "LCJ1"
-const MAGIC_BYTES = Buffer.from([0x4c, 0x43, 0x4a, 0x31]);
+const MAGICS: Record<RowFormat, number> = { JSONEachRow: 0x4c434a31, TabSeparated: 0x4c434a32 }; // "LCJ1", "LCJ2"
+const FORMAT_OF = new Map(Object.entries(MAGICS).map(([format, magic]) => [magic, format as RowFormat]));
+/** "LCJ": what every magic starts with, to find the next record after damage. */
+const MAGIC_PREFIX = Buffer.from('LCJ');
 export const HEADER = 16;
 /** A turn's record is cut at this size, so any record fits in one read. */
 export const MAX_RECORD_BYTES = 1024 * 1024;
@@ -12,9 +17,10 @@ export function segmentName(id: number): string {
   return `${String(id).padStart(10, '0')}.lcj`;
 }
 
-export function encodeRecord(payload: Buffer, rows: number): Buffer {
+/** A record of `rows` rows in `format` (JSONEachRow unless said: the format of journals before TabSeparated). */
+export function encodeRecord(payload: Buffer, rows: number, format: RowFormat = 'JSONEachRow'): Buffer {
   const record = Buffer.allocUnsafe(HEADER + payload.length);
-  record.writeUInt32BE(MAGIC, 0);
+  record.writeUInt32BE(MAGICS[format], 0);
   record.writeUInt32BE(payload.length, 4);
   record.writeUInt32BE(rows, 8);
   payload.copy(record, HEADER);
@@ -27,6 +33,8 @@ function checksum(record: Buffer, length: number): number {
 }
 
 interface Parsed {
+  /** The format of every record parsed (undefined when none was). */
+  format: RowFormat | undefined;
   payloads: Buffer[];
   rows: number;
   consumed: number;
@@ -35,16 +43,18 @@ interface Parsed {
 
 /**
  * Splits bytes into records. Stops before `maxRows` would be exceeded (never before the first
- * record). A record that fails its checksum or magic is skipped by scanning to the next valid
- * one; an incomplete record at the end is a torn write when `complete` says nothing follows.
+ * record), and before a record of another format than the first (one insert, one format). A
+ * record that fails its checksum or magic is skipped by scanning to the next valid one; an
+ * incomplete record at the end is a torn write when `complete` says nothing follows.
  */
 export function parseRecords(bytes: Buffer, maxRows: number, complete: boolean): Parsed {
-  const out: Parsed = { payloads: [], rows: 0, consumed: 0, damaged: 0 };
+  const out: Parsed = { format: undefined, payloads: [], rows: 0, consumed: 0, damaged: 0 };
   let at = 0;
   let damagedRun = false;
   while (at < bytes.length) {
     const rest = bytes.length - at;
-    const magic = rest >= 4 && bytes.readUInt32BE(at) === MAGIC;
+    const format = rest >= 4 ? FORMAT_OF.get(bytes.readUInt32BE(at)) : undefined;
+    const magic = format !== undefined;
     const length = rest >= HEADER ? bytes.readUInt32BE(at + 4) : 0;
     const plausible = magic && length <= MAX_RECORD_BYTES;
     if (!complete && (rest < HEADER || (plausible && HEADER + length > rest))) break; // the rest comes with the next read
@@ -53,7 +63,7 @@ export function parseRecords(bytes: Buffer, maxRows: number, complete: boolean):
       // A torn tail or a damaged record: count it once and resume at the next intact one.
       if (!damagedRun) out.damaged++;
       damagedRun = true;
-      const next = bytes.indexOf(MAGIC_BYTES, at + 1);
+      const next = nextMagic(bytes, at + 1);
       // With more to read, keep the last bytes: a record's magic may straddle the two reads.
       at = next >= 0 ? next : complete ? bytes.length : Math.max(at + 1, bytes.length - 3);
       if (next < 0 && !complete) break;
@@ -61,11 +71,20 @@ export function parseRecords(bytes: Buffer, maxRows: number, complete: boolean):
     }
     damagedRun = false;
     const rows = bytes.readUInt32BE(at + 8);
-    if (out.rows > 0 && out.rows + rows > maxRows) break;
+    if (out.rows > 0 && (out.rows + rows > maxRows || format !== out.format)) break;
+    out.format = format;
     out.payloads.push(bytes.subarray(at + HEADER, at + HEADER + length));
     out.rows += rows;
     at += HEADER + length;
   }
   out.consumed = at;
   return out;
+}
+
+/** Where the next record's magic starts, or -1. */
+function nextMagic(bytes: Buffer, from: number): number {
+  for (let at = bytes.indexOf(MAGIC_PREFIX, from); at >= 0; at = bytes.indexOf(MAGIC_PREFIX, at + 1)) {
+    if (at + 4 > bytes.length || FORMAT_OF.has(bytes.readUInt32BE(at))) return at; // a magic cut by the read's end counts
+  }
+  return -1;
 }

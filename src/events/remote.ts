@@ -1,5 +1,5 @@
 // ClickHouse server over HTTP with the official @clickhouse/client. The database is created at
-// start if missing; inserts stream our already-serialised JSONEachRow bytes as the request body.
+// start if missing; inserts stream our already-serialised rows (TabSeparated, or JSONEachRow) as the request body.
 import { Readable } from 'node:stream';
 import { createClient, type ClickHouseClient } from '@clickhouse/client';
 import type { ClickHouseConfig } from '../config.ts';
@@ -34,9 +34,9 @@ export async function openServer(config: ServerConfig): Promise<ClickHouse> {
       const result = await client.query({ query: sql, query_params: params, format: 'JSONEachRow' });
       return result.text();
     },
-    async insert(table, rows, dedupToken) {
+    async insert(table, rows, dedupToken, format = 'JSONEachRow') {
       const { stream } = await client.exec({
-        query: `INSERT INTO ${table} FORMAT JSONEachRow`,
+        query: `INSERT INTO ${table} FORMAT ${format}`,
         values: Readable.from([rows], { objectMode: false }),
         clickhouse_settings: dedupToken === undefined ? undefined : { insert_deduplication_token: dedupToken },
       });

@@ -2,6 +2,7 @@
 // the batcher is told there is more for ClickHouse. Beacons from /collect and lead events alike.
 import type { Batcher } from './batcher.ts';
 import type { Journal } from './journal.ts';
+import { encodeRows } from './row-format.ts';
 import type { EventRow } from './schema.ts';
 
 export class EventSink {
@@ -14,8 +15,6 @@ export class EventSink {
 
   /** Resolves once the rows are journaled; rejects (JournalFullError, or the write error) when not. */
   write(rows: EventRow[]): Promise<void> {
-    let lines = '';
-    for (const row of rows) lines += JSON.stringify(row) + '\n';
-    return this.journal.append(lines, rows.length).then(() => this.batcher.added());
+    return this.journal.append(encodeRows(rows), rows.length).then(() => this.batcher.added());
   }
 }

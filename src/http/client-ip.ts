@@ -13,9 +13,11 @@ export function clientIp(trust: TrustProxy, remoteAddress: string, forwardedFor:
     case 'hops': {
       // The chain as the last proxy sees it: [client, proxy1, ..., peer]. Each trusted hop vouches
       // for the address to its left, so we step `hops` places left from the peer.
-      const chain = forwardedFor === '' ? [remoteAddress] : [...forwardedFor.split(','), remoteAddress];
+      if (forwardedFor === '') return remoteAddress;
+      const chain = forwardedFor.split(',');
+      chain.push(remoteAddress);
       const candidate = chain[Math.max(chain.length - 1 - trust.hops, 0)]!.trim();
-      return isIP(candidate) ? candidate : remoteAddress;
+      return candidate === remoteAddress || isIP(candidate) ? candidate : remoteAddress;
     }
   }
 }
@@ -26,14 +28,18 @@ export function clientIp(trust: TrustProxy, remoteAddress: string, forwardedFor:
  * keying by address would give an attacker 2^64 fresh buckets). IPv4-mapped IPv6 is IPv4.
  */
 export function clientNet(ip: string): string {
-  if (isIP(ip) !== 6) return ip;
+  if (!ip.includes(':') || isIP(ip) !== 6) return ip; // no colon: not IPv6 (the common case, without the regex)
   const address = ip.toLowerCase();
   const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/.exec(address);
   if (mapped) return mapped[1]!;
   const [head = '', tail] = address.split('::');
-  const groups = (part: string) => (part === '' ? [] : part.split(':').flatMap((g) => (g.includes('.') ? ['0', '0'] : [g])));
   const left = groups(head);
   const right = tail === undefined ? [] : groups(tail);
   const all = [...left, ...Array<string>(Math.max(0, 8 - left.length - right.length)).fill('0'), ...right];
   return `${all.slice(0, 4).map((g) => g.padStart(4, '0')).join(':')}::/64`;
+}
+
+/** The 16-bit groups of one side of an IPv6 address's "::" (an embedded IPv4 counts as two). */
+function groups(part: string): string[] {
+  return part === '' ? [] : part.split(':').flatMap((g) => (g.includes('.') ? ['0', '0'] : [g]));
 }

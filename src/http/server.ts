@@ -127,12 +127,6 @@ function securityHeaders(https: boolean): { owner: Record<string, string>; visit
 /** What the request path needs besides the caller's deps: header sets and the bodies in flight. */
 type Ctx = ServerDeps & { security: ReturnType<typeof securityHeaders>; pendingBodies: Set<PendingBody>; pools: Record<BodyPool, Pool> };
 
-/** A body being read: when it must be complete, and how to cut it off. */
-interface PendingBody {
-  deadline: number;
-  expire(): void;
-}
-
 /** Bodies being read in one pool: how many, and how many per client. */
 interface Pool {
   size: number;
@@ -174,10 +168,6 @@ export function listen(app: TemplatedApp, uws: Uws, host: string, port: number):
 }
 
 function serve(deps: Ctx, route: Route, pool: Pool, paramCount: number, res: HttpResponse, req: HttpRequest): void {
-  const state = { aborted: false };
-  res.onAborted(() => {
-    state.aborted = true;
-  });
   const headers = copyHeaders(req);
   const remoteAddress = normaliseAddress(Buffer.from(res.getRemoteAddressAsText()).toString());
   const request: Request = {
@@ -202,6 +192,10 @@ function serve(deps: Ctx, route: Route, pool: Pool, paramCount: number, res: Htt
     }
   }
   if (route.method === 'get' || route.method === 'options') {
+    const state = { aborted: false };
+    res.onAborted(() => {
+      state.aborted = true;
+    });
     run(deps, route, request, res, state, cors);
     return;
   }
@@ -221,46 +215,75 @@ function serve(deps: Ctx, route: Route, pool: Pool, paramCount: number, res: Htt
   }
   pool.size++;
   pool.perClient.set(client, held + 1);
-  const bodyTimeout = deps.bodyTimeoutMs ?? 30_000;
-  const pending: PendingBody = {
-    deadline: Date.now() + bodyTimeout,
-    expire: () => {
-      done();
-      if (state.aborted) return;
-      state.aborted = true;
-      send(deps, res, problem(408, 'request-timeout', 'Request body too slow', `The body must arrive within ${bodyTimeout / 1000} s.`), cors, true);
-    },
-  };
-  deps.pendingBodies.add(pending);
-  const done = () => {
-    if (!deps.pendingBodies.delete(pending)) return;
-    pool.size--;
-    const n = pool.perClient.get(client)! - 1;
-    if (n === 0) pool.perClient.delete(client);
-    else pool.perClient.set(client, n);
-  };
-  res.onAborted(() => {
-    state.aborted = true;
-    done();
-  });
-  const chunks: Buffer[] = [];
-  let size = 0;
-  res.onData((chunk, isLast) => {
-    if (state.aborted || size > max) return;
-    size += chunk.byteLength;
-    if (size > max) {
-      done();
-      state.aborted = true;
-      send(deps, res, tooLarge(max), cors, true);
+  const body = new PendingBody(deps, route, request, res, pool, client, max, cors);
+  deps.pendingBodies.add(body);
+  // Inline arrows, not named closures: nothing per request beyond the one object.
+  res.onAborted(() => body.abort());
+  res.onData((chunk, isLast) => body.data(chunk, isLast));
+}
+
+/**
+ * A request body being read: it holds a slot of its pool (and of its client's share) until it
+ * is complete, too large, too slow or aborted. One object per request; the sweep in buildApp
+ * calls expire() on those past their deadline.
+ */
+class PendingBody {
+  readonly deadline: number;
+  aborted = false;
+  private chunks: Buffer[] = [];
+  private size = 0;
+
+  constructor(
+    private readonly deps: Ctx,
+    private readonly route: Route,
+    private readonly request: Request,
+    private readonly res: HttpResponse,
+    private readonly pool: Pool,
+    private readonly client: string,
+    private readonly max: number,
+    private readonly cors: boolean,
+  ) {
+    this.deadline = Date.now() + (deps.bodyTimeoutMs ?? 30_000);
+  }
+
+  data(chunk: ArrayBuffer, isLast: boolean): void {
+    if (this.aborted || this.size > this.max) return;
+    this.size += chunk.byteLength;
+    if (this.size > this.max) {
+      this.release();
+      this.aborted = true;
+      send(this.deps, this.res, tooLarge(this.max), this.cors, true);
       return;
     }
     // uWS reuses the chunk's memory after this callback returns: copy it.
-    chunks.push(Buffer.from(chunk.slice(0)));
+    this.chunks.push(Buffer.from(chunk.slice(0)));
     if (!isLast) return;
-    done();
-    request.body = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size);
-    run(deps, route, request, res, state, cors);
-  });
+    this.release();
+    this.request.body = this.chunks.length === 1 ? this.chunks[0]! : Buffer.concat(this.chunks, this.size);
+    run(this.deps, this.route, this.request, this.res, this, this.cors);
+  }
+
+  abort(): void {
+    this.aborted = true;
+    this.release();
+  }
+
+  expire(): void {
+    this.release();
+    if (this.aborted) return;
+    this.aborted = true;
+    const seconds = (this.deps.bodyTimeoutMs ?? 30_000) / 1000;
+    send(this.deps, this.res, problem(408, 'request-timeout', 'Request body too slow', `The body must arrive within ${seconds} s.`), this.cors, true);
+  }
+
+  /** Gives the pool slot back, once. */
+  private release(): void {
+    if (!this.deps.pendingBodies.delete(this)) return;
+    this.pool.size--;
+    const n = this.pool.perClient.get(this.client)! - 1;
+    if (n === 0) this.pool.perClient.delete(this.client);
+    else this.pool.perClient.set(this.client, n);
+  }
 }
 
 function run(deps: Ctx, route: Route, request: Request, res: HttpResponse, state: { aborted: boolean }, cors: boolean) {

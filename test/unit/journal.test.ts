@@ -23,6 +23,18 @@ test('records round-trip, and a flipped byte or a torn tail costs only the damag
   assert.equal(parsed.damaged, 2);
 });
 
+test('records say their format: a batch never mixes a JSONEachRow journal from before with TabSeparated rows', () => {
+  const tsv = (n: number) => `${n}\tx\n`;
+  const bytes = Buffer.concat([
+    encodeRecord(Buffer.from(lines(1)), 1), encodeRecord(Buffer.from(lines(2)), 1),
+    encodeRecord(Buffer.from(tsv(3)), 1, 'TabSeparated'), encodeRecord(Buffer.from(tsv(4)), 1, 'TabSeparated'),
+  ]);
+  const old = parseRecords(bytes, Infinity, true);
+  assert.deepEqual([old.format, old.payloads.map(String), old.damaged], ['JSONEachRow', [lines(1), lines(2)], 0]);
+  const rest = parseRecords(bytes.subarray(old.consumed), Infinity, true);
+  assert.deepEqual([rest.format, rest.payloads.map(String), rest.consumed], ['TabSeparated', [tsv(3), tsv(4)], bytes.length - old.consumed]);
+});
+
 test('an incomplete record at the end of a read waits for the next read instead of counting as damage', () => {
   const whole = Buffer.concat([encodeRecord(Buffer.from(lines(1)), 1), encodeRecord(Buffer.from(lines(2)), 1)]);
   const parsed = parseRecords(whole.subarray(0, whole.length - 5), Infinity, false);

@@ -1,0 +1,80 @@
+// npm run bench:hot: what one beacon costs in JS on the ingest path, step by step (parse, user
+// agent with its bot verdict, GeoIP, row encoding, journal append), with the beacons and agents
+// bench/ingest.ts sends. Each step runs alone over the same inputs; the sum is the JS budget a
+// beacon spends on the event loop before ClickHouse. Prints one summary line.
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseCollect } from '../src/collect/beacon.ts';
+import { GeoLocator } from '../src/collect/geo.ts';
+import { newHit, toRows } from '../src/collect/pipeline.ts';
+import { AgentParser } from '../src/collect/user-agent.ts';
+import { Journal } from '../src/events/journal.ts';
+import { encodeRows } from '../src/events/row-format.ts';
+import { createLogger } from '../src/log.ts';
+import { createMetrics } from '../src/metrics.ts';
+import { cityRecord, writeMmdb } from '../test/support/mmdb.ts';
+
+const N = Number(process.env.HOT_BEACONS ?? 200_000);
+const work = mkdtempSync(join(tmpdir(), 'lc-hot-'));
+const log = createLogger('silent');
+const networks: Record<string, ReturnType<typeof cityRecord>> = { '81.214.0.0/16': cityRecord('TR', 'Istanbul', 'Istanbul'), '2a02:e0::/32': cityRecord('DE', 'Bavaria', 'Munich') };
+for (let i = 0; i < 3000; i++) networks[`${11 + (i % 60)}.${(i * 7) % 256}.${(i * 13) % 256}.0/24`] = cityRecord('US', `State ${i % 50}`, `City ${i}`);
+writeFileSync(join(work, 'city.mmdb'), writeMmdb(networks));
+
+// The bodies, agents and addresses of bench/beacons.lua.
+const ips = ['81.214.10.20', '81.214.200.7', '2a02:e0::55', '198.51.100.9', '81.214.33.1'];
+const agent = 'Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.4 Mobile/15E148 Safari/604.1';
+const bodies = Array.from({ length: 50 }, (_, n) => Buffer.from(JSON.stringify({
+  type: 'pageview', url: `https://plumber.example.com/services/${n % 7}?gclid=Cj0KCQiA${n}&utm_source=google&utm_medium=cpc&utm_campaign=emergency`, referrer: 'https://www.google.com/',
+  visitorId: `v${String(n).padStart(6, '0')}`, sessionId: `s${String(n).padStart(6, '0')}`, ts: Date.now(), lang: 'tr-TR', screen: { w: 390, h: 844 }, props: { variant: 'b' },
+})));
+
+/** Microseconds per beacon of `step` over N beacons (after a warm-up of N/10). */
+function measure(step: (i: number) => void): number {
+  for (let i = 0; i < N / 10; i++) step(i);
+  const started = process.hrtime.bigint();
+  for (let i = 0; i < N; i++) step(i);
+  return Number(process.hrtime.bigint() - started) / 1000 / N;
+}
+
+const agents = new AgentParser();
+const geo = new GeoLocator(join(work, 'city.mmdb'), log);
+const parsed = bodies.map((b) => parseCollect('text/plain;charset=UTF-8', b));
+const hits = parsed.map((p, n) => {
+  if (!p.ok) throw new Error('a bench body does not parse');
+  const hit = newHit(p.beacons, agent, ips[n % ips.length]!, Date.now());
+  hit.agent = agents.parse(agent);
+  hit.geo = geo.lookup(hit.clientIp);
+  return hit;
+});
+const encoded = hits.map((h) => encodeRows(toRows(h)));
+
+const steps = {
+  parse: measure((i) => parseCollect('text/plain;charset=UTF-8', bodies[i % 50]!)),
+  agent: measure(() => agents.parse(agent)),
+  geo: measure((i) => geo.lookup(ips[i % ips.length]!)),
+  encode: measure((i) => encodeRows(toRows(hits[i % 50]!))),
+  journal: 0,
+};
+
+// The journal as the server runs it: appends within one event-loop turn share a record.
+const journal = new Journal({ dir: join(work, 'journal'), fsync: 200, maxBytes: 4 * 1024 ** 3 }, log, createMetrics());
+const PER_TURN = 64;
+{
+  const started = process.hrtime.bigint();
+  for (let done = 0; done < N; done += PER_TURN) {
+    const appends: Array<Promise<void>> = [];
+    for (let i = 0; i < PER_TURN; i++) appends.push(journal.append(encoded[(done + i) % 50]!, 1));
+    await Promise.all(appends);
+    journal.confirm((await journal.readBatch(1_000_000))!);
+  }
+  steps.journal = Number(process.hrtime.bigint() - started) / 1000 / N;
+}
+journal.close();
+geo.close();
+rmSync(work, { recursive: true, force: true });
+
+const total = Object.values(steps).reduce((a, b) => a + b, 0);
+const f = (us: number) => us.toFixed(2);
+console.log(`bench hot: ${f(total)} µs per beacon in JS | parse ${f(steps.parse)} · user agent + bot ${f(steps.agent)} · GeoIP ${f(steps.geo)} · row encoding ${f(steps.encode)} · journal append ${f(steps.journal)} (µs, ${N} beacons)`);
