@@ -1,5 +1,5 @@
 // npm run bench:hot: what one beacon costs in JS on the ingest path, step by step (parse, user
-// agent with its bot verdict, GeoIP, row encoding, journal append), with the beacons and agents
+// agent with its bot verdict, GeoIP, row encoding, journal append, the batcher's read back), with the beacons and agents
 // bench/ingest.ts sends. Each step runs alone over the same inputs; the sum is the JS budget a
 // beacon spends on the event loop before ClickHouse. Prints one summary line.
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -56,20 +56,24 @@ const steps = {
   geo: measure((i) => geo.lookup(ips[i % ips.length]!)),
   encode: measure((i) => encodeRows(toRows(hits[i % 50]!))),
   journal: 0,
+  readBack: 0,
 };
 
-// The journal as the server runs it: appends within one event-loop turn share a record.
+// The journal as the server runs it: appends within one event-loop turn share a record; the
+// batcher reads them back (and checks them) in batches of up to 20 000 rows.
 const journal = new Journal({ dir: join(work, 'journal'), fsync: 200, maxBytes: 4 * 1024 ** 3 }, log, createMetrics());
 const PER_TURN = 64;
 {
-  const started = process.hrtime.bigint();
+  let started = process.hrtime.bigint();
   for (let done = 0; done < N; done += PER_TURN) {
     const appends: Array<Promise<void>> = [];
     for (let i = 0; i < PER_TURN; i++) appends.push(journal.append(encoded[(done + i) % 50]!, 1));
     await Promise.all(appends);
-    journal.confirm((await journal.readBatch(1_000_000))!);
   }
   steps.journal = Number(process.hrtime.bigint() - started) / 1000 / N;
+  started = process.hrtime.bigint();
+  for (let batch = await journal.readBatch(20_000); batch; batch = await journal.readBatch(20_000)) await journal.confirm(batch);
+  steps.readBack = Number(process.hrtime.bigint() - started) / 1000 / N;
 }
 journal.close();
 geo.close();
@@ -77,4 +81,4 @@ rmSync(work, { recursive: true, force: true });
 
 const total = Object.values(steps).reduce((a, b) => a + b, 0);
 const f = (us: number) => us.toFixed(2);
-console.log(`bench hot: ${f(total)} µs per beacon in JS | parse ${f(steps.parse)} · user agent + bot ${f(steps.agent)} · GeoIP ${f(steps.geo)} · row encoding ${f(steps.encode)} · journal append ${f(steps.journal)} (µs, ${N} beacons)`);
+console.log(`bench hot: ${f(total)} µs per beacon in JS | parse ${f(steps.parse)} · user agent + bot ${f(steps.agent)} · GeoIP ${f(steps.geo)} · row encoding ${f(steps.encode)} · journal append ${f(steps.journal)} · read back ${f(steps.readBack)} (µs, ${N} beacons)`);

@@ -137,7 +137,7 @@ export class Batcher {
       if (batch === undefined) return inserted;
       this.lastInsertStart = performance.now();
       await this.insertBatch(batch);
-      this.journal.confirm(batch);
+      await this.journal.confirm(batch);
       if (!batch.replayed) this.stats.confirmedOwnRows += batch.rows;
       inserted = true;
     } while (!this.stopping && this.busy());
@@ -152,8 +152,8 @@ export class Batcher {
   private async insertBatch(batch: JournalBatch): Promise<void> {
     const bad: Buffer[] = [];
     let reason: unknown;
-    const insertPart = async (payload: Buffer, token: string): Promise<void> => {
-      const refused = await this.insertWithRetry(payload, token, batch.format);
+    const insertPart = async (payload: Buffer, token: string, rows?: number): Promise<void> => {
+      const refused = await this.insertWithRetry(payload, token, batch.format, rows);
       if (refused === undefined) return;
       const halves = splitRows(payload);
       if (halves === undefined) {
@@ -164,7 +164,7 @@ export class Batcher {
       await insertPart(halves[0], `${token}/a`);
       await insertPart(halves[1], `${token}/b`);
     };
-    await insertPart(batch.payload, batch.token);
+    await insertPart(batch.payload, batch.token, batch.rows);
     if (bad.length === 0) return;
     const rows = bad.length;
     const path = this.journal.park(batch, Buffer.concat(bad));
@@ -174,8 +174,8 @@ export class Batcher {
   }
 
   /** Inserts rows, retrying outages with backoff; resolves undefined once taken, or ClickHouse's error when it refuses them as bad data. */
-  private async insertWithRetry(payload: Buffer, token: string, format: RowFormat): Promise<unknown> {
-    const rows = countRows(payload);
+  private async insertWithRetry(payload: Buffer, token: string, format: RowFormat, known?: number): Promise<unknown> {
+    const rows = known ?? countRows(payload);
     for (let attempt = 0; ; attempt++) {
       const started = performance.now();
       try {

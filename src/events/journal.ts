@@ -9,10 +9,10 @@
 // One record (record.ts) per event-loop turn: the writes of that turn share one append. One
 // process owns a journal at a time (owner-lock.ts).
 import {
-  closeSync, existsSync, fstatSync, fsync, fsyncSync, ftruncateSync, mkdirSync, openSync, readdirSync, readFileSync,
-  renameSync, rmSync, statSync, unlinkSync, writeFileSync, writeSync,
+  close, closeSync, existsSync, fstatSync, fsync, fsyncSync, ftruncateSync, mkdirSync, openSync, readdirSync, readFileSync,
+  statSync, unlinkSync, writeFileSync, writeSync,
 } from 'node:fs';
-import { open } from 'node:fs/promises';
+import { open, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { FsyncPolicy } from '../config.ts';
 import type { Logger } from '../log.ts';
@@ -64,7 +64,8 @@ interface Segment {
 const MAX_SEGMENT_BYTES = 16 * 1024 * 1024;
 /** A caught-up live segment at least this big is rotated so that its space can be freed. */
 const ROTATE_CAUGHT_UP_BYTES = 1024 * 1024;
-const READ_CHUNK_BYTES = 16 * 1024 * 1024;
+/** A batch is read and checked in slices of this size (at least one record: MAX_RECORD_BYTES), each in its own turn. */
+const READ_CHUNK_BYTES = 2 * 1024 * 1024;
 
 export class JournalFullError extends Error {}
 
@@ -72,6 +73,8 @@ export class Journal {
   private readonly segments: Segment[] = [];
   private fd = -1;
   private cursor: CursorFile;
+  /** The cursor writes in flight, chained: each replaces cursor.json after the one before. */
+  private cursorWrites: Promise<unknown> = Promise.resolve();
   private totalBytes = 0;
   private pending: string[] = [];
   private pendingRows = 0;
@@ -250,36 +253,50 @@ export class Journal {
           if (segment.size >= Math.min(ROTATE_CAUGHT_UP_BYTES, this.segmentBytes / 4)) this.rotate();
           else return undefined;
         }
-        this.advanceTo({ segment: this.nextSegmentId(segment.id), offset: 0 });
+        await this.advanceTo({ segment: this.nextSegmentId(segment.id), offset: 0 });
         continue;
       }
       const inFlightTo = this.cursor.inFlight?.to;
-      const end = inFlightTo ?? Math.min(segment.size, this.cursor.offset + READ_CHUNK_BYTES);
-      const bytes = await readRange(join(this.options.dir, segmentName(segment.id)), this.cursor.offset, end);
-      // Nothing follows these bytes only at the end of a closed segment, or in a batch range
-      // that was cut at record boundaries before.
-      const complete = inFlightTo !== undefined || (!segment.live && end === segment.size);
-      const parsed = parseRecords(bytes, inFlightTo === undefined ? maxRows : Infinity, complete);
-      if (parsed.damaged > 0) {
-        this.damagedRecords += parsed.damaged;
-        this.metrics.journalDamaged.inc(parsed.damaged);
-        this.log.warn({ segment: segment.id, offset: this.cursor.offset, damaged: parsed.damaged }, 'damaged journal records skipped');
-      }
       const from = this.cursor.offset;
-      const to = inFlightTo ?? from + parsed.consumed;
-      if (parsed.rows === 0) {
+      const limit = inFlightTo ?? segment.size;
+      // Read and check in slices, so no single turn of the event loop checksums a whole batch.
+      const payloads: Buffer[] = [];
+      let rows = 0;
+      let format: RowFormat | undefined;
+      let at = from;
+      while (at < limit) {
+        const start = at;
+        const end = Math.min(limit, start + READ_CHUNK_BYTES);
+        const bytes = await readRange(join(this.options.dir, segmentName(segment.id)), start, end);
+        // Nothing follows these bytes only at the end of a closed segment, or of a batch range
+        // that was cut at record boundaries before.
+        const complete = end === limit && (inFlightTo !== undefined || !segment.live);
+        const parsed = parseRecords(bytes, inFlightTo === undefined ? maxRows : Infinity, complete, rows, format);
+        if (parsed.damaged > 0) {
+          this.damagedRecords += parsed.damaged;
+          this.metrics.journalDamaged.inc(parsed.damaged);
+          this.log.warn({ segment: segment.id, offset: at, damaged: parsed.damaged }, 'damaged journal records skipped');
+        }
+        payloads.push(...parsed.payloads);
+        rows += parsed.rows;
+        format = parsed.format;
+        at += parsed.consumed;
+        if (parsed.full || parsed.consumed === 0 || bytes.length < end - start) break; // a full batch, a record still being written, or the end
+      }
+      const to = inFlightTo ?? at;
+      if (rows === 0) {
         if (to === from) return undefined; // an incomplete record: wait for the rest
-        this.advanceTo({ segment: segment.id, offset: to }); // only damage in that range
+        await this.advanceTo({ segment: segment.id, offset: to }); // only damage in that range
         continue;
       }
-      this.writeCursor({ ...this.cursor, inFlight: { to } });
+      await this.writeCursor({ ...this.cursor, inFlight: { to } });
       return {
         segment: segment.id,
         from,
         to,
-        rows: parsed.rows,
-        payload: Buffer.concat(parsed.payloads),
-        format: parsed.format!,
+        rows,
+        payload: payloads.length === 1 ? payloads[0]! : Buffer.concat(payloads),
+        format: format!,
         token: `lc:${segment.id}:${from}-${to}`,
         replayed: segment.id < this.firstOwnSegment,
       };
@@ -301,8 +318,8 @@ export class Journal {
   }
 
   /** ClickHouse confirmed the batch: move the cursor past it and free what is behind it. */
-  confirm(batch: JournalBatch): void {
-    this.advanceTo({ segment: batch.segment, offset: batch.to });
+  confirm(batch: JournalBatch): Promise<void> {
+    return this.advanceTo({ segment: batch.segment, offset: batch.to });
   }
 
   /** Writes out what this turn holds and fsyncs; for shutdown. */
@@ -315,13 +332,14 @@ export class Journal {
     releaseOwnership(this.options.dir);
   }
 
-  private advanceTo(position: Position): void {
-    this.writeCursor({ ...position, inFlight: null });
-    while (this.segments.length > 0 && this.segments[0]!.id < position.segment && !this.segments[0]!.live) {
-      const gone = this.segments.shift()!;
-      unlinkSync(join(this.options.dir, segmentName(gone.id)));
-      this.totalBytes -= gone.size;
-    }
+  private async advanceTo(position: Position): Promise<void> {
+    const written = this.writeCursor({ ...position, inFlight: null });
+    const gone: Segment[] = [];
+    while (this.segments.length > 0 && this.segments[0]!.id < position.segment && !this.segments[0]!.live) gone.push(this.segments.shift()!);
+    for (const segment of gone) this.totalBytes -= segment.size;
+    await written;
+    // Behind the durable cursor: a crash before the unlink only leaves files the next start removes.
+    await Promise.all(gone.map((segment) => rm(join(this.options.dir, segmentName(segment.id)), { force: true })));
   }
 
   private nextSegmentId(id: number): number {
@@ -330,15 +348,25 @@ export class Journal {
 
   private rotate(): void {
     const live = this.segments.at(-1)!;
-    if (this.options.fsync !== 'off') fsyncSync(this.fd);
-    closeSync(this.fd);
+    const fd = this.fd;
+    if (this.options.fsync === 'always') {
+      fsyncSync(fd);
+      closeSync(fd);
+    } else if (this.options.fsync === 'off') closeSync(fd);
+    // The interval policy syncs the finished segment off the event loop, as it does the live one.
+    else fsync(fd, (err) => {
+      if (err) this.log.error({ err }, 'journal fsync failed');
+      close(fd, () => undefined);
+    });
     live.live = false;
     this.openSegment(live.id + 1);
   }
 
   private openSegment(id: number): void {
     this.fd = openSync(join(this.options.dir, segmentName(id)), 'a');
-    this.syncDirectory(); // the new file's name must survive a power loss too
+    // The new file's name must survive a power loss too: at once with JOURNAL_FSYNC=always, else off the loop.
+    if (this.options.fsync === 'always') this.syncDirectory();
+    else if (this.options.fsync !== 'off') syncDirectoryAsync(this.options.dir).catch((err) => this.log.error({ err }, 'journal directory fsync failed'));
     const size = fstatSync(this.fd).size;
     this.segments.push({ id, size, live: true });
     this.totalBytes += size;
@@ -375,24 +403,31 @@ export class Journal {
     return { segment: 0, offset: 0, inFlight: null };
   }
 
-  /** Atomically replaces cursor.json (write, fsync, rename): it must never be torn. */
-  private writeCursor(cursor: CursorFile): void {
+  /**
+   * Atomically replaces cursor.json (write, fsync, rename): it must never be torn. Off the event
+   * loop; writes run one after another in call order, the in-memory cursor moves at once.
+   */
+  private writeCursor(cursor: CursorFile): Promise<void> {
     this.cursor = cursor;
-    const path = join(this.options.dir, 'cursor.json');
-    const tmp = path + '.tmp';
-    const fd = openSync(tmp, 'w');
-    try {
-      writeSync(fd, JSON.stringify(cursor));
-      if (this.options.fsync !== 'off') fsyncSync(fd);
-    } finally {
-      closeSync(fd);
-    }
-    renameSync(tmp, path);
-    this.syncDirectory();
+    const text = JSON.stringify(cursor);
+    const write = this.cursorWrites.then(async () => {
+      const path = join(this.options.dir, 'cursor.json');
+      const tmp = path + '.tmp';
+      const handle = await open(tmp, 'w');
+      try {
+        await handle.writeFile(text);
+        if (this.options.fsync !== 'off') await handle.sync();
+      } finally {
+        await handle.close();
+      }
+      await rename(tmp, path);
+      if (this.options.fsync !== 'off') await syncDirectoryAsync(this.options.dir);
+    });
+    this.cursorWrites = write.catch((err) => this.log.error({ err }, 'journal cursor could not be written'));
+    return write;
   }
 
   private syncDirectory(): void {
-    if (this.options.fsync === 'off') return;
     const fd = openSync(this.options.dir, 'r');
     try {
       fsyncSync(fd);
@@ -418,6 +453,16 @@ async function readRange(path: string, from: number, to: number): Promise<Buffer
       read += bytesRead;
     }
     return buffer.subarray(0, read);
+  } finally {
+    await handle.close();
+  }
+}
+
+/** fsync of a directory (a new or renamed file's name survives a power loss), off the event loop. */
+async function syncDirectoryAsync(dir: string): Promise<void> {
+  const handle = await open(dir, 'r');
+  try {
+    await handle.sync();
   } finally {
     await handle.close();
   }

@@ -35,6 +35,8 @@ function checksum(record: Buffer, length: number): number {
 interface Parsed {
   /** The format of every record parsed (undefined when none was). */
   format: RowFormat | undefined;
+  /** Stopped at a whole record that did not fit (maxRows, or another format): the batch is complete. */
+  full: boolean;
   payloads: Buffer[];
   rows: number;
   consumed: number;
@@ -43,18 +45,19 @@ interface Parsed {
 
 /**
  * Splits bytes into records. Stops before `maxRows` would be exceeded (never before the first
- * record), and before a record of another format than the first (one insert, one format). A
+ * record of a batch: `rowsBefore` says how many rows earlier reads of it took), and before a
+ * record of another format than `format` or the first one read (one insert, one format). A
  * record that fails its checksum or magic is skipped by scanning to the next valid one; an
  * incomplete record at the end is a torn write when `complete` says nothing follows.
  */
-export function parseRecords(bytes: Buffer, maxRows: number, complete: boolean): Parsed {
-  const out: Parsed = { format: undefined, payloads: [], rows: 0, consumed: 0, damaged: 0 };
+export function parseRecords(bytes: Buffer, maxRows: number, complete: boolean, rowsBefore = 0, format?: RowFormat): Parsed {
+  const out: Parsed = { format, full: false, payloads: [], rows: 0, consumed: 0, damaged: 0 };
   let at = 0;
   let damagedRun = false;
   while (at < bytes.length) {
     const rest = bytes.length - at;
-    const format = rest >= 4 ? FORMAT_OF.get(bytes.readUInt32BE(at)) : undefined;
-    const magic = format !== undefined;
+    const recordFormat = rest >= 4 ? FORMAT_OF.get(bytes.readUInt32BE(at)) : undefined;
+    const magic = recordFormat !== undefined;
     const length = rest >= HEADER ? bytes.readUInt32BE(at + 4) : 0;
     const plausible = magic && length <= MAX_RECORD_BYTES;
     if (!complete && (rest < HEADER || (plausible && HEADER + length > rest))) break; // the rest comes with the next read
@@ -71,8 +74,12 @@ export function parseRecords(bytes: Buffer, maxRows: number, complete: boolean):
     }
     damagedRun = false;
     const rows = bytes.readUInt32BE(at + 8);
-    if (out.rows > 0 && (out.rows + rows > maxRows || format !== out.format)) break;
-    out.format = format;
+    const taken = rowsBefore + out.rows;
+    if (taken > 0 && (taken + rows > maxRows || recordFormat !== out.format)) {
+      out.full = true;
+      break;
+    }
+    out.format = recordFormat;
     out.payloads.push(bytes.subarray(at + HEADER, at + HEADER + length));
     out.rows += rows;
     at += HEADER + length;
