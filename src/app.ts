@@ -39,14 +39,14 @@ export interface Parts {
   stop(): Promise<void>;
 }
 
-export function assemble({ config, log, metrics, events, storage, uwsBuild }: { config: Config; log: Logger; metrics: Metrics; events: Events; storage: Storage; uwsBuild: string }): Parts {
+export async function assemble({ config, log, metrics, events, storage, uwsBuild }: { config: Config; log: Logger; metrics: Metrics; events: Events; storage: Storage; uwsBuild: string }): Promise<Parts> {
   const settings = config.leads;
   const { clickhouse } = events;
   const geo = new GeoLocator(config.geoipCityDb, log);
   const agents = new AgentParser();
 
   // Lead changes become deliveries and notifications in the change's transaction; new leads count in analytics.
-  const { destinations, vapidPublicKey, pushEndpoints } = configuredDestinations(config, storage, log);
+  const { destinations, vapidPublicKey, pushEndpoints } = await configuredDestinations(config, storage, log);
   const worker = new OutboxWorker(storage.outbox, destinations, log, metrics, { parkedProbeMs: settings.outboxParkedProbeMs, statusCheckMs: settings.outboxStatusCheckMs });
   routeLeadChanges(storage.leads, storage.outbox, destinations, () => worker.wake());
   const notifier = new Notifier(storage, { includeName: settings.notifyIncludeName, telegram: settings.telegram !== undefined, locale: settings.locale });

@@ -29,7 +29,7 @@ async function main(): Promise<void> {
   if (ttl !== 'unchanged') log.info({ days: config.retention.eventDays, ttl }, 'event retention changed');
   const storage = Storage.open(config.leads.databasePath, { outboxMaxAttempts: config.leads.outboxMaxAttempts, outboxStatusCheckMs: config.leads.outboxStatusCheckMs });
 
-  const parts = assemble({ config, log, metrics, events, storage, uwsBuild: uws.build });
+  const parts = await assemble({ config, log, metrics, events, storage, uwsBuild: uws.build });
   const https = config.publicOrigin?.startsWith('https://') ?? false;
   const app = buildApp({ uws: uws.uws, log, metrics, https, bodyTimeoutMs: config.bodyTimeoutMs, trustProxy: config.trustProxy }, withRateLimits(parts.routes, config.rateLimits, metrics));
   const server = await listen(app, uws.uws, config.host, config.port);

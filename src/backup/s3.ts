@@ -2,12 +2,12 @@
 // store: AWS, Backblaze B2, Cloudflare R2, Hetzner, MinIO). Large files go up in multipart
 // uploads (@aws-sdk/lib-storage) with progress; keys are relative to S3_PREFIX. Every request has
 // a connect and an idle timeout (S3_TIMEOUT_MS), so a frozen endpoint fails the operation instead
-// of hanging it; failures say which store, which operation and why, in words.
+// of hanging it; failures say which store, which operation and why, in words. The SDK (about
+// 12 MB of memory) is loaded at the first operation, so a server that never backs up never loads it.
 import { createReadStream, createWriteStream, statSync } from 'node:fs';
 import { pipeline } from 'node:stream/promises';
 import { Transform, type Readable } from 'node:stream';
-import { DeleteObjectsCommand, GetObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
-import { Upload } from '@aws-sdk/lib-storage';
+import type { S3Client } from '@aws-sdk/client-s3';
 import type { BackupConfig } from '../config.ts';
 
 /** An S3 operation that failed; `missing` when the object (or bucket) does not exist. */
@@ -37,21 +37,27 @@ export interface ObjectStore {
 const PART_SIZE = 8 * 1024 * 1024;
 
 export function s3Store(config: BackupConfig['s3']): ObjectStore {
-  const client = new S3Client({
-    region: config.region,
-    endpoint: config.endpoint,
-    forcePathStyle: config.forcePathStyle,
-    credentials: config.accessKeyId && config.secretAccessKey ? { accessKeyId: config.accessKeyId, secretAccessKey: config.secretAccessKey } : undefined,
-    maxAttempts: 3, // the SDK's standard retry: throttling, 5xx and network errors, with backoff
-    requestHandler: { connectionTimeout: Math.min(config.timeoutMs, 10_000), requestTimeout: config.timeoutMs },
-  });
+  let sdk: Promise<{ client: S3Client; s3: typeof import('@aws-sdk/client-s3'); Upload: typeof import('@aws-sdk/lib-storage').Upload }> | undefined;
+  const load = () =>
+    (sdk ??= Promise.all([import('@aws-sdk/client-s3'), import('@aws-sdk/lib-storage')]).then(([s3, storage]) => ({
+      s3,
+      Upload: storage.Upload,
+      client: new s3.S3Client({
+        region: config.region,
+        endpoint: config.endpoint,
+        forcePathStyle: config.forcePathStyle,
+        credentials: config.accessKeyId && config.secretAccessKey ? { accessKeyId: config.accessKeyId, secretAccessKey: config.secretAccessKey } : undefined,
+        maxAttempts: 3, // the SDK's standard retry: throttling, 5xx and network errors, with backoff
+        requestHandler: { connectionTimeout: Math.min(config.timeoutMs, 10_000), requestTimeout: config.timeoutMs },
+      }),
+    })));
   const full = (key: string) => config.prefix + key;
   const location = `s3://${config.bucket}/${config.prefix}`;
   const where = `${location}${config.endpoint ? ` at ${config.endpoint}` : ''}`;
   /** Runs one operation; a failure names the store and the cause in words. */
-  const op = async <T>(what: string, run: () => Promise<T>): Promise<T> => {
+  const op = async <T>(what: string, run: (sdk: Awaited<ReturnType<typeof load>>) => Promise<T>): Promise<T> => {
     try {
-      return await run();
+      return await run(await load());
     } catch (err) {
       const { reason, missing } = s3Reason(err, config.bucket, config.timeoutMs);
       throw new S3Failure(`S3 ${what} (${where}): ${reason}`, missing, { cause: err });
@@ -60,17 +66,17 @@ export function s3Store(config: BackupConfig['s3']): ObjectStore {
 
   return {
     location,
-    putFile: (key, path, onBytes) => op(`upload of ${key}`, async () => {
+    putFile: (key, path, onBytes) => op(`upload of ${key}`, async ({ client, Upload }) => {
       const size = statSync(path).size;
       const upload = new Upload({ client, params: { Bucket: config.bucket, Key: full(key), Body: createReadStream(path), ContentLength: size }, partSize: PART_SIZE, queueSize: 2 });
       upload.on('httpUploadProgress', (p) => onBytes?.(p.loaded ?? 0));
       await upload.done();
     }),
-    putText: (key, text) => op(`upload of ${key}`, async () => {
-      await client.send(new PutObjectCommand({ Bucket: config.bucket, Key: full(key), Body: text, ContentType: 'application/json' }));
+    putText: (key, text) => op(`upload of ${key}`, async ({ client, s3 }) => {
+      await client.send(new s3.PutObjectCommand({ Bucket: config.bucket, Key: full(key), Body: text, ContentType: 'application/json' }));
     }),
-    getToFile: (key, path, onBytes) => op(`download of ${key}`, async () => {
-      const res = await client.send(new GetObjectCommand({ Bucket: config.bucket, Key: full(key) }));
+    getToFile: (key, path, onBytes) => op(`download of ${key}`, async ({ client, s3 }) => {
+      const res = await client.send(new s3.GetObjectCommand({ Bucket: config.bucket, Key: full(key) }));
       let loaded = 0;
       const count = new Transform({
         transform(chunk: Buffer, _enc, done) {
@@ -81,28 +87,28 @@ export function s3Store(config: BackupConfig['s3']): ObjectStore {
       });
       await pipeline(res.Body as Readable, count, createWriteStream(path));
     }),
-    getText: (key) => op(`download of ${key}`, async () => {
+    getText: (key) => op(`download of ${key}`, async ({ client, s3 }) => {
       try {
-        const res = await client.send(new GetObjectCommand({ Bucket: config.bucket, Key: full(key) }));
+        const res = await client.send(new s3.GetObjectCommand({ Bucket: config.bucket, Key: full(key) }));
         return await res.Body!.transformToString('utf8');
       } catch (err) {
         if ((err as { name?: string }).name === 'NoSuchKey') return undefined;
         throw err;
       }
     }),
-    list: (prefix) => op(`listing of ${prefix || 'the prefix'}`, async () => {
+    list: (prefix) => op(`listing of ${prefix || 'the prefix'}`, async ({ client, s3 }) => {
       const objects: StoredObject[] = [];
       let token: string | undefined;
       do {
-        const res = await client.send(new ListObjectsV2Command({ Bucket: config.bucket, Prefix: full(prefix), ContinuationToken: token }));
+        const res = await client.send(new s3.ListObjectsV2Command({ Bucket: config.bucket, Prefix: full(prefix), ContinuationToken: token }));
         for (const o of res.Contents ?? []) objects.push({ key: o.Key!.slice(config.prefix.length), size: o.Size ?? 0 });
         token = res.IsTruncated ? res.NextContinuationToken : undefined;
       } while (token);
       return objects;
     }),
-    remove: (keys) => op(`deletion of ${keys.length} objects`, async () => {
+    remove: (keys) => op(`deletion of ${keys.length} objects`, async ({ client, s3 }) => {
       for (let i = 0; i < keys.length; i += 1000) {
-        const res = await client.send(new DeleteObjectsCommand({ Bucket: config.bucket, Delete: { Objects: keys.slice(i, i + 1000).map((k) => ({ Key: full(k) })), Quiet: true } }));
+        const res = await client.send(new s3.DeleteObjectsCommand({ Bucket: config.bucket, Delete: { Objects: keys.slice(i, i + 1000).map((k) => ({ Key: full(k) })), Quiet: true } }));
         if (res.Errors?.length) throw new Error(`could not delete ${res.Errors.length} object(s): ${res.Errors[0]!.Key} ${res.Errors[0]!.Message ?? ''}`);
       }
     }),

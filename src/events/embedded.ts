@@ -8,6 +8,7 @@ import { rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Session } from 'chdb';
 import type { ClickHouse, QueryParams } from './clickhouse.ts';
+import { yieldEngineThreads } from './engine-priority.ts';
 
 export async function openEmbedded(path: string, database: string): Promise<ClickHouse> {
   let session: Session;
@@ -18,6 +19,7 @@ export async function openEmbedded(path: string, database: string): Promise<Clic
   }
   await session.queryAsync(`CREATE DATABASE IF NOT EXISTS ${database}`);
   await session.queryAsync(`USE ${database}`);
+  const stopYielding = yieldEngineThreads();
   const staging = join(path, 'lean-capture-staging');
   mkdirSync(staging, { recursive: true });
   let staged = 0;
@@ -54,6 +56,7 @@ export async function openEmbedded(path: string, database: string): Promise<Clic
       }
     },
     async close() {
+      stopYielding();
       session.close();
     },
   };

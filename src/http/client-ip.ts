@@ -28,7 +28,21 @@ export function clientIp(trust: TrustProxy, remoteAddress: string, forwardedFor:
  * keying by address would give an attacker 2^64 fresh buckets). IPv4-mapped IPv6 is IPv4.
  */
 export function clientNet(ip: string): string {
-  if (!ip.includes(':') || isIP(ip) !== 6) return ip; // no colon: not IPv6 (the common case, without the regex)
+  if (!ip.includes(':')) return ip; // not IPv6: the common case, without the regex
+  let net = nets.get(ip);
+  if (net === undefined) {
+    net = isIP(ip) === 6 ? ipv6Net(ip) : ip;
+    if (nets.size >= NETS_CACHED) nets.clear(); // a flood of fresh addresses costs a re-parse, not memory
+    nets.set(ip, net);
+  }
+  return net;
+}
+
+/** IPv6 clients come back request after request: their /64 is parsed once. */
+const nets = new Map<string, string>();
+const NETS_CACHED = 10_000;
+
+function ipv6Net(ip: string): string {
   const address = ip.toLowerCase();
   const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/.exec(address);
   if (mapped) return mapped[1]!;

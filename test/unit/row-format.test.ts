@@ -1,9 +1,11 @@
 // Rows written as TabSeparated come out of ClickHouse exactly as they went in, whatever the text:
 // tabs, newlines, backslashes, quotes and NUL in every string column and in props' keys and values.
 import assert from 'node:assert/strict';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { test } from 'node:test';
 import fc from 'fast-check';
 import { openEmbedded } from '../../src/events/embedded.ts';
+import { lowerOtherThreads } from '../../src/events/engine-priority.ts';
 import { encodeRows, EVENT_COLUMNS } from '../../src/events/row-format.ts';
 import { migrate, type EventRow } from '../../src/events/schema.ts';
 import { removeDir, tempDir } from '../support/harness.ts';
@@ -40,6 +42,23 @@ test('TabSeparated rows round-trip through ClickHouse, every column and every ch
       }),
       { numRuns: 25 },
     );
+  } finally {
+    await clickhouse.close();
+    removeDir(dir);
+  }
+});
+
+test('the embedded engine\'s threads run at a lower priority than the event loop', async () => {
+  const dir = tempDir('priority');
+  const clickhouse = await openEmbedded(`${dir}/clickhouse`, 'lean_capture');
+  try {
+    await migrate(clickhouse); // the engine's pools are running now
+    const threads = readdirSync('/proc/self/task');
+    await lowerOtherThreads(); // what the server does every few seconds (threads come and go)
+    const nice = (tid: string) => (existsSync(`/proc/self/task/${tid}`) ? Number(readFileSync(`/proc/self/task/${tid}/stat`, 'utf8').split(') ')[1]!.split(' ')[16]) : 10);
+    assert.equal(nice(String(process.pid)), 0, 'the event loop keeps its priority');
+    const others = threads.filter((t) => t !== String(process.pid)).map(nice);
+    assert.ok(others.length > 3 && others.every((n) => n === 10), `every other thread at nice 10: ${others.join(' ')}`);
   } finally {
     await clickhouse.close();
     removeDir(dir);
