@@ -10,6 +10,7 @@ import { backoffMs, succeedsWithin, type BackoffPolicy } from '../time.ts';
 import type { Logger } from '../log.ts';
 import type { Metrics } from '../metrics.ts';
 import { isBadData, type ClickHouse, type RowFormat } from './clickhouse.ts';
+import { EVENT_COLUMNS } from './row-format.ts';
 import type { Journal, JournalBatch } from './journal.ts';
 
 /** An outage is retried after up to 200 ms, 400 ms … and at most 30 s between attempts. */
@@ -179,7 +180,7 @@ export class Batcher {
     for (let attempt = 0; ; attempt++) {
       const started = performance.now();
       try {
-        await this.clickhouse.insert(this.options.table, payload, token, format);
+        await this.clickhouse.insert(this.options.table, payload, token, format, format === 'TabSeparated' ? EVENT_COLUMNS : undefined);
         this.metrics.insertSeconds.labels('ok').observe((performance.now() - started) / 1000);
         this.metrics.batchRows.observe(rows);
         this.metrics.rowsConfirmed.inc(rows);

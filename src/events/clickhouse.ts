@@ -18,9 +18,10 @@ export interface ClickHouse {
   /**
    * Appends newline-delimited rows (JSONEachRow unless `format` says) to a table of ours. With a
    * dedup token, ClickHouse drops an insert whose token it has seen among the table's last
-   * inserts (a retry, a replay).
+   * inserts (a retry, a replay). `columns`: the columns positional rows hold, in order (so a
+   * column added later takes its default instead of breaking rows written before).
    */
-  insert(table: string, rows: Buffer, dedupToken?: string, format?: RowFormat): Promise<void>;
+  insert(table: string, rows: Buffer, dedupToken?: string, format?: RowFormat, columns?: readonly string[]): Promise<void>;
   close(): Promise<void>;
 }
 

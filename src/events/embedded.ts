@@ -39,7 +39,7 @@ export async function openEmbedded(path: string, database: string): Promise<Clic
       return text === '' ? [] : text.trimEnd().split('\n').map((line) => JSON.parse(line) as T);
     },
     queryText,
-    async insert(table, rows, dedupToken, format = 'JSONEachRow') {
+    async insert(table, rows, dedupToken, format = 'JSONEachRow', columns) {
       if (format === 'JSONEachRow') {
         const settings = dedupToken === undefined ? undefined : { insert_deduplication_token: dedupToken };
         await session.insert({ table, values: rows, format, settings });
@@ -50,7 +50,8 @@ export async function openEmbedded(path: string, database: string): Promise<Clic
       await writeFile(file, rows);
       try {
         const token = dedupToken === undefined ? '' : `insert_deduplication_token = ${literal(dedupToken)}, `;
-        await session.queryAsync(`INSERT INTO ${table} SETTINGS ${token}max_threads = 1 SELECT * FROM file(${literal(file)}, '${format}')`);
+        const into = columns ? `${table} (${columns.join(', ')})` : table;
+        await session.queryAsync(`INSERT INTO ${into} SETTINGS ${token}max_threads = 1 SELECT * FROM file(${literal(file)}, '${format}')`);
       } finally {
         await rm(file, { force: true });
       }

@@ -34,9 +34,9 @@ export async function openServer(config: ServerConfig): Promise<ClickHouse> {
       const result = await client.query({ query: sql, query_params: params, format: 'JSONEachRow' });
       return result.text();
     },
-    async insert(table, rows, dedupToken, format = 'JSONEachRow') {
+    async insert(table, rows, dedupToken, format = 'JSONEachRow', columns) {
       const { stream } = await client.exec({
-        query: `INSERT INTO ${table} FORMAT ${format}`,
+        query: `INSERT INTO ${columns ? `${table} (${columns.join(', ')})` : table} FORMAT ${format}`,
         values: Readable.from([rows], { objectMode: false }),
         clickhouse_settings: dedupToken === undefined ? undefined : { insert_deduplication_token: dedupToken },
       });

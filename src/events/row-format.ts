@@ -8,7 +8,7 @@ import type { EventRow } from './schema.ts';
 /** The format new journal records are written in. */
 export const ROW_FORMAT: RowFormat = 'TabSeparated';
 
-/** The columns of `events` in table order: a TabSeparated row is these fields, tab-separated. */
+/** The columns a TabSeparated row holds, in order (inserts name them, so later columns take their defaults). */
 export const EVENT_COLUMNS = [
   'event_id', 'event_time', 'received_at', 'type', 'name', 'visitor_id', 'session_id', 'url', 'path', 'hostname', 'referrer', 'referrer_host',
   'utm_source', 'utm_medium', 'utm_campaign', 'utm_term', 'utm_content', 'gclid', 'gbraid', 'wbraid', 'fbclid', 'msclkid',

@@ -32,7 +32,7 @@ test('TabSeparated rows round-trip through ClickHouse, every column and every ch
     await fc.assert(
       fc.asyncProperty(fc.uniqueArray(row, { selector: (r) => r.event_id, minLength: 1, maxLength: 200 }), async (rows) => {
         await clickhouse.exec('TRUNCATE TABLE events'); // fast-check may draw an id an earlier run used
-        await clickhouse.insert('events', Buffer.from(encodeRows(rows)), `round-trip-${++batch}`, 'TabSeparated');
+        await clickhouse.insert('events', Buffer.from(encodeRows(rows)), `round-trip-${++batch}`, 'TabSeparated', EVENT_COLUMNS);
         const ids = rows.map((r) => `'${r.event_id}'`).join(',');
         const stored = await clickhouse.query<Record<string, unknown>>(
           `SELECT ${EVENT_COLUMNS.map((c) => (c === 'event_time' || c === 'received_at' ? `toUnixTimestamp64Milli(${c}) AS ${c}` : c)).join(', ')} FROM events WHERE event_id IN (${ids})`,
@@ -42,6 +42,22 @@ test('TabSeparated rows round-trip through ClickHouse, every column and every ch
       }),
       { numRuns: 25 },
     );
+  } finally {
+    await clickhouse.close();
+    removeDir(dir);
+  }
+});
+
+test('rows journaled before a migration that adds a column still insert after it (the insert names its columns)', async () => {
+  const dir = tempDir('row-columns');
+  const clickhouse = await openEmbedded(`${dir}/clickhouse`, 'lean_capture');
+  try {
+    await migrate(clickhouse);
+    const [event] = fc.sample(row, { numRuns: 1, seed: 7 });
+    await clickhouse.exec("ALTER TABLE events ADD COLUMN added_later String DEFAULT 'default'");
+    await clickhouse.insert('events', Buffer.from(encodeRows([event!])), 'before-migration', 'TabSeparated', EVENT_COLUMNS);
+    const [stored] = await clickhouse.query<{ event_id: string; added_later: string }>('SELECT event_id, added_later FROM events');
+    assert.deepEqual(stored, { event_id: event!.event_id, added_later: 'default' });
   } finally {
     await clickhouse.close();
     removeDir(dir);
