@@ -4,7 +4,7 @@
 // account, with delays that grow but stay short enough that the real owner is never locked out.
 import { createHash, randomBytes, scrypt as scryptCallback, timingSafeEqual } from 'node:crypto';
 import { promisify } from 'node:util';
-import dumbPasswords from 'dumb-passwords';
+import { createRequire } from 'node:module';
 import type { Session } from '../db/sessions.ts';
 import type { Storage } from '../db/storage.ts';
 import type { Logger } from '../log.ts';
@@ -38,6 +38,10 @@ export class PasswordCheckBusy extends Error {}
 
 const sha256 = (s: string) => createHash('sha256').update(s).digest('hex');
 
+/** The list of common passwords (about 20 MB in memory), loaded the first time a password is chosen. */
+let common: typeof import('dumb-passwords').default | undefined;
+const commonPasswords = () => (common ??= createRequire(import.meta.url)('dumb-passwords') as typeof import('dumb-passwords').default);
+
 export class Owner {
   private hashing: Promise<unknown> = Promise.resolve();
   private waiting = 0;
@@ -64,7 +68,7 @@ export class Owner {
     // A common password with digits or symbols stuck on ("iloveyou1234") is still that password.
     const lower = password.toLowerCase();
     const cores = [password, lower, lower.replace(/[\d\W_]+$/, ''), lower.replace(/^[\d\W_]+/, '')];
-    if (cores.some((core) => core.length >= 4 && dumbPasswords.check(core))) return 'is, or is built on, one of the most common passwords';
+    if (cores.some((core) => core.length >= 4 && commonPasswords().check(core))) return 'is, or is built on, one of the most common passwords';
     return undefined;
   }
 
