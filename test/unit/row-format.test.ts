@@ -4,6 +4,7 @@ import assert from 'node:assert/strict';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { test } from 'node:test';
 import fc from 'fast-check';
+import type { ClickHouse } from '../../src/events/clickhouse.ts';
 import { openEmbedded } from '../../src/events/embedded.ts';
 import { lowerOtherThreads } from '../../src/events/engine-priority.ts';
 import { encodeRows, EVENT_COLUMNS } from '../../src/events/row-format.ts';
@@ -23,11 +24,21 @@ const row: fc.Arbitrary<EventRow> = fc.record({
   props: fc.array(fc.tuple(text, text), { maxLength: 4 }).map((pairs) => Object.fromEntries(pairs)),
 });
 
-test('TabSeparated rows round-trip through ClickHouse, every column and every character', async () => {
+/** An embedded ClickHouse with our schema in a fresh directory, for `work`. */
+async function withEngine(work: (clickhouse: ClickHouse) => Promise<void>): Promise<void> {
   const dir = tempDir('row-format');
   const clickhouse = await openEmbedded(`${dir}/clickhouse`, 'lean_capture');
   try {
     await migrate(clickhouse);
+    await work(clickhouse);
+  } finally {
+    await clickhouse.close();
+    removeDir(dir);
+  }
+}
+
+test('TabSeparated rows round-trip through ClickHouse, every column and every character', () =>
+  withEngine(async (clickhouse) => {
     let batch = 0;
     await fc.assert(
       fc.asyncProperty(fc.uniqueArray(row, { selector: (r) => r.event_id, minLength: 1, maxLength: 200 }), async (rows) => {
@@ -42,41 +53,24 @@ test('TabSeparated rows round-trip through ClickHouse, every column and every ch
       }),
       { numRuns: 25 },
     );
-  } finally {
-    await clickhouse.close();
-    removeDir(dir);
-  }
-});
+  }));
 
-test('rows journaled before a migration that adds a column still insert after it (the insert names its columns)', async () => {
-  const dir = tempDir('row-columns');
-  const clickhouse = await openEmbedded(`${dir}/clickhouse`, 'lean_capture');
-  try {
-    await migrate(clickhouse);
+test('rows journaled before a migration that adds a column still insert after it (the insert names its columns)', () =>
+  withEngine(async (clickhouse) => {
     const [event] = fc.sample(row, { numRuns: 1, seed: 7 });
     await clickhouse.exec("ALTER TABLE events ADD COLUMN added_later String DEFAULT 'default'");
     await clickhouse.insert('events', Buffer.from(encodeRows([event!])), 'before-migration', 'TabSeparated', EVENT_COLUMNS);
     const [stored] = await clickhouse.query<{ event_id: string; added_later: string }>('SELECT event_id, added_later FROM events');
     assert.deepEqual(stored, { event_id: event!.event_id, added_later: 'default' });
-  } finally {
-    await clickhouse.close();
-    removeDir(dir);
-  }
-});
+  }));
 
-test('the embedded engine\'s threads run at a lower priority than the event loop', async () => {
-  const dir = tempDir('priority');
-  const clickhouse = await openEmbedded(`${dir}/clickhouse`, 'lean_capture');
-  try {
-    await migrate(clickhouse); // the engine's pools are running now
+test('the embedded engine\'s threads run at a lower priority than the event loop', () =>
+  withEngine(async () => {
+    // the engine's pools are running now
     const threads = readdirSync('/proc/self/task');
     await lowerOtherThreads(); // what the server does every few seconds (threads come and go)
     const nice = (tid: string) => (existsSync(`/proc/self/task/${tid}`) ? Number(readFileSync(`/proc/self/task/${tid}/stat`, 'utf8').split(') ')[1]!.split(' ')[16]) : 10);
     assert.equal(nice(String(process.pid)), 0, 'the event loop keeps its priority');
     const others = threads.filter((t) => t !== String(process.pid)).map(nice);
     assert.ok(others.length > 3 && others.every((n) => n === 10), `every other thread at nice 10: ${others.join(' ')}`);
-  } finally {
-    await clickhouse.close();
-    removeDir(dir);
-  }
-});
+  }));
