@@ -31,7 +31,7 @@ export class Storage {
   readonly reports: LeadReports;
   readonly personalData: PersonalData;
 
-  private constructor(private readonly db: Db, readonly path: string, options: StorageOptions) {
+  private constructor(private readonly db: Db, options: StorageOptions) {
     this.leads = new LeadStore(db);
     this.outbox = new Outbox(db, options.outboxMaxAttempts ?? 10, options.outboxStatusCheckMs);
     this.settings = new Settings(db);
@@ -44,7 +44,7 @@ export class Storage {
 
   /** Opens (creating unless `existing`) and migrates the database at `path`. */
   static open(path: string, options: StorageOptions = {}): Storage {
-    return new Storage(openDatabase(path, options.existing), path, options);
+    return new Storage(openDatabase(path, options.existing), options);
   }
 
   transaction<T>(work: () => T): T {

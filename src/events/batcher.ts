@@ -138,8 +138,8 @@ export class Batcher {
       if (batch === undefined) return inserted;
       this.lastInsertStart = performance.now();
       await this.insertBatch(batch);
+      if (!batch.replayed) this.stats.confirmedOwnRows += batch.rows; // ClickHouse has them, whatever the cursor write does
       await this.journal.confirm(batch);
-      if (!batch.replayed) this.stats.confirmedOwnRows += batch.rows;
       inserted = true;
     } while (!this.stopping && this.busy());
     return inserted;

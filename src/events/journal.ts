@@ -26,8 +26,6 @@ export interface JournalOptions {
   dir: string;
   fsync: FsyncPolicy;
   maxBytes: number;
-  /** The format of the rows this process appends (default ROW_FORMAT). */
-  format?: RowFormat;
 }
 
 /** Rows read back for one insert, with a token that names exactly these bytes. */
@@ -168,7 +166,7 @@ export class Journal {
     this.pending = [];
     this.pendingRows = 0;
     this.pendingChars = 0;
-    const record = encodeRecord(payload, rows, this.options.format ?? ROW_FORMAT);
+    const record = encodeRecord(payload, rows, ROW_FORMAT);
     const live = this.segments.at(-1)!;
     try {
       writeAll(this.fd, record);
