@@ -115,12 +115,14 @@ test('the owner is told once a day when the last good backup is older than BACKU
     const now = Date.now();
     backups.checkAge(now);
     assert.deepEqual(told, [], 'a server that just started is not late');
-    backups.checkAge(now + 37 * 3_600_000);
-    backups.checkAge(now + 38 * 3_600_000);
+    // Two checks more than 36 h after the start, an hour apart on the same UTC day (01:00 and 02:00).
+    const late = Math.ceil((now + 37 * 3_600_000) / 86_400_000) * 86_400_000 + 3_600_000;
+    backups.checkAge(late);
+    backups.checkAge(late + 3_600_000);
     assert.equal(told.length, 2);
     assert.equal(told[0], told[1], 'the same key on the same day: the outbox sends it once');
-    storage.settings.put('backup.last_ok', JSON.stringify({ outcome: 'ok', at: new Date(now + 37 * 3_600_000).toISOString(), durationMs: 1 }));
-    backups.checkAge(now + 40 * 3_600_000);
+    storage.settings.put('backup.last_ok', JSON.stringify({ outcome: 'ok', at: new Date(late).toISOString(), durationMs: 1 }));
+    backups.checkAge(late + 3 * 3_600_000);
     assert.equal(told.length, 2, 'a recent good backup: nothing to say');
   } finally {
     storage.close();
