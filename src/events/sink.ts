@@ -6,6 +6,9 @@ import { encodeRows } from './row-format.ts';
 import type { EventRow } from './schema.ts';
 
 export class EventSink {
+  /** The journal turn the batcher was last told about: appends of one turn share a promise. */
+  private told: Promise<void> | undefined;
+
   constructor(private readonly journal: Journal, private readonly batcher: Batcher) {}
 
   /** The journal is at JOURNAL_MAX_BYTES: a write would be refused. */
@@ -15,6 +18,12 @@ export class EventSink {
 
   /** Resolves once the rows are journaled; rejects (JournalFullError, or the write error) when not. */
   write(rows: EventRow[]): Promise<void> {
-    return this.journal.append(encodeRows(rows), rows.length).then(() => this.batcher.added());
+    const written = this.journal.append(encodeRows(rows), rows.length);
+    // Once per turn, not per request: a continuation per beacon costs more than the check it runs.
+    if (written !== this.told) {
+      this.told = written;
+      written.then(() => this.batcher.added(), () => undefined);
+    }
+    return written;
   }
 }

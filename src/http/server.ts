@@ -297,11 +297,15 @@ function run(deps: Ctx, route: Route, request: Request, res: HttpResponse, state
     send(deps, res, result, cors);
     return;
   }
-  result
-    .catch((err) => internalError(deps, route, err))
-    .then((reply) => {
+  result.then(
+    (reply) => {
       if (!state.aborted) send(deps, res, reply, cors);
-    });
+    },
+    (err: unknown) => {
+      const reply = internalError(deps, route, err);
+      if (!state.aborted) send(deps, res, reply, cors);
+    },
+  );
 }
 
 function internalError(deps: Ctx, route: Route, err: unknown): Reply {
