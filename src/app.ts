@@ -8,10 +8,11 @@ import { sessionRoutes } from './admin/session.ts';
 import { statsRoute } from './admin/stats.ts';
 import { loadPwa, pwaRoutes } from './admin/pwa.ts';
 import { backupRoutes } from './admin/backups.ts';
+import { doctorRoutes } from './admin/doctor.ts';
 import { privacyRoutes } from './admin/privacy.ts';
 import type { AdminAuth } from './admin/auth.ts';
 import { backupDeps } from './backup/backup.ts';
-import { Backups } from './backup/service.ts';
+import { backupRecords, Backups } from './backup/service.ts';
 import { GeoLocator } from './collect/geo.ts';
 import { collectRoute } from './collect/route.ts';
 import { buildTracker, trackerRoutes } from './collect/tracker-route.ts';
@@ -19,6 +20,7 @@ import { AgentParser } from './collect/user-agent.ts';
 import { APP_VERSION, type Config } from './config.ts';
 import type { Storage } from './db/storage.ts';
 import { configuredDestinations } from './destinations/configured.ts';
+import { runDoctor } from './doctor/doctor.ts';
 import type { Events } from './events/open.ts';
 import type { Route } from './http/server.ts';
 import { countLeadsAsEvents, leadsFromContactClicks } from './leads/from-events.ts';
@@ -94,6 +96,17 @@ export async function assemble({ config, log, metrics, events, storage, uwsBuild
     statsRoute({ auth, reports: storage.reports, clickhouse, currency }),
     ...leadAdminRoutes({ auth, storage, notifier, worker, clickhouse, defaultCountry, currency, vapidPublicKey, pushEndpoints }),
     ...backupRoutes(auth, backups),
+    ...doctorRoutes(auth, ({ send }) =>
+      runDoctor({
+        config, storage, uwsBuild,
+        clickhouse: { clickhouse, database: config.clickhouse.database, backlogBytes: events.journal.backlogBytes(), journalMaxBytes: config.journal.maxBytes },
+        lastGoodBackup: () => backupRecords(storage.settings).lastOk,
+        sendTestPush: () => {
+          const devices = notifier.owner(`test:${Date.now()}`, { title: 'Lean Capture', body: 'Connection check: notifications work', url: '/admin/#/settings' }, { pushOnly: true });
+          worker.wake();
+          return devices;
+        },
+      }, { send })),
     ...privacyRoutes({ auth, personalData: storage.personalData, clickhouse, batcher: events.batcher, defaultCountry, log }),
     ...adminRoutes({
       auth, clickhouse, database: config.clickhouse.database, batcher: events.batcher, journal: events.journal, geo, metrics, uwsBuild, schemaVersion: events.schemaVersion, appVersion: APP_VERSION,

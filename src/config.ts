@@ -72,6 +72,8 @@ export interface Config {
   bodyTimeoutMs: number;
   /** Days events stay in ClickHouse, and days a closed lead keeps its contact data (0 = forever). */
   retention: { eventDays: number; leadDays: number };
+  /** The business's pages (SITE_URLS) the connections check fetches to find the tag, forms and links. */
+  siteUrls: string[];
 }
 
 export interface BackupConfig {
@@ -214,12 +216,19 @@ export function readConfig(env: Env): Config {
     bodyTimeoutMs: int('HTTP_BODY_TIMEOUT_MS', 30_000, 100, 600_000),
     retention: { eventDays: int('EVENT_RETENTION_DAYS', 730, 0, 36_500), leadDays: int('LEAD_RETENTION_DAYS', 730, 0, 36_500) },
     stripeWebhookSecret: optional('STRIPE_WEBHOOK_SECRET'),
+    siteUrls: parseSiteUrls(optional('SITE_URLS'), problems),
     journal: {
       dir: join(dataDir, 'journal'),
       fsync: parseFsync(str('JOURNAL_FSYNC', '200'), problems),
       maxBytes: int('JOURNAL_MAX_BYTES', 1024 ** 3, 64 * 1024, Number.MAX_SAFE_INTEGER),
     },
   });
+}
+
+function parseSiteUrls(raw: string | undefined, problems: string[]): string[] {
+  const urls = (raw ?? '').split(',').map((u) => u.trim()).filter((u) => u !== '');
+  for (const url of urls) if (!/^https?:\/\/[^/\s]+/.test(url)) problems.push(`SITE_URLS must be http(s) page addresses separated by commas, got "${url}"`);
+  return urls;
 }
 
 function parseTrustProxy(raw: string | undefined, problems: string[]): TrustProxy {

@@ -36,4 +36,49 @@ export class LeadReports {
       .prepare(`SELECT sale_currency AS currency, sum(sale_value) AS revenue FROM leads WHERE ${COUNTED} AND status = 'SOLD' AND sold_at >= ? AND sold_at < ? AND sale_currency != ? GROUP BY sale_currency`)
       .all(from, to, currency) as Array<{ currency: string; revenue: number }>;
   }
+
+  /**
+   * Per source, leads of [from, to) and how many carry what each platform credits: a Google click
+   * id (gclid, gbraid or wbraid), and for Meta an fbc sent with ads consent.
+   */
+  signal(from: number, to: number): Array<{ source: string; leads: number; google: number; meta: number }> {
+    return this.db
+      .prepare(
+        `SELECT source, count(*) AS leads,
+           sum(CASE WHEN coalesce(gclid, gbraid, wbraid) IS NOT NULL THEN 1 ELSE 0 END) AS google,
+           sum(CASE WHEN fbc IS NOT NULL AND consent_ads = 1 THEN 1 ELSE 0 END) AS meta
+         FROM leads WHERE ${COUNTED} AND created_at >= ? AND created_at < ? GROUP BY source`,
+      )
+      .all(from, to) as Array<{ source: string; leads: number; google: number; meta: number }>;
+  }
+
+  /**
+   * Sales of [from, to) and what became of their delivery to one destination: sent (delivered),
+   * accepted (Google: processed; Meta: taken), and the reasons of the rest, counted.
+   */
+  saleDeliveries(destination: 'google' | 'meta', from: number, to: number): { sales: number; sent: number; accepted: number; reasons: Array<{ reason: string; n: number }> } {
+    const sale = destination === 'meta' ? "o.dedup_key LIKE 'meta:purchase:%'" : '1';
+    const sold = `l.${COUNTED.replaceAll(' AND ', ' AND l.')} AND l.status = 'SOLD' AND l.sold_at >= ? AND l.sold_at < ?`;
+    // A lead's newest job for this destination says where its sale stands (a correction makes another).
+    const latest = `SELECT o.* FROM outbox o WHERE o.destination = ? AND ${sale} AND o.id = (SELECT max(id) FROM outbox WHERE lead_id = o.lead_id AND destination = o.destination${destination === 'meta' ? " AND dedup_key LIKE 'meta:purchase:%'" : ''})`;
+    const row = this.db
+      .prepare(
+        `SELECT count(*) AS sales,
+           sum(CASE WHEN j.state = 'done' THEN 1 ELSE 0 END) AS sent,
+           sum(CASE WHEN j.state = 'done' AND (? = 'meta' OR j.remote_status = 'accepted') THEN 1 ELSE 0 END) AS accepted
+         FROM leads l LEFT JOIN (${latest}) j ON j.lead_id = l.id WHERE ${sold}`,
+      )
+      .get(destination, destination, from, to) as { sales: number; sent: number | null; accepted: number | null };
+    const reasons = this.db
+      .prepare(
+        `SELECT CASE WHEN j.id IS NULL THEN 'not queued' WHEN j.state IN ('pending', 'sending') THEN 'waiting to be sent'
+                     WHEN j.state = 'done' THEN coalesce(j.remote_detail, 'sent, outcome not known yet') ELSE coalesce(j.last_error, j.state) END AS reason,
+                count(*) AS n
+         FROM leads l LEFT JOIN (${latest}) j ON j.lead_id = l.id
+         WHERE ${sold} AND NOT (j.state = 'done' AND (? = 'meta' OR j.remote_status = 'accepted'))
+         GROUP BY reason ORDER BY n DESC LIMIT 10`,
+      )
+      .all(destination, from, to, destination) as Array<{ reason: string; n: number }>;
+    return { sales: row.sales, sent: row.sent ?? 0, accepted: row.accepted ?? 0, reasons };
+  }
 }
