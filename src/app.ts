@@ -21,6 +21,7 @@ import { APP_VERSION, type Config } from './config.ts';
 import type { Storage } from './db/storage.ts';
 import { configuredDestinations } from './destinations/configured.ts';
 import { runDoctor } from './doctor/doctor.ts';
+import { watchSignal } from './doctor/signal.ts';
 import type { Events } from './events/open.ts';
 import type { Route } from './http/server.ts';
 import { countLeadsAsEvents, leadsFromContactClicks } from './leads/from-events.ts';
@@ -64,7 +65,15 @@ export async function assemble({ config, log, metrics, events, storage, uwsBuild
     },
   }, log);
   if (config.backup && !config.backup.encryptionKey) log.warn('BACKUP_ENCRYPTION_KEY is not set: backups (which hold phone numbers) are stored unencrypted');
-  const stopChores = [backups.watchAge(), keepLeadRetention(storage.personalData, config.retention.leadDays, log)];
+  const platforms = [...(config.google ? (['google'] as const) : []), ...(config.meta ? (['meta'] as const) : [])];
+  const stopChores = [
+    backups.watchAge(),
+    keepLeadRetention(storage.personalData, config.retention.leadDays, log),
+    watchSignal(storage.reports, platforms, (key, title, body) => {
+      notifier.owner(key, { title, body, url: '/admin/#/connections' });
+      worker.wake();
+    }),
+  ];
 
   const owner = new Owner(storage);
   const auth: AdminAuth = { adminToken: config.adminToken, owner, secureCookies: config.publicOrigin?.startsWith('https://') ?? false };

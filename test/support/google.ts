@@ -25,6 +25,8 @@ type RequestStatus = { requestStatus: string; errorInfo?: { errorCounts: Array<{
 
 export async function startGoogle(options: { tokenLifetimeSeconds?: number } = {}) {
   let refreshTokenValid = true;
+  /** Conversion actions the operating account has; undefined = any id is one. */
+  let conversionActions: Set<string> | undefined;
   /** Events Google refuses at validation (the whole request fails), by the reason to give. */
   let refuse: (event: Record<string, any>) => string | undefined = () => undefined;
   let processWith: (events: Array<Record<string, any>>) => RequestStatus = () => ({ requestStatus: 'SUCCESS' });
@@ -94,6 +96,8 @@ export async function startGoogle(options: { tokenLifetimeSeconds?: number } = {
       rejected.push({ body, problem });
       return error(res, 400, 'INVALID_ARGUMENT', problem);
     }
+    const action = String(body.destinations[0]?.productDestinationId);
+    if (conversionActions && !conversionActions.has(action)) return error(res, 400, 'INVALID_ARGUMENT', `Product destination not found or not accessible: conversion action ${action}`);
     // Fast fail: one refused event fails the request, naming it like google.rpc.BadRequest does.
     for (const [i, e] of (body.events as Array<Record<string, any>>).entries()) {
       const reason = refuse(e);
@@ -146,6 +150,8 @@ export async function startGoogle(options: { tokenLifetimeSeconds?: number } = {
       if (!valid) tokens.clear();
     },
     refuseEvents: (rule: typeof refuse) => (refuse = rule),
+    /** Only these conversion action ids exist in the account (undefined: any). */
+    setConversionActions: (ids: string[] | undefined) => (conversionActions = ids && new Set(ids)),
     processWith: (rule: typeof processWith) => (processWith = rule),
     close: () =>
       new Promise<void>((resolve) => {

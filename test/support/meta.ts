@@ -11,6 +11,8 @@ const HEX64 = /^[0-9a-f]{64}$/;
 
 export async function startMeta() {
   const events: Array<Record<string, any>> = [];
+  /** The test_event_code of each accepted request ('' without one). */
+  const testCodes: string[] = [];
   const rejected: string[] = [];
   /** Requests to answer with Meta's rate-limit error (code 17, is_transient) before serving again. */
   let throttle = 0;
@@ -22,6 +24,15 @@ export async function startMeta() {
       res.writeHead(status, { 'Content-Type': 'application/json' });
       res.end(JSON.stringify({ error: { message, type: 'OAuthException', code, fbtrace_id: 'Atest' } }));
     };
+    const url = new URL(req.url ?? '/', 'http://x');
+    if (req.method === 'GET' && url.pathname.startsWith(`/${META.version}/`)) {
+      // The dataset (pixel) node: GET /{version}/{id}?fields=id,name&access_token=…
+      if (url.searchParams.get('access_token') !== META.token) return fail(400, 'Invalid OAuth access token - Cannot parse access token', 190);
+      const id = url.pathname.split('/')[2];
+      if (id !== META.pixelId) return fail(400, `Unsupported get request. Object with ID '${id}' does not exist, cannot be loaded due to missing permissions, or does not support this operation.`, 100);
+      res.writeHead(200, { 'Content-Type': 'application/json' });
+      return res.end(JSON.stringify({ id: META.pixelId, name: 'Test Plumbing dataset' }));
+    }
     if (req.method !== 'POST' || req.url !== `/${META.version}/${META.pixelId}/events`) return fail(404, `Unknown path ${req.url}`, 803);
     let body: Record<string, any>;
     try {
@@ -49,6 +60,7 @@ export async function startMeta() {
       if (e.event_name === 'Purchase' && (typeof e.custom_data?.value !== 'number' || !/^[A-Z]{3}$/.test(e.custom_data?.currency ?? ''))) return fail(400, 'Purchase needs custom_data.value and currency');
       events.push(e);
     }
+    testCodes.push(typeof body.test_event_code === 'string' ? body.test_event_code : '');
     res.writeHead(200, { 'Content-Type': 'application/json' });
     res.end(JSON.stringify({ events_received: body.data.length, messages: [], fbtrace_id: 'Atest' }));
   });
@@ -57,6 +69,7 @@ export async function startMeta() {
   return {
     url: `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`,
     events,
+    testCodes,
     rejected,
     throttleNext: (n: number) => void (throttle = n),
     close: () =>

@@ -11,7 +11,8 @@ export interface TelegramCall {
 
 export type Scripted = { status: number; body: unknown } | 'hold';
 
-export async function startTelegram(token: string) {
+/** `chats`: the chats that started the bot (others are "chat not found"); undefined = any. */
+export async function startTelegram(token: string, chats?: string[]) {
   const calls: TelegramCall[] = [];
   const script: Scripted[] = [];
   const held: ServerResponse[] = [];
@@ -23,7 +24,8 @@ export async function startTelegram(token: string) {
       res.writeHead(status, { 'Content-Type': 'application/json' });
       res.end(JSON.stringify(body));
     };
-    if (req.method !== 'POST' || req.url !== `/bot${token}/sendMessage`) return reply(401, { ok: false, error_code: 401, description: 'Unauthorized' });
+    const method = req.url?.startsWith(`/bot${token}/`) ? req.url.slice(`/bot${token}/`.length) : undefined;
+    if (req.method !== 'POST' || (method !== 'sendMessage' && method !== 'getMe' && method !== 'getChat')) return reply(401, { ok: false, error_code: 401, description: 'Unauthorized' });
     if (!(req.headers['content-type'] ?? '').startsWith('application/json')) return reply(400, { ok: false, error_code: 400, description: 'Bad Request: unsupported content type' });
     let body: { chat_id?: unknown; text?: unknown };
     try {
@@ -31,7 +33,10 @@ export async function startTelegram(token: string) {
     } catch {
       return reply(400, { ok: false, error_code: 400, description: "Bad Request: can't parse JSON" });
     }
+    if (method === 'getMe') return reply(200, { ok: true, result: { id: 7000000001, is_bot: true, first_name: 'Lean Capture', username: 'lc_test_bot' } });
     if (body.chat_id === undefined) return reply(400, { ok: false, error_code: 400, description: 'Bad Request: chat_id is empty' });
+    if (chats && !chats.includes(String(body.chat_id))) return reply(400, { ok: false, error_code: 400, description: 'Bad Request: chat not found' });
+    if (method === 'getChat') return reply(200, { ok: true, result: { id: Number(body.chat_id), type: 'private', first_name: 'Owner' } });
     if (typeof body.text !== 'string' || body.text.length === 0 || body.text.length > 4096) return reply(400, { ok: false, error_code: 400, description: 'Bad Request: message text is empty' });
     calls.push({ at: Date.now(), chatId: body.chat_id, text: body.text });
     const next = script.shift();
