@@ -170,7 +170,9 @@ async function leadsScreen() {
     search.timer = setTimeout(() => { listState.q = search.value.trim(); load(true); }, 250);
   });
   const refresh = h('button', { class: 'refresh', onclick: () => load(true) }, t.refresh);
-  show(h('section', {}, h('div', { class: 'toolbar' }, search, refresh), chips, list, sentinel));
+  const banner = h('div', { class: 'connections-banner', role: 'alert', hidden: true });
+  show(h('section', {}, banner, h('div', { class: 'toolbar' }, search, refresh), chips, list, sentinel));
+  connectionsBanner(banner);
   pullToRefresh(main, () => load(true));
   new IntersectionObserver((entries) => entries[0].isIntersecting && load(false)).observe(sentinel);
   await load(true);
@@ -337,6 +339,57 @@ async function liveScreen() {
   liveTimer = setInterval(() => tick().catch(() => {}), 5000);
 }
 
+// ---------- connections ----------
+/** While the last connections check has failures, the leads screen says so in one line each. */
+async function connectionsBanner(banner) {
+  const last = await api('/api/admin/doctor/last').catch(() => null);
+  const failing = [...new Set((last?.checks ?? []).filter((c) => c.status === 'fail').map((c) => c.integration))];
+  if (failing.length === 0) return;
+  banner.replaceChildren(...failing.map((name) => h('p', {}, t.connectionFailing(name))), h('a', { href: '#/connections' }, t.connectionsOpen));
+  banner.hidden = false;
+}
+
+const VERDICT = { ok: '✅', warn: '⚠️', fail: '❌' };
+
+async function connectionsScreen() {
+  nav.hidden = false;
+  const mine = generation;
+  const results = h('div', { 'aria-live': 'polite' });
+  const note = h('p', { class: 'small', role: 'status' });
+  const render = (report) => {
+    if (!report) return results.replaceChildren(h('p', { class: 'empty' }, t.connectionsNever));
+    note.textContent = t.connectionsAt(dateTime(Date.parse(report.at)), report.ok);
+    const groups = new Map();
+    for (const c of report.checks) groups.set(c.integration, [...(groups.get(c.integration) ?? []), c]);
+    results.replaceChildren(...[...groups].map(([name, checks]) => {
+      const worst = checks.some((c) => c.status === 'fail') ? 'fail' : checks.some((c) => c.status === 'warn') ? 'warn' : 'ok';
+      return h('section', { class: `card check-${worst}` },
+        h('h2', {}, `${VERDICT[worst]} ${name}`),
+        h('ul', { class: 'checks' }, checks.map((c) => h('li', { class: `check-${c.status}` }, h('span', { 'aria-label': c.status }, VERDICT[c.status]), ' ', c.tried, c.fix && h('span', { class: 'fix' }, `→ ${c.fix}`)))));
+    }));
+  };
+  const run = async (send) => {
+    for (const b of buttons.querySelectorAll('button')) b.disabled = true;
+    note.textContent = t.connectionsRunning;
+    try {
+      const report = await api('/api/admin/doctor', { method: 'POST', body: { send } });
+      if (mine === generation) render(report);
+    } catch (err) {
+      note.textContent = err.message;
+    } finally {
+      for (const b of buttons.querySelectorAll('button')) b.disabled = false;
+    }
+  };
+  const buttons = h('div', { class: 'actions' },
+    h('button', { class: 'primary', onclick: () => run(false) }, t.connectionsCheck),
+    h('button', { onclick: () => run(true) }, t.connectionsSend));
+  show(h('section', { class: 'connections' }, h('h1', {}, t.connections), h('p', {}, t.connectionsHint), buttons, note, results));
+  const last = await api('/api/admin/doctor/last');
+  if (mine !== generation) return;
+  if (last) render(last);
+  else run(false);
+}
+
 // ---------- settings ----------
 async function settingsScreen() {
   nav.hidden = false;
@@ -382,6 +435,7 @@ async function settingsScreen() {
   };
   show(
     h('section', { class: 'settings' },
+      h('section', { class: 'card' }, h('h2', {}, t.connections), h('p', {}, t.connectionsHint), status.doctor && h('p', { class: status.doctor.ok ? 'small' : 'bad' }, status.doctor.ok ? t.connectionsAt(dateTime(Date.parse(status.doctor.at)), true) : status.doctor.failing.map(t.connectionFailing).join(' ')), h('a', { class: 'button', href: '#/connections' }, t.connectionsOpen)),
       h('section', { class: 'card' }, h('h2', {}, t.push), pushState, pushButtons),
       h('section', { class: 'card' }, h('h2', {}, t.health),
         warnings.length ? h('ul', { class: 'warnings' }, warnings.map((w) => h('li', {}, w))) : h('p', {}, `✅ ${t.ok}`),
@@ -427,6 +481,7 @@ async function route() {
     if (screen === 'dashboard') return await dashboardScreen();
     if (screen === 'live') return await liveScreen();
     if (screen === 'settings') return await settingsScreen();
+    if (screen === 'connections') return await connectionsScreen();
     return await leadsScreen();
   } catch (err) {
     if (err.status !== 401) show(h('p', { class: 'error', role: 'alert' }, err.message, ' ', h('button', { onclick: route }, t.retry)));

@@ -152,7 +152,7 @@ interface PipelineRun {
 /** The full pipeline on embedded ClickHouse with one journal fsync policy; `latency` adds the half-rate phase. */
 async function pipeline(fsync: string, latency: boolean): Promise<PipelineRun> {
   const dataDir = join(work, `data-${fsync}`);
-  const env = { PORT: '0', HOST: '127.0.0.1', DATA_DIR: dataDir, GEOIP_CITY_DB: geoPath, TRUST_PROXY: '1', ADMIN_TOKEN: TOKEN, LOG_LEVEL: 'info', FLUSH_MAX_ROWS, JOURNAL_FSYNC: fsync, RATE_LIMIT_COLLECT: '0', RATE_LIMIT_GLOBAL: '0' }; // wrk is one client
+  const env = { PORT: '0', HOST: '127.0.0.1', DATA_DIR: dataDir, GEOIP_CITY_DB: geoPath, TRUST_PROXY: '1', ADMIN_TOKEN: TOKEN, LOG_LEVEL: 'info', FLUSH_MAX_ROWS, JOURNAL_FSYNC: fsync, RATE_LIMIT_COLLECT: '0', RATE_LIMIT_GLOBAL: '0', CONNECTIONS_CHECK_DELAY_MS: '0' }; // wrk is one client; no connections check during the run
   const full = await start('src/main.ts', env, /"port":(\d+),"msg":"listening"/);
   const runs = [wrk(full.port, 2, CONNECTIONS)];
   const insertsBefore = await metric(full.port, 'lc_clickhouse_insert_seconds_count{outcome="ok"}');

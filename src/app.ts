@@ -21,7 +21,8 @@ import { APP_VERSION, type Config } from './config.ts';
 import type { Storage } from './db/storage.ts';
 import { configuredDestinations } from './destinations/configured.ts';
 import { runDoctor } from './doctor/doctor.ts';
-import { watchSignal } from './doctor/signal.ts';
+import { DoctorService } from './doctor/service.ts';
+import { exposeSignal, watchSignal } from './doctor/signal.ts';
 import type { Events } from './events/open.ts';
 import type { Route } from './http/server.ts';
 import { countLeadsAsEvents, leadsFromContactClicks } from './leads/from-events.ts';
@@ -66,6 +67,7 @@ export async function assemble({ config, log, metrics, events, storage, uwsBuild
   }, log);
   if (config.backup && !config.backup.encryptionKey) log.warn('BACKUP_ENCRYPTION_KEY is not set: backups (which hold phone numbers) are stored unencrypted');
   const platforms = [...(config.google ? (['google'] as const) : []), ...(config.meta ? (['meta'] as const) : [])];
+  exposeSignal(metrics, storage.reports, platforms);
   const stopChores = [
     backups.watchAge(),
     keepLeadRetention(storage.personalData, config.retention.leadDays, log),
@@ -74,6 +76,20 @@ export async function assemble({ config, log, metrics, events, storage, uwsBuild
       worker.wake();
     }),
   ];
+
+  // The connections check: on demand, shortly after start, then daily; its last report feeds the app's banner.
+  const doctor = new DoctorService(({ send }) =>
+    runDoctor({
+      config, storage, uwsBuild,
+      clickhouse: { clickhouse, database: config.clickhouse.database, backlogBytes: events.journal.backlogBytes(), journalMaxBytes: config.journal.maxBytes },
+      lastGoodBackup: () => backupRecords(storage.settings).lastOk,
+      sendTestPush: () => {
+        const devices = notifier.owner(`test:${Date.now()}`, { title: 'Lean Capture', body: 'Connection check: notifications work', url: '/admin/#/connections' }, { pushOnly: true });
+        worker.wake();
+        return devices;
+      },
+    }, { send }), storage.settings, log);
+  if (config.doctorAfterStartMs > 0) stopChores.push(doctor.schedule(config.doctorAfterStartMs));
 
   const owner = new Owner(storage);
   const auth: AdminAuth = { adminToken: config.adminToken, owner, secureCookies: config.publicOrigin?.startsWith('https://') ?? false };
@@ -105,17 +121,7 @@ export async function assemble({ config, log, metrics, events, storage, uwsBuild
     statsRoute({ auth, reports: storage.reports, clickhouse, currency }),
     ...leadAdminRoutes({ auth, storage, notifier, worker, clickhouse, defaultCountry, currency, vapidPublicKey, pushEndpoints }),
     ...backupRoutes(auth, backups),
-    ...doctorRoutes(auth, ({ send }) =>
-      runDoctor({
-        config, storage, uwsBuild,
-        clickhouse: { clickhouse, database: config.clickhouse.database, backlogBytes: events.journal.backlogBytes(), journalMaxBytes: config.journal.maxBytes },
-        lastGoodBackup: () => backupRecords(storage.settings).lastOk,
-        sendTestPush: () => {
-          const devices = notifier.owner(`test:${Date.now()}`, { title: 'Lean Capture', body: 'Connection check: notifications work', url: '/admin/#/settings' }, { pushOnly: true });
-          worker.wake();
-          return devices;
-        },
-      }, { send })),
+    ...doctorRoutes(auth, doctor),
     ...privacyRoutes({ auth, personalData: storage.personalData, clickhouse, batcher: events.batcher, defaultCountry, log }),
     ...adminRoutes({
       auth, clickhouse, database: config.clickhouse.database, batcher: events.batcher, journal: events.journal, geo, metrics, uwsBuild, schemaVersion: events.schemaVersion, appVersion: APP_VERSION,
@@ -124,6 +130,7 @@ export async function assemble({ config, log, metrics, events, storage, uwsBuild
         outbox: { ...storage.outbox.counts(), destinations: worker.status() },
         google: { configured: config.google !== undefined, problems: config.google ? [] : ['not configured: sales are not sent to Google Ads'] },
         backup: backups.status(),
+        doctor: doctor.summary(),
       }),
     }),
   ];

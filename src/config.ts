@@ -74,6 +74,8 @@ export interface Config {
   retention: { eventDays: number; leadDays: number };
   /** The business's pages (SITE_URLS) the connections check fetches to find the tag, forms and links. */
   siteUrls: string[];
+  /** The server's own connections check runs this long after start, then daily (0 = only when asked). */
+  doctorAfterStartMs: number;
 }
 
 export interface BackupConfig {
@@ -217,6 +219,7 @@ export function readConfig(env: Env): Config {
     retention: { eventDays: int('EVENT_RETENTION_DAYS', 730, 0, 36_500), leadDays: int('LEAD_RETENTION_DAYS', 730, 0, 36_500) },
     stripeWebhookSecret: optional('STRIPE_WEBHOOK_SECRET'),
     siteUrls: parseSiteUrls(optional('SITE_URLS'), problems),
+    doctorAfterStartMs: int('CONNECTIONS_CHECK_DELAY_MS', 30_000, 0, 86_400_000),
     journal: {
       dir: join(dataDir, 'journal'),
       fsync: parseFsync(str('JOURNAL_FSYNC', '200'), problems),

@@ -118,6 +118,10 @@ export function createMetrics() {
     gauge(name: string, help: string, read: () => number) {
       new Gauge({ name, help, registers: [registry], collect() { this.set(read()); } });
     },
+    /** The same with labels: `read` gives every labelled value at scrape time. */
+    gauges(name: string, help: string, labelNames: string[], read: () => Array<[Record<string, string>, number]>) {
+      new Gauge({ name, help, labelNames, registers: [registry], collect() { this.reset(); for (const [labels, value] of read()) this.set(labels, value); } });
+    },
   };
 }
 

@@ -10,7 +10,8 @@ import { test } from 'node:test';
 import { NO_GEO } from '../src/collect/geo.ts';
 import { Storage } from '../src/db/storage.ts';
 import { CHECK_MESSAGE } from '../src/doctor/doctor.ts';
-import { signalChecks, signalDrop, watchSignal } from '../src/doctor/signal.ts';
+import { exposeSignal, signalChecks, signalDrop, watchSignal } from '../src/doctor/signal.ts';
+import { createMetrics } from '../src/metrics.ts';
 import { newLead } from '../src/leads/lead.ts';
 import { Notifier } from '../src/notify/notify.ts';
 import { CLIENT, startGoogle } from './support/google.ts';
@@ -215,6 +216,14 @@ test('signal quality equals what the leads imply, and a week with the click ids 
     assert.match(lines[1]!, /^warn Google: creditable leads fell from 57% to 10% against the week before/);
     assert.match(lines[2]!, /^ok Meta: 0% of leads creditable \(0 of 10, 7 days\)/);
     assert.match(lines[3]!, /^warn Meta: creditable leads fell from 29% to 0%/);
+
+    // The same figures in /metrics.
+    const metrics = createMetrics();
+    exposeSignal(metrics, storage.reports, ['google', 'meta']);
+    const scraped = await metrics.registry.metrics();
+    for (const line of ['lc_signal_leads{platform="google",days="7"} 10', 'lc_signal_creditable_leads{platform="google",days="7"} 1', 'lc_signal_creditable_leads{platform="google",days="30"} 9', 'lc_signal_creditable_leads{platform="meta",days="30"} 4', 'lc_signal_sales{platform="meta",days="30"} 0']) {
+      assert.ok(scraped.includes(line), `${line} in\n${scraped.split('\n').filter((l) => l.startsWith('lc_signal')).join('\n')}`);
+    }
 
     // Told once, although the hourly look runs again.
     const notifier = new Notifier(storage, { includeName: false, telegram: true, locale: 'en-US' });

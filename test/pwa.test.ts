@@ -130,6 +130,24 @@ describe('the owner PWA', () => {
     await shot('09-settings');
   });
 
+  test('Connections runs the check and shows each fix; while a check fails, the leads screen says so', async () => {
+    await page.goto(`${server.url}/admin/#/connections`);
+    // No report yet: the screen runs the check itself.
+    await page.waitForSelector('.connections .card');
+    const text = await page.textContent('.connections');
+    assert.match(text!, /❌ Server/);
+    assert.match(text!, /PUBLIC_ORIGIN is not set→ Set PUBLIC_ORIGIN in \.env/);
+    assert.match(text!, /✅ s3:\/\/lc-backups\/shop\/: a probe object was written, read back and deleted/);
+    assert.match(text!, /❌ GeoIP/);
+    await shot('10-connections');
+    assert.equal(await s3.keys('connection-check/').then((k) => k.length), 0);
+    await page.goto(`${server.url}/admin/#/`);
+    await page.waitForSelector('.connections-banner:not([hidden])');
+    assert.match((await page.textContent('.connections-banner'))!, /The server setup needs attention\.No current GeoIP database: cities are missing\.Open Connections/);
+    const width = await page.evaluate(() => document.documentElement.scrollWidth);
+    assert.ok(width <= 390, `the page is ${width} px wide`);
+  });
+
   test('a push the server sends is shown by the service worker, and its click opens the lead', async () => {
     await page.goto(`${server.url}/admin/#/`);
     await page.evaluate(() => navigator.serviceWorker.ready);

@@ -3,6 +3,7 @@
 // sales sent to it. A share that falls sharply against the week before (the tag removed from a
 // page, auto-tagging off, a banner blocking everything) is a warning with its likely cause.
 import type { LeadReports } from '../db/reports.ts';
+import type { Metrics } from '../metrics.ts';
 import { ok, warn, type Check } from './report.ts';
 
 const DAY = 86_400_000;
@@ -100,4 +101,17 @@ export function watchSignal(reports: LeadReports, platforms: Platform[], tell: (
   const timer = setInterval(check, everyMs);
   timer.unref();
   return () => clearInterval(timer);
+}
+
+/** lc_signal_* in /metrics: per platform, over 7 and 30 days, read from the leads at scrape time. */
+export function exposeSignal(metrics: Metrics, reports: LeadReports, platforms: Platform[]): void {
+  const read = (pick: (s: PlatformSignal) => number) => () => {
+    const now = Date.now();
+    return platforms.flatMap((platform) => [7, 30].map((days): [Record<string, string>, number] => [{ platform, days: String(days) }, pick(platformSignal(reports, platform, days, now))]));
+  };
+  const labels = ['platform', 'days'];
+  metrics.gauges('lc_signal_leads', 'Leads of the last N days (tests and held leads left out)', labels, read((s) => s.leads));
+  metrics.gauges('lc_signal_creditable_leads', 'Leads of the last N days the platform can credit (Google: a click id; Meta: an fbc with ads consent)', labels, read((s) => s.creditable));
+  metrics.gauges('lc_signal_sales', 'Sales of the last N days', labels, read((s) => s.sales));
+  metrics.gauges('lc_signal_sales_accepted', 'Sales of the last N days the platform accepted (Google: processed)', labels, read((s) => s.accepted));
 }
