@@ -66,6 +66,12 @@ describe('ingest on a ClickHouse server', () => {
     const events = await adminGet<{ events: Array<Record<string, unknown>> }>(server, '/api/admin/events?limit=5');
     assert.ok(events.events.some((e) => e.event_id === beacon.id));
     assert.ok(events.events.some((e) => e.type === 'lead' && e.name === 'whatsapp'), 'the WhatsApp click became a lead');
+
+    // The connections check in server mode: the test query and the user's rights (insert, and alter for erasure).
+    const doctor = await adminGet<{ checks: Array<{ status: string; integration: string; tried: string }> }>(server, '/api/admin/doctor');
+    const clickhouseChecks = doctor.checks.filter((c) => c.integration === 'ClickHouse').map((c) => `${c.status} ${c.tried}`);
+    assert.match(clickhouseChecks[0]!, /^ok server mode: a test query answered; schema at version \d+; \d+ active parts$/);
+    assert.ok(clickhouseChecks.some((c) => /^ok the user may insert into and alter \w+$/.test(c)), clickhouseChecks.join('\n'));
   });
 
   test('during a ClickHouse outage beacons are still accepted, /readyz says so, and every row arrives once after it', async () => {
