@@ -216,12 +216,28 @@ test('signal quality equals what the leads imply, and a week with the click ids 
     for (let i = 0; i < 4; i++) add(8.5, { fbc: `fb.1.${now}.x${i}` }, true);
     for (let i = 0; i < 10; i++) add(1 + (i % 5) / 10, i < 1 ? { gclid: `Cj1${i}` } : {}, undefined);
 
+    // Three sales this week: one with a gclid, uploaded and processed by Google; one skipped (no click id); one not sent yet.
+    const recent = storage.leads.list({ limit: 100 }).leads.filter((l) => l.created_at > now - 7 * DAY);
+    const withClick = recent.find((l) => l.gclid)!;
+    const [noClick, waiting] = recent.filter((l) => !l.gclid);
+    for (const lead of [withClick, noClick!, waiting!]) storage.leads.recordSale(lead.id, { value: 100, currency: 'TRY', at: now - DAY }, 'owner');
+    storage.outbox.enqueue('google', `google:${withClick.id}`, withClick.id, { leadId: withClick.id });
+    storage.outbox.enqueue('google', `google:${noClick!.id}`, noClick!.id, { leadId: noClick!.id });
+    storage.outbox.enqueue('google', `google:${waiting!.id}`, waiting!.id, { leadId: waiting!.id }, now + DAY);
+    const due = storage.outbox.claimDue(Date.now() + 1000, 10, 'google');
+    assert.equal(due.length, 2);
+    for (const job of due) {
+      if (job.lead_id === withClick.id) storage.outbox.finish(job, { outcome: 'ok', httpStatus: 200, response: 'accepted', remoteRef: 'req-1' }, 5);
+      else storage.outbox.finish(job, { outcome: 'skipped', response: 'not sent: no click id and no email or phone: Google cannot credit this sale' }, 1);
+    }
+    storage.outbox.recordRemote('google', 'req-1', { status: 'accepted', detail: 'processed by Google' });
+
     const drop = signalDrop(storage.reports, 'google', now);
     assert.ok(drop);
     assert.equal(Math.round(drop.weekBefore * 100), 57); // 8 of 14
     assert.equal(Math.round(drop.lastWeek * 100), 10); // 1 of 10
     const lines = signalChecks(storage.reports, ['google', 'meta'], now).map((c) => `${c.status} ${c.tried}`);
-    assert.match(lines[0]!, /^ok Google: 10% of leads creditable \(1 of 10, 7 days\), 0 of 0 sales processed; 30 days: 38%/); // 9 of 24
+    assert.match(lines[0]!, /^ok Google: 10% of leads creditable \(1 of 10, 7 days\), 1 of 3 sales processed \(1 with a click id, 1 uploaded\); 30 days: 38%, 1 of 3 sales; not processed: 1 × not sent: no click id and no email or phone: Google cannot credit this sale; 1 × waiting to be sent$/); // 9 of 24
     assert.match(lines[1]!, /^warn Google: creditable leads fell from 57% to 10% against the week before/);
     assert.match(lines[2]!, /^ok Meta: 0% of leads creditable \(0 of 10, 7 days\)/);
     assert.match(lines[3]!, /^warn Meta: creditable leads fell from 29% to 0%/);
@@ -230,7 +246,7 @@ test('signal quality equals what the leads imply, and a week with the click ids 
     const metrics = createMetrics();
     exposeSignal(metrics, storage.reports, ['google', 'meta']);
     const scraped = await metrics.registry.metrics();
-    for (const line of ['lc_signal_leads{platform="google",days="7"} 10', 'lc_signal_creditable_leads{platform="google",days="7"} 1', 'lc_signal_creditable_leads{platform="google",days="30"} 9', 'lc_signal_creditable_leads{platform="meta",days="30"} 4', 'lc_signal_sales{platform="meta",days="30"} 0']) {
+    for (const line of ['lc_signal_leads{platform="google",days="7"} 10', 'lc_signal_creditable_leads{platform="google",days="7"} 1', 'lc_signal_creditable_leads{platform="google",days="30"} 9', 'lc_signal_creditable_leads{platform="meta",days="30"} 4', 'lc_signal_sales{platform="meta",days="30"} 3', 'lc_signal_sales_accepted{platform="google",days="7"} 1']) {
       assert.ok(scraped.includes(line), `${line} in\n${scraped.split('\n').filter((l) => l.startsWith('lc_signal')).join('\n')}`);
     }
 

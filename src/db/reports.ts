@@ -14,6 +14,8 @@ const LEAD_KEY: Record<Grouping, string> = {
 };
 const SALE_KEY: Record<Grouping, string> = { ...LEAD_KEY, day: "strftime('%Y-%m-%d', sold_at / 1000, 'unixepoch')" };
 const COUNTED = 'is_test = 0 AND flag IS NULL';
+/** What each platform credits a lead by: a Google click id; for Meta, an fbc sent with ads consent. */
+const CREDITABLE = { google: 'coalesce(gclid, gbraid, wbraid) IS NOT NULL', meta: 'fbc IS NOT NULL AND consent_ads = 1' };
 
 export class LeadReports {
   constructor(private readonly db: Db) {}
@@ -45,8 +47,8 @@ export class LeadReports {
     return this.db
       .prepare(
         `SELECT source, count(*) AS leads,
-           sum(CASE WHEN coalesce(gclid, gbraid, wbraid) IS NOT NULL THEN 1 ELSE 0 END) AS google,
-           sum(CASE WHEN fbc IS NOT NULL AND consent_ads = 1 THEN 1 ELSE 0 END) AS meta
+           sum(CASE WHEN ${CREDITABLE.google} THEN 1 ELSE 0 END) AS google,
+           sum(CASE WHEN ${CREDITABLE.meta} THEN 1 ELSE 0 END) AS meta
          FROM leads WHERE ${COUNTED} AND created_at >= ? AND created_at < ? GROUP BY source`,
       )
       .all(from, to) as Array<{ source: string; leads: number; google: number; meta: number }>;
@@ -56,7 +58,7 @@ export class LeadReports {
    * Sales of [from, to) and what became of their delivery to one destination: sent (delivered),
    * accepted (Google: processed; Meta: taken), and the reasons of the rest, counted.
    */
-  saleDeliveries(destination: 'google' | 'meta', from: number, to: number): { sales: number; sent: number; accepted: number; reasons: Array<{ reason: string; n: number }> } {
+  saleDeliveries(destination: 'google' | 'meta', from: number, to: number): { sales: number; creditableSales: number; sent: number; accepted: number; reasons: Array<{ reason: string; n: number }> } {
     const sale = destination === 'meta' ? "o.dedup_key LIKE 'meta:purchase:%'" : '1';
     const sold = `l.${COUNTED.replaceAll(' AND ', ' AND l.')} AND l.status = 'SOLD' AND l.sold_at >= ? AND l.sold_at < ?`;
     // A lead's newest job for this destination says where its sale stands (a correction makes another).
@@ -64,11 +66,12 @@ export class LeadReports {
     const row = this.db
       .prepare(
         `SELECT count(*) AS sales,
+           sum(CASE WHEN ${CREDITABLE[destination].replace(/\b(gclid|gbraid|wbraid|fbc|consent_ads)\b/g, 'l.$1')} THEN 1 ELSE 0 END) AS creditableSales,
            sum(CASE WHEN j.state = 'done' THEN 1 ELSE 0 END) AS sent,
            sum(CASE WHEN j.state = 'done' AND (? = 'meta' OR j.remote_status = 'accepted') THEN 1 ELSE 0 END) AS accepted
          FROM leads l LEFT JOIN (${latest}) j ON j.lead_id = l.id WHERE ${sold}`,
       )
-      .get(destination, destination, from, to) as { sales: number; sent: number | null; accepted: number | null };
+      .get(destination, destination, from, to) as { sales: number; creditableSales: number | null; sent: number | null; accepted: number | null };
     const reasons = this.db
       .prepare(
         `SELECT CASE WHEN j.id IS NULL THEN 'not queued' WHEN j.state IN ('pending', 'sending') THEN 'waiting to be sent'
@@ -76,9 +79,9 @@ export class LeadReports {
                 count(*) AS n
          FROM leads l LEFT JOIN (${latest}) j ON j.lead_id = l.id
          WHERE ${sold} AND NOT (j.state = 'done' AND (? = 'meta' OR j.remote_status = 'accepted'))
-         GROUP BY reason ORDER BY n DESC LIMIT 10`,
+         GROUP BY reason ORDER BY n DESC, reason LIMIT 10`,
       )
       .all(destination, from, to, destination) as Array<{ reason: string; n: number }>;
-    return { sales: row.sales, sent: row.sent ?? 0, accepted: row.accepted ?? 0, reasons };
+    return { sales: row.sales, creditableSales: row.creditableSales ?? 0, sent: row.sent ?? 0, accepted: row.accepted ?? 0, reasons };
   }
 }
