@@ -160,7 +160,7 @@ export class Journal {
   /** Writes the turn's record with one write (and one fsync if the policy says always). */
   private commit(): void {
     const turn = this.turn!;
-    const payload = Buffer.from(this.pending.join(''));
+    const payload = this.pending.join('');
     const rows = this.pendingRows;
     this.turn = undefined;
     this.pending = [];

@@ -18,13 +18,16 @@ export function segmentName(id: number): string {
 }
 
 /** A record of `rows` rows in `format` (JSONEachRow unless said: the format of journals before TabSeparated). */
-export function encodeRecord(payload: Buffer, rows: number, format: RowFormat = 'JSONEachRow'): Buffer {
-  const record = Buffer.allocUnsafe(HEADER + payload.length);
+/** `payload`: the rows as bytes, or as text (encoded as UTF-8 straight into the record: no copy). */
+export function encodeRecord(payload: Buffer | string, rows: number, format: RowFormat = 'JSONEachRow'): Buffer {
+  const length = typeof payload === 'string' ? Buffer.byteLength(payload) : payload.length;
+  const record = Buffer.allocUnsafe(HEADER + length);
   record.writeUInt32BE(MAGICS[format], 0);
-  record.writeUInt32BE(payload.length, 4);
+  record.writeUInt32BE(length, 4);
   record.writeUInt32BE(rows, 8);
-  payload.copy(record, HEADER);
-  record.writeUInt32BE(checksum(record, payload.length), 12);
+  if (typeof payload === 'string') record.write(payload, HEADER, 'utf8');
+  else payload.copy(record, HEADER);
+  record.writeUInt32BE(checksum(record, length), 12);
   return record;
 }
 

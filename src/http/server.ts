@@ -81,7 +81,8 @@ function poolOf(route: Route): BodyPool {
 }
 
 const DEFAULT_MAX_BODY = 64 * 1024;
-const CORS_HEADERS: Record<string, string> = {
+/** The preflight's answer; an actual request's answer needs only Allow-Origin (the others matter to preflights alone). */
+const PREFLIGHT_HEADERS: Record<string, string> = {
   'Access-Control-Allow-Origin': '*',
   'Access-Control-Allow-Methods': 'POST, GET, OPTIONS',
   'Access-Control-Allow-Headers': 'Content-Type',
@@ -148,7 +149,7 @@ export function buildApp(serverDeps: ServerDeps, routes: Route[]): TemplatedApp 
     const pool = deps.pools[poolOf(route)];
     app[route.method](route.path, (res, req) => serve(deps, route, pool, paramCount, res, req));
     if (route.cors && route.method !== 'get') {
-      app.options(route.path, (res) => send(deps, res, { status: 204, headers: CORS_HEADERS }, false));
+      app.options(route.path, (res) => send(deps, res, { status: 204, headers: PREFLIGHT_HEADERS }, false));
     }
   }
   app.any('/*', (res, req) => {
@@ -322,7 +323,7 @@ function send(deps: Ctx, res: HttpResponse, reply: Reply, cors: boolean, closeCo
   if (reply.status >= 400) deps.metrics.rejected(reply.status);
   res.cork(() => {
     res.writeStatus(`${reply.status} ${STATUS_TEXT[reply.status] ?? ''}`);
-    if (cors) for (const name in CORS_HEADERS) res.writeHeader(name, CORS_HEADERS[name]!);
+    if (cors) res.writeHeader('Access-Control-Allow-Origin', '*');
     const defaults = cors ? deps.security.visitor : deps.security.owner;
     for (const name in defaults) if (reply.headers?.[name] === undefined) res.writeHeader(name, defaults[name]!);
     if (reply.headers) for (const name in reply.headers) res.writeHeader(name, reply.headers[name]!);
