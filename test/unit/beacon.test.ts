@@ -1,7 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import fc from 'fast-check';
-import { campaignParams, CLICK_IDS, parseCollect, UTMS } from '../../src/collect/beacon.ts';
+import { parseCollect } from '../../src/collect/beacon.ts';
 import { AgentParser } from '../../src/collect/user-agent.ts';
 
 const parse = (value: unknown, contentType = 'application/json') => parseCollect(contentType, Buffer.from(JSON.stringify(value)));
@@ -56,19 +55,3 @@ test('the agent parser answers for empty and odd user agents instead of throwing
   assert.deepEqual(agents.parse('\u0000\uffff'), agents.parse('\u0000\uffff'));
 });
 
-test('campaign parameters are read from the query exactly as URLSearchParams reads them', () => {
-  const name = fc.oneof(fc.constantFrom('gclid', 'utm_source', 'utm_campaign', 'fbclid', 'other', '', 'utm%5Fmedium', 'gcl+id'), fc.string({ maxLength: 6 }));
-  const value = fc.oneof(fc.constantFrom('', 'a+b', '%20x', '%E2%82%AC', '%C3', '%zz', '%', 'ş', '%2B+%26', '=x'), fc.string({ maxLength: 8 }));
-  const pair = fc.tuple(name, fc.option(value)).map(([n, v]) => (v === null ? n : `${n}=${v}`));
-  fc.assert(
-    fc.property(fc.array(pair, { maxLength: 6 }), (pairs) => {
-      const query = pairs.join('&');
-      const reference = new URLSearchParams(query);
-      const found = campaignParams(`?${query}`);
-      for (const key of [...CLICK_IDS, ...UTMS]) assert.equal(found[key], reference.get(key) ?? undefined, `${key} in ?${query}`);
-    }),
-    { numRuns: 3000 },
-  );
-  assert.deepEqual(campaignParams(''), {});
-  assert.deepEqual(campaignParams('?'), {});
-});
