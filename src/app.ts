@@ -9,6 +9,7 @@ import { statsRoute } from './admin/stats.ts';
 import { loadPwa, pwaRoutes } from './admin/pwa.ts';
 import { backupRoutes } from './admin/backups.ts';
 import { doctorRoutes } from './admin/doctor.ts';
+import { spendRoutes } from './admin/spend.ts';
 import { privacyRoutes } from './admin/privacy.ts';
 import type { AdminAuth } from './admin/auth.ts';
 import { backupDeps } from './backup/backup.ts';
@@ -34,6 +35,10 @@ import type { Metrics } from './metrics.ts';
 import { Notifier } from './notify/notify.ts';
 import { routeLeadChanges } from './outbox/lead-jobs.ts';
 import { OutboxWorker } from './outbox/worker.ts';
+import { spendAlerts } from './spend/alerts.ts';
+import { googleAdsApi } from './spend/google-ads.ts';
+import { metaInsights } from './spend/meta-insights.ts';
+import { SpendSync } from './spend/sync.ts';
 import { keepLeadRetention } from './privacy/retention.ts';
 
 export interface Parts {
@@ -91,6 +96,26 @@ export async function assemble({ config, log, metrics, events, storage, uwsBuild
     }, { send }), storage.settings, log);
   if (config.doctorAfterStartMs > 0) stopChores.push(doctor.schedule(config.doctorAfterStartMs));
 
+  // Ad spend: synced hourly and on demand; after each sync, campaigns that waste money are told once a week.
+  const money = (value: number, currency: string) => new Intl.NumberFormat(settings.locale, { style: 'currency', currency }).format(value);
+  const spend = new SpendSync({
+    clickhouse, leads: storage.leads, settings: storage.settings, log, everyMs: config.spendSyncMinutes * 60_000,
+    sources: {
+      google: config.google?.ads ? googleAdsApi({ ...config.google, ads: config.google.ads }) : undefined,
+      meta: config.meta?.adAccountId ? metaInsights({ ...config.meta, adAccountId: config.meta.adAccountId }) : undefined,
+    },
+    onSynced: () => {
+      spendAlerts(clickhouse, storage.reports, settings.currency, money).then(
+        (alerts) => {
+          for (const a of alerts) notifier.owner(a.key, { title: a.title, body: a.body, url: '/admin/#/dashboard' });
+          if (alerts.length > 0) worker.wake();
+        },
+        (err: unknown) => log.error({ err }, 'spend alerts could not be computed'),
+      );
+    },
+  });
+  if (spend.platforms.length > 0 && config.spendSyncMinutes > 0) stopChores.push(spend.schedule());
+
   const owner = new Owner(storage);
   const auth: AdminAuth = { adminToken: config.adminToken, owner, secureCookies: config.publicOrigin?.startsWith('https://') ?? false };
   if (config.adminToken === undefined) log.info('ADMIN_TOKEN is not set: scripts cannot use the admin API, and /metrics is served to loopback only');
@@ -122,6 +147,7 @@ export async function assemble({ config, log, metrics, events, storage, uwsBuild
     ...leadAdminRoutes({ auth, storage, notifier, worker, clickhouse, defaultCountry, currency, vapidPublicKey, pushEndpoints }),
     ...backupRoutes(auth, backups),
     ...doctorRoutes(auth, doctor),
+    ...spendRoutes(auth, spend),
     ...privacyRoutes({ auth, personalData: storage.personalData, clickhouse, batcher: events.batcher, defaultCountry, log }),
     ...adminRoutes({
       auth, clickhouse, database: config.clickhouse.database, batcher: events.batcher, journal: events.journal, geo, metrics, uwsBuild, schemaVersion: events.schemaVersion, appVersion: APP_VERSION,
@@ -131,6 +157,7 @@ export async function assemble({ config, log, metrics, events, storage, uwsBuild
         google: { configured: config.google !== undefined, problems: config.google ? [] : ['not configured: sales are not sent to Google Ads'] },
         backup: backups.status(),
         doctor: doctor.summary(),
+        spend: spend.status(),
       }),
     }),
   ];

@@ -30,6 +30,8 @@ export interface GoogleConfig {
   tokenUrl: string;
   /** A click older than this (GOOGLE_CLICK_WINDOW_DAYS, the conversion action's window) cannot earn a sale. */
   clickWindowDays: number;
+  /** The Google Ads API for spend and click_view (GOOGLE_ADS_DEVELOPER_TOKEN); undefined = no spend from Google. */
+  ads: { developerToken: string; endpoint: string; version: string } | undefined;
 }
 
 /** Meta's Conversions API. */
@@ -39,6 +41,8 @@ export interface MetaConfig {
   apiVersion: string;
   graphUrl: string;
   testEventCode: string | undefined;
+  /** The ad account whose spend is read (META_AD_ACCOUNT_ID, digits without act_); undefined = no spend from Meta. */
+  adAccountId: string | undefined;
 }
 
 export type TrustProxy = { kind: 'none' } | { kind: 'hops'; hops: number } | { kind: 'cloudflare' };
@@ -76,6 +80,8 @@ export interface Config {
   siteUrls: string[];
   /** The server's own connections check runs this long after start, then daily (0 = only when asked). */
   doctorAfterStartMs: number;
+  /** Minutes between spend syncs (SPEND_SYNC_MINUTES; 0 = only when asked). */
+  spendSyncMinutes: number;
 }
 
 export interface BackupConfig {
@@ -220,6 +226,7 @@ export function readConfig(env: Env): Config {
     stripeWebhookSecret: optional('STRIPE_WEBHOOK_SECRET'),
     siteUrls: parseSiteUrls(optional('SITE_URLS'), problems),
     doctorAfterStartMs: int('CONNECTIONS_CHECK_DELAY_MS', 30_000, 0, 86_400_000),
+    spendSyncMinutes: int('SPEND_SYNC_MINUTES', 60, 0, 1440),
     journal: {
       dir: join(dataDir, 'journal'),
       fsync: parseFsync(str('JOURNAL_FSYNC', '200'), problems),
@@ -336,7 +343,9 @@ function readMetaConfig(str: (key: string, fallback: string) => string, optional
   if (!/^\d+$/.test(pixelId)) problems.push(`META_PIXEL_ID must be the numeric pixel (dataset) id, got "${pixelId}"`);
   const apiVersion = str('META_API_VERSION', 'v24.0');
   if (!/^v\d+\.\d+$/.test(apiVersion)) problems.push(`META_API_VERSION must look like v24.0, got "${apiVersion}"`);
-  return { pixelId, accessToken, apiVersion, graphUrl: str('META_GRAPH_URL', 'https://graph.facebook.com'), testEventCode: optional('META_TEST_EVENT_CODE') };
+  const adAccountId = optional('META_AD_ACCOUNT_ID')?.replace(/^act_/, '');
+  if (adAccountId !== undefined && !/^\d+$/.test(adAccountId)) problems.push(`META_AD_ACCOUNT_ID must be the numeric ad account id (act_ optional), got "${adAccountId}"`);
+  return { pixelId, accessToken, apiVersion, graphUrl: str('META_GRAPH_URL', 'https://graph.facebook.com'), testEventCode: optional('META_TEST_EVENT_CODE'), adAccountId };
 }
 
 /** Google is optional; like every integration, a partial setup stops the start with what is missing. */
@@ -373,7 +382,17 @@ function readGoogleConfig(str: (key: string, fallback: string) => string, option
     endpoint: str('GOOGLE_DATAMANAGER_ENDPOINT', 'https://datamanager.googleapis.com'),
     tokenUrl: str('GOOGLE_OAUTH_TOKEN_URL', 'https://oauth2.googleapis.com/token'),
     clickWindowDays: int('GOOGLE_CLICK_WINDOW_DAYS', 90, 1, 90),
+    ads: readGoogleAdsApi(str, optional, allProblems),
   };
+}
+
+function readGoogleAdsApi(str: (key: string, fallback: string) => string, optional: (key: string) => string | undefined, problems: string[]): GoogleConfig['ads'] {
+  const developerToken = optional('GOOGLE_ADS_DEVELOPER_TOKEN');
+  if (developerToken === undefined) return undefined;
+  // v26: released October 2026, sunset projected November 2027 (Google's release schedule).
+  const version = str('GOOGLE_ADS_API_VERSION', 'v26');
+  if (!/^v\d+(_\d+)?$/.test(version)) problems.push(`GOOGLE_ADS_API_VERSION must look like v26, got "${version}"`);
+  return { developerToken, endpoint: str('GOOGLE_ADS_API_ENDPOINT', 'https://googleads.googleapis.com').replace(/\/$/, ''), version };
 }
 
 function parseFsync(raw: string, problems: string[]): FsyncPolicy {

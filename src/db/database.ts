@@ -236,6 +236,20 @@ const MIGRATIONS: Array<{ version: number; name: string; sql: string; rebuildsTa
       ALTER TABLE leads ADD COLUMN consent_personalization INTEGER;
     `,
   },
+  {
+    version: 11,
+    name: 'leads: utm_id, and the Google campaign, ad group and keyword their click resolves to (click_view)',
+    sql: `
+      ALTER TABLE leads ADD COLUMN utm_id TEXT;
+      ALTER TABLE leads ADD COLUMN ad_campaign_id TEXT;
+      ALTER TABLE leads ADD COLUMN ad_campaign TEXT;
+      ALTER TABLE leads ADD COLUMN ad_group TEXT;
+      ALTER TABLE leads ADD COLUMN ad_keyword TEXT;
+      -- When the click was looked up for good (found, or not found within its days): not asked again.
+      ALTER TABLE leads ADD COLUMN ad_resolved_at INTEGER;
+      CREATE INDEX leads_unresolved_gclid ON leads (created_at) WHERE gclid IS NOT NULL AND ad_resolved_at IS NULL;
+    `,
+  },
 ];
 
 /** The schema version this build writes (a backup from a newer one is refused). */

@@ -36,6 +36,14 @@ export interface Lead {
   utm_campaign: string | null;
   utm_term: string | null;
   utm_content: string | null;
+  /** Meta's {{campaign.id}} (or any platform's campaign id) from the landing URL. */
+  utm_id: string | null;
+  /** The Google campaign, ad group and keyword the lead's gclid resolves to (click_view), once looked up. */
+  ad_campaign_id: string | null;
+  ad_campaign: string | null;
+  ad_group: string | null;
+  ad_keyword: string | null;
+  ad_resolved_at: number | null;
   landing_page: string | null;
   page_url: string | null;
   referrer: string | null;
@@ -71,7 +79,7 @@ export function soldBeforeLead(lead: Lead): boolean {
 }
 
 /** A lead as the intake hands it over: every column but the ones the store fills (id, updated_at, and the later ones). */
-export type NewLead = Omit<Lead, 'id' | 'status' | 'updated_at' | 'sale_value' | 'sale_currency' | 'sold_at' | 'note' | 'anonymised_at'>;
+export type NewLead = Omit<Lead, 'id' | 'status' | 'updated_at' | 'sale_value' | 'sale_currency' | 'sold_at' | 'note' | 'anonymised_at' | 'ad_campaign_id' | 'ad_campaign' | 'ad_group' | 'ad_keyword' | 'ad_resolved_at'>;
 
 export interface HistoryEntry {
   at: number;
@@ -114,6 +122,18 @@ export class LeadStore {
       for (const hook of this.onCreate) hook(lead, undefined);
       return { lead, created: true };
     })();
+  }
+
+  /** Leads since `since` whose Google click was not looked up for good yet (click_view). */
+  unresolvedGoogleClicks(since: number): Array<{ id: string; gclid: string; created_at: number }> {
+    return this.db.prepare('SELECT id, gclid, created_at FROM leads WHERE gclid IS NOT NULL AND ad_resolved_at IS NULL AND created_at >= ? ORDER BY created_at').all(since) as Array<{ id: string; gclid: string; created_at: number }>;
+  }
+
+  /** Records what the lead's click resolved to; undefined = looked up for good and not found. */
+  resolveGoogleClick(id: string, click: { campaignId: string; campaign: string; adGroup: string; keyword: string } | undefined, now = Date.now()): void {
+    this.db
+      .prepare('UPDATE leads SET ad_campaign_id = ?, ad_campaign = ?, ad_group = ?, ad_keyword = ?, ad_resolved_at = ? WHERE id = ?')
+      .run(click?.campaignId ?? null, click?.campaign || null, click?.adGroup || null, click?.keyword || null, now, id);
   }
 
   findByEventId(eventId: string): Lead | undefined {

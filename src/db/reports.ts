@@ -7,7 +7,8 @@ export type Grouping = 'total' | 'campaign' | 'source' | 'city' | 'day';
 
 const LEAD_KEY: Record<Grouping, string> = {
   total: "''",
-  campaign: "coalesce(utm_campaign, '')",
+  // The Google campaign the click resolved to (click_view), else what the landing URL said.
+  campaign: "coalesce(ad_campaign, utm_id, utm_campaign, '')",
   source: 'source',
   city: "coalesce(city, '')",
   day: "strftime('%Y-%m-%d', created_at / 1000, 'unixepoch')",
@@ -83,5 +84,18 @@ export class LeadReports {
       )
       .all(destination, from, to, destination) as Array<{ reason: string; n: number }>;
     return { sales: row.sales, creditableSales: row.creditableSales ?? 0, sent: row.sent ?? 0, accepted: row.accepted ?? 0, reasons };
+  }
+
+  /** Leads and sales of [from, to) per Google campaign and keyword their click resolved to (click_view). */
+  keywords(currency: string, from: number, to: number): Array<{ campaign: string; keyword: string; leads: number; sales: number; revenue: number }> {
+    return this.db
+      .prepare(
+        `SELECT ad_campaign AS campaign, ad_keyword AS keyword, count(*) AS leads,
+           sum(CASE WHEN status = 'SOLD' THEN 1 ELSE 0 END) AS sales,
+           round(sum(CASE WHEN status = 'SOLD' AND sale_currency = ? THEN sale_value ELSE 0 END), 2) AS revenue
+         FROM leads WHERE ${COUNTED} AND ad_keyword IS NOT NULL AND created_at >= ? AND created_at < ?
+         GROUP BY ad_campaign, ad_keyword ORDER BY revenue DESC, leads DESC LIMIT 50`,
+      )
+      .all(currency, from, to) as Array<{ campaign: string; keyword: string; leads: number; sales: number; revenue: number }>;
   }
 }

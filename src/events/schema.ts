@@ -93,14 +93,53 @@ export const MIGRATIONS: Migration[] = [
       SETTINGS non_replicated_deduplication_window = 1000`,
     ],
   },
+  {
+    version: 2,
+    name: 'ad spend per platform, campaign and day',
+    statements: [
+      // A re-sync restates a day (Google and Meta revise the last days for a while): the newest
+      // synced_at wins, and readers use FINAL.
+      `CREATE TABLE IF NOT EXISTS ad_spend (
+        platform ${LC},
+        day Date,
+        campaign_id String,
+        campaign ${LC},
+        currency ${LC},
+        cost Float64,
+        clicks UInt64,
+        impressions UInt64,
+        synced_at DateTime64(3, 'UTC')
+      )
+      ENGINE = ReplacingMergeTree(synced_at)
+      PARTITION BY toYYYYMM(day)
+      ORDER BY (platform, campaign_id, day)`,
+    ],
+  },
 ];
+
+/** A day of one campaign's spend as ad_spend holds it. */
+export interface SpendRow {
+  platform: 'google' | 'meta';
+  /** YYYY-MM-DD in the ad account's time zone. */
+  day: string;
+  campaign_id: string;
+  campaign: string;
+  currency: string;
+  cost: number;
+  clicks: number;
+  impressions: number;
+  synced_at: number;
+}
 
 /**
  * Tables backups export, with the column that places a row in time (export chunks) and the one
  * that says when it arrived (a backup's cutoff). Backups refuse to run while a table of ours is
  * missing here, so a new table cannot be left out silently.
  */
-export const BACKUP_TABLES = [{ table: 'events', timeColumn: 'event_time', cutoffColumn: 'received_at' }] as const;
+export const BACKUP_TABLES = [
+  { table: 'events', timeColumn: 'event_time', cutoffColumn: 'received_at' },
+  { table: 'ad_spend', timeColumn: 'synced_at', cutoffColumn: 'synced_at' },
+] as const;
 
 const MIGRATIONS_TABLE = `CREATE TABLE IF NOT EXISTS schema_migrations (
   version UInt32,

@@ -10,7 +10,7 @@ import { clientNet } from '../http/client-ip.ts';
 import { cookie } from '../http/cookie.ts';
 import { clip, readJson } from '../http/json.ts';
 
-export const ATTRIBUTION_KEYS = [...CLICK_IDS, 'fbc', 'fbp', ...UTMS, 'landing'] as const;
+export const ATTRIBUTION_KEYS = [...CLICK_IDS, 'fbc', 'fbp', ...UTMS, 'utm_id', 'landing'] as const;
 export type AttributionKey = (typeof ATTRIBUTION_KEYS)[number];
 export type Attribution = Partial<Record<AttributionKey, string>>;
 
@@ -74,6 +74,7 @@ export function newLead(draft: LeadDraft, context: LeadContext): NewLead {
     utm_campaign: a.utm_campaign ?? null,
     utm_term: a.utm_term ?? null,
     utm_content: a.utm_content ?? null,
+    utm_id: a.utm_id ?? null,
     landing_page: a.landing ?? null,
     page_url: draft.pageUrl ?? null,
     referrer: draft.referrer ?? null,

@@ -6,6 +6,12 @@
 // encoding HEX and never plain PII. Errors use Google's JSON error shape. GET
 // /v1/requestStatus:retrieve answers PROCESSING on the first question about an accepted request,
 // then its outcome (SUCCESS unless a test decides otherwise with `processWith`).
+// The Google Ads API's POST /{version}/customers/{id}/googleAds:searchStream is here too (the
+// same OAuth tokens): it checks the developer-token and login-customer-id headers, answers the
+// two GAQL queries the spend sync sends (campaign costs per day over a date range; click_view for
+// exactly one day within the last 90) with rows in the REST shape (camelCase, int64 as strings,
+// one JSON array of batches), refuses any other query like Google does, and can be scripted to
+// answer a quota error.
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 
@@ -25,6 +31,17 @@ type RequestStatus = { requestStatus: string; errorInfo?: { errorCounts: Array<{
 
 export async function startGoogle(options: { tokenLifetimeSeconds?: number } = {}) {
   let refreshTokenValid = true;
+  /** The Google Ads API's data: campaign costs per day, and clicks per day (click_view). */
+  const ads = {
+    developerToken: 'test-developer-token',
+    loginCustomerId: undefined as string | undefined,
+    currency: 'TRY',
+    campaignDays: [] as Array<{ day: string; campaignId: string; campaign: string; costMicros: number; clicks: number; impressions: number }>,
+    clicks: [] as Array<{ day: string; gclid: string; campaignId: string; campaign: string; adGroupId: string; adGroup: string; keyword: string }>,
+    queries: [] as string[],
+    /** Answers to give before serving again: a quota error. */
+    script: [] as Array<'quota'>,
+  };
   /** Conversion actions the operating account has; undefined = any id is one. */
   let conversionActions: Set<string> | undefined;
   /** Events Google refuses at validation (the whole request fails), by the reason to give. */
@@ -82,6 +99,8 @@ export async function startGoogle(options: { tokenLifetimeSeconds?: number } = {
       res.writeHead(200, { 'Content-Type': 'application/json; charset=UTF-8' });
       return res.end(JSON.stringify({ requestStatusPerDestination: [{ destination: known.destination, ...status }] }));
     }
+    const adsPath = /^\/(v\d+(?:_\d+)?)\/customers\/(\d+)\/googleAds:searchStream$/.exec(url.pathname);
+    if (req.method === 'POST' && adsPath) return searchStream(req, res, raw, authenticated);
     if (req.method !== 'POST' || url.pathname !== '/v1/events:ingest') return error(res, 404, 'NOT_FOUND', `no method ${req.method} ${url.pathname}`);
     if (!authenticated) return error(res, 401, 'UNAUTHENTICATED', 'Request had invalid authentication credentials.');
     let body: Record<string, any>;
@@ -121,6 +140,54 @@ export async function startGoogle(options: { tokenLifetimeSeconds?: number } = {
     res.writeHead(200, { 'Content-Type': 'application/json; charset=UTF-8' });
     res.end(JSON.stringify({ requestId }));
   });
+  /** googleAds:searchStream, answered as one JSON array of batches (or a Google error). */
+  function searchStream(req: IncomingMessage, res: ServerResponse, raw: string, authenticated: boolean) {
+    const adsError = (status: number, statusText: string, message: string, errorCode: Record<string, string>) => {
+      res.writeHead(status, { 'Content-Type': 'application/json; charset=UTF-8' });
+      res.end(JSON.stringify([{ error: { code: status, message, status: statusText, details: [{ '@type': 'type.googleapis.com/google.ads.googleads.v26.errors.GoogleAdsFailure', errors: [{ errorCode, message }] }] } }]));
+    };
+    if (!authenticated) return adsError(401, 'UNAUTHENTICATED', 'Request is missing required authentication credential.', { authenticationError: 'AUTHENTICATION_ERROR' });
+    if (req.headers['developer-token'] !== ads.developerToken) return adsError(401, 'UNAUTHENTICATED', 'The developer token is not valid.', { authenticationError: 'DEVELOPER_TOKEN_INVALID' });
+    if (ads.loginCustomerId !== undefined && req.headers['login-customer-id'] !== ads.loginCustomerId) return adsError(403, 'PERMISSION_DENIED', "User doesn't have permission to access customer. Note: If you're accessing a client customer, the manager's customer id must be set in the 'login-customer-id' header.", { authorizationError: 'USER_PERMISSION_DENIED' });
+    if (ads.script.shift() === 'quota') return adsError(429, 'RESOURCE_EXHAUSTED', 'Too many requests. Retry in 30 seconds.', { quotaError: 'RESOURCE_TEMPORARILY_EXHAUSTED' });
+    let query = '';
+    try {
+      query = String((JSON.parse(raw) as { query?: unknown }).query ?? '');
+    } catch {
+      return error(res, 400, 'INVALID_ARGUMENT', 'Invalid JSON payload received.');
+    }
+    ads.queries.push(query);
+    const campaigns = /^SELECT campaign\.id, campaign\.name, segments\.date, metrics\.cost_micros, metrics\.clicks, metrics\.impressions, customer\.currency_code FROM campaign WHERE segments\.date BETWEEN '(\d{4}-\d{2}-\d{2})' AND '(\d{4}-\d{2}-\d{2})'$/.exec(query);
+    const clickDay = /^SELECT click_view\.gclid, click_view\.keyword_info\.text, campaign\.id, campaign\.name, ad_group\.id, ad_group\.name FROM click_view WHERE segments\.date = '(\d{4}-\d{2}-\d{2})'$/.exec(query);
+    let results: unknown[];
+    if (campaigns) {
+      const [, from, to] = campaigns;
+      results = ads.campaignDays
+        .filter((c) => c.day >= from! && c.day <= to! && (c.costMicros > 0 || c.impressions > 0))
+        .map((c) => ({
+          customer: { resourceName: 'customers/1234567890', currencyCode: ads.currency },
+          campaign: { resourceName: `customers/1234567890/campaigns/${c.campaignId}`, name: c.campaign, id: c.campaignId },
+          metrics: { clicks: String(c.clicks), costMicros: String(c.costMicros), impressions: String(c.impressions) },
+          segments: { date: c.day },
+        }));
+    } else if (clickDay) {
+      const day = clickDay[1]!;
+      const age = (Date.now() - Date.parse(`${day}T00:00:00Z`)) / 86_400_000;
+      if (age > 90) return adsError(400, 'INVALID_ARGUMENT', 'Date is older than 90 days.', { queryError: 'DATE_OUTSIDE_RANGE' });
+      results = ads.clicks
+        .filter((c) => c.day === day)
+        .map((c) => ({
+          campaign: { resourceName: `customers/1234567890/campaigns/${c.campaignId}`, name: c.campaign, id: c.campaignId },
+          adGroup: { resourceName: `customers/1234567890/adGroups/${c.adGroupId}`, id: c.adGroupId, name: c.adGroup },
+          clickView: { resourceName: `customers/1234567890/clickViews/${day}~${c.gclid}`, gclid: c.gclid, keywordInfo: { text: c.keyword } },
+        }));
+    } else {
+      return adsError(400, 'INVALID_ARGUMENT', `Error in query: unexpected input ${query.slice(0, 40)}.`, { queryError: 'UNEXPECTED_INPUT' });
+    }
+    res.writeHead(200, { 'Content-Type': 'application/json; charset=UTF-8' });
+    res.end(JSON.stringify(results.length > 0 ? [{ results, fieldMask: 'campaign.id,campaign.name', requestId: randomUUID() }] : [{ fieldMask: 'campaign.id,campaign.name', requestId: randomUUID() }]));
+  }
+
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const address = server.address();
   const origin = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
@@ -152,6 +219,8 @@ export async function startGoogle(options: { tokenLifetimeSeconds?: number } = {
     refuseEvents: (rule: typeof refuse) => (refuse = rule),
     /** Only these conversion action ids exist in the account (undefined: any). */
     setConversionActions: (ids: string[] | undefined) => (conversionActions = ids && new Set(ids)),
+    /** The Google Ads API's data and the requests it got (searchStream). */
+    ads,
     processWith: (rule: typeof processWith) => (processWith = rule),
     close: () =>
       new Promise<void>((resolve) => {

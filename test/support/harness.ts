@@ -91,8 +91,8 @@ export async function startServer(env: Record<string, string> = {}): Promise<Run
     'src/main.ts',
     [],
     // Every test client is 127.0.0.1: rate limits are off unless a test sets them (test/abuse.test.ts does).
-    // The connections check runs only when a test asks (its own run would call the stand-ins).
-    { PORT: '0', HOST: '127.0.0.1', DATA_DIR: dataDir, ADMIN_TOKEN, LOG_LEVEL: 'info', CONNECTIONS_CHECK_DELAY_MS: '0', ...NO_RATE_LIMITS, ...env },
+    // The connections check and the spend sync run only when a test asks (their own runs would call the stand-ins).
+    { PORT: '0', HOST: '127.0.0.1', DATA_DIR: dataDir, ADMIN_TOKEN, LOG_LEVEL: 'info', CONNECTIONS_CHECK_DELAY_MS: '0', SPEND_SYNC_MINUTES: '0', ...NO_RATE_LIMITS, ...env },
     /"port":(\d+),"msg":"listening"/,
     'server',
   );

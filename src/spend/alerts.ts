@@ -1,0 +1,47 @@
+// After a sync: a campaign that spent in the last 7 days and brought no lead, or whose cost per
+// lead doubled against the 7 days before, is told to the owner once a week (the key dedups it).
+import type { ClickHouse } from '../events/clickhouse.ts';
+import type { LeadReports } from '../db/reports.ts';
+import { campaignNamer, DAY_MS, dayOf, spendByCampaign } from './figures.ts';
+
+export interface SpendAlert {
+  key: string;
+  title: string;
+  body: string;
+}
+
+export async function spendAlerts(clickhouse: ClickHouse, reports: LeadReports, currency: string, money: (value: number, currency: string) => string, now = Date.now()): Promise<SpendAlert[]> {
+  const week = Math.floor(now / (7 * DAY_MS));
+  // Whole UTC days: the last 7 (today included) and the 7 before.
+  const weekStart = Date.parse(`${dayOf(now)}T00:00:00Z`) - 6 * DAY_MS;
+  const [lastWeek, weekBefore] = await Promise.all([spendByCampaign(clickhouse, weekStart, now), spendByCampaign(clickhouse, weekStart - 7 * DAY_MS, weekStart)]);
+  const name = campaignNamer([...lastWeek, ...weekBefore]);
+  const leadsBy = (from: number, to: number) => {
+    const leads = new Map<string, number>();
+    for (const { key, n } of reports.leads('campaign', from, to)) {
+      const k = name(key ?? '');
+      leads.set(k, (leads.get(k) ?? 0) + n);
+    }
+    return leads;
+  };
+  const leadsLast = leadsBy(weekStart, now);
+  const leadsBefore = leadsBy(weekStart - 7 * DAY_MS, weekStart);
+  const alerts: SpendAlert[] = [];
+  for (const s of lastWeek) {
+    if (s.cost <= 0) continue;
+    const leads = leadsLast.get(s.campaign) ?? 0;
+    if (leads === 0) {
+      alerts.push({ key: `spend-no-leads:${s.platform}:${s.campaignId}:${week}`, title: `${s.campaign}: spend, no lead`, body: `${s.campaign} spent ${money(s.cost, s.currency)} in the last 7 days and brought no lead. Check the ad, its landing page and the tag (Settings → Connections).` });
+      continue;
+    }
+    const before = weekBefore.find((b) => b.campaignId === s.campaignId && b.platform === s.platform && b.currency === s.currency);
+    const leadsPrev = leadsBefore.get(s.campaign) ?? 0;
+    if (!before || leadsPrev === 0 || before.cost <= 0 || s.currency !== currency) continue;
+    const cpl = s.cost / leads;
+    const cplBefore = before.cost / leadsPrev;
+    if (cpl >= 2 * cplBefore) {
+      alerts.push({ key: `cpl-doubled:${s.platform}:${s.campaignId}:${week}`, title: `${s.campaign}: cost per lead doubled`, body: `${s.campaign}: ${money(cpl, s.currency)} per lead in the last 7 days, ${money(cplBefore, s.currency)} the 7 days before.` });
+    }
+  }
+  return alerts;
+}
