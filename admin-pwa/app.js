@@ -28,6 +28,7 @@ const pagePath = (e) => {
   }
 };
 const dateTime = (ms) => new Intl.DateTimeFormat(locale, { dateStyle: 'medium', timeStyle: 'short' }).format(ms);
+const times = (x) => `${new Intl.NumberFormat(locale, { minimumFractionDigits: 2, maximumFractionDigits: 2 }).format(x)}×`;
 const percent = (x) => (x === null ? '—' : new Intl.NumberFormat(locale, { style: 'percent', maximumFractionDigits: 1 }).format(x));
 const ago = (ms) => t.ago(Math.floor((Date.now() - ms) / 60000));
 const SOURCE_ICON = { form: '📝', call: '📞', whatsapp: '💬', google_lead_form: '🅖' };
@@ -283,21 +284,86 @@ async function dashboardScreen(range = '7', custom = {}) {
   const toInput = h('input', { type: 'date', value: custom.to ?? day(now), 'aria-label': t.custom });
   const customRange = h('form', { class: 'range', onsubmit: (e) => { e.preventDefault(); dashboardScreen('custom', { from: fromInput.value, to: toInput.value }); } }, fromInput, toInput, h('button', { type: 'submit', 'aria-pressed': String(range === 'custom') }, t.custom));
   const card = (label, value) => h('div', { class: 'metric' }, h('span', {}, label), h('strong', {}, value));
-  const table = (title, rows, keyName) => h('section', { class: 'card' }, h('h2', {}, title), h('table', { class: 'numbers' },
-    h('thead', {}, h('tr', {}, h('th', {}, ''), h('th', {}, t.visits), h('th', {}, t.leads), h('th', {}, t.sales), h('th', {}, t.revenue))),
-    h('tbody', {}, rows.map((r) => h('tr', {}, h('th', {}, (keyName === 'source' ? t.sources[r.source] : r[keyName]) || t.none), h('td', {}, r.visits ?? '—'), h('td', {}, r.leads), h('td', {}, r.sales), h('td', {}, money(r.revenue)))))));
+  const orDash = (v, f) => (v === null || v === undefined ? '—' : f(v));
+  const withSpend = stats.totals.spend > 0 || stats.byCampaign.some((r) => r.spend > 0);
+  // Wide tables scroll inside their card: the page itself never gets wider than the phone.
+  const table = (title, rows, keyName, spendColumns = false) => h('section', { class: 'card' }, h('h2', {}, title), h('div', { class: 'scroll' }, h('table', { class: 'numbers' },
+    h('thead', {}, h('tr', {}, h('th', {}, ''), h('th', {}, t.visits), h('th', {}, t.leads), h('th', {}, t.sales), h('th', {}, t.revenue), spendColumns && [h('th', {}, t.spend), h('th', {}, t.costPerLead), h('th', {}, t.costPerSale), h('th', {}, t.roas)])),
+    h('tbody', {}, rows.map((r) => h('tr', {}, h('th', {}, (keyName === 'source' ? t.sources[r.source] : r[keyName]) || t.none), h('td', {}, r.visits ?? '—'), h('td', {}, r.leads), h('td', {}, r.sales), h('td', {}, money(r.revenue)),
+      spendColumns && [h('td', {}, r.spend ? money(r.spend) : '—'), h('td', {}, orDash(r.costPerLead, money)), h('td', {}, orDash(r.costPerSale, money)), h('td', {}, orDash(r.roas, times))]))))));
+  const keywords = stats.byKeyword?.length > 0 && h('section', { class: 'card' }, h('h2', {}, t.byKeyword), h('div', { class: 'scroll' }, h('table', { class: 'numbers' },
+    h('thead', {}, h('tr', {}, h('th', {}, ''), h('th', {}, t.leads), h('th', {}, t.sales), h('th', {}, t.revenue))),
+    h('tbody', {}, stats.byKeyword.map((k) => h('tr', {}, h('th', {}, k.keyword, h('span', { class: 'small block' }, k.campaign)), h('td', {}, k.leads), h('td', {}, k.sales), h('td', {}, money(k.revenue))))))));
+  const otherSpend = stats.otherCurrencySpend?.length > 0 && h('p', { class: 'small' }, t.otherCurrencySpend(stats.otherCurrencySpend.map((o) => `${o.campaign} ${money(o.spend, o.currency)}`).join(', ')));
   show(
     h('section', { class: 'dashboard' },
       h('div', { class: 'chips' }, rangeButton('today', t.today), rangeButton('7', t.days7), rangeButton('30', t.days30)),
       customRange,
       h('div', { class: 'metrics' },
         card(t.visits, stats.totals.visits), card(t.leads, stats.totals.leads), card(t.sales, stats.totals.sales), card(t.revenue, money(stats.totals.revenue)),
+        withSpend && [card(t.spend, money(stats.totals.spend)), card(t.costPerLead, orDash(stats.totals.costPerLead, money)), card(t.costPerSale, orDash(stats.totals.costPerSale, money)), card(t.roas, orDash(stats.totals.roas, times))],
         card(t.leadRate, percent(stats.totals.leadRate)), card(t.saleRate, percent(stats.totals.saleRate))),
+      otherSpend,
       chart(stats.byDay),
-      table(t.byCampaign, stats.byCampaign, 'campaign'),
+      withSpend && moneyChart(stats.byDay),
+      table(t.byCampaign, stats.byCampaign, 'campaign', withSpend),
+      keywords,
       table(t.bySource, stats.bySource, 'source'),
-      table(t.byCity, stats.byCity, 'city')),
+      table(t.byCity, stats.byCity, 'city'),
+      spendCard(() => dashboardScreen(range, custom))),
   );
+}
+
+/** Revenue and spend per day, side by side, with a legend. */
+function moneyChart(days) {
+  const width = 320;
+  const height = 120;
+  const max = Math.max(1, ...days.map((d) => Math.max(d.revenue, d.spend ?? 0)));
+  const bar = width / Math.max(days.length, 1);
+  const svg = document.createElementNS('http://www.w3.org/2000/svg', 'svg');
+  svg.setAttribute('viewBox', `0 0 ${width} ${height}`);
+  svg.setAttribute('role', 'img');
+  svg.setAttribute('aria-label', days.map((d) => `${d.day}: ${t.revenue} ${money(d.revenue)}, ${t.spend} ${money(d.spend ?? 0)}`).join('; '));
+  days.forEach((d, i) => {
+    [[d.revenue, 'revenue'], [d.spend ?? 0, 'spend']].forEach(([value, cls], j) => {
+      const rect = document.createElementNS(svg.namespaceURI, 'rect');
+      const hgt = (value / max) * (height - 10);
+      rect.setAttribute('x', String(i * bar + 1 + (j * (bar - 2)) / 2));
+      rect.setAttribute('y', String(height - hgt));
+      rect.setAttribute('width', String(Math.max(1, (bar - 2) / 2 - 1)));
+      rect.setAttribute('height', String(hgt));
+      rect.setAttribute('class', cls);
+      svg.append(rect);
+    });
+  });
+  return h('figure', { class: 'card chart' }, svg, h('figcaption', { class: 'legend' }, h('span', { class: 'key revenue' }), t.revenue, ' ', h('span', { class: 'key spend' }), t.spend));
+}
+
+/** The spend sync: when it last ran, what failed in words, and "Sync now". */
+function spendCard(rerender) {
+  const state = h('p', { class: 'small', role: 'status' });
+  const button = h('button', {}, t.syncNow);
+  const section = h('section', { class: 'card spend-sync', hidden: true }, h('h2', {}, t.spend), state, h('div', { class: 'actions' }, button));
+  const render = (s) => {
+    if (s.platforms.length === 0) return;
+    section.hidden = false;
+    const parked = Object.entries(s.parked).map(([p, why]) => h('span', { class: 'bad block' }, `${t.destinations[p] ?? p}: ${why}`));
+    const errors = s.last && !s.last.ok ? Object.entries(s.last.errors).filter(([p]) => !s.parked[p]).map(([p, why]) => h('span', { class: 'bad block' }, `${t.destinations[p] ?? p}: ${why}`)) : [];
+    state.replaceChildren(s.running ? t.syncRunning(s.running.step) : s.last ? t.syncLast(dateTime(Date.parse(s.last.at)), s.last.rows, s.last.days) : t.syncNever, ...parked, ...errors);
+    button.disabled = Boolean(s.running);
+  };
+  button.addEventListener('click', async () => {
+    const before = (await api('/api/admin/spend')).last?.at;
+    render(await api('/api/admin/spend/sync', { method: 'POST' }));
+    for (let i = 0; i < 120; i++) {
+      await new Promise((r) => setTimeout(r, 1000));
+      const s = await api('/api/admin/spend');
+      render(s);
+      if (!s.running && s.last?.at !== before) return rerender();
+    }
+  });
+  api('/api/admin/spend').then(render, () => undefined);
+  return section;
 }
 
 function chart(days) {

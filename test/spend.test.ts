@@ -3,7 +3,10 @@
 // leads and sales in /api/admin/stats — cost per lead, cost per sale, ROAS — with a restated day,
 // a quota error, a revoked token, another currency, and the wasted-spend alert.
 import assert from 'node:assert/strict';
+import { mkdirSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { after, before, describe, test } from 'node:test';
+import { chromium } from 'playwright-core';
 import { CLIENT, startGoogle } from './support/google.ts';
 import { adminGet, eventually, removeDir, send, startServer, ADMIN_TOKEN, type RunningServer } from './support/harness.ts';
 import { META, startMeta } from './support/meta.ts';
@@ -158,5 +161,43 @@ describe('ad spend', () => {
     meta.insights.adsRead = true;
     status = await sync();
     assert.deepEqual(status.parked, {});
+  });
+
+  test("the Sales screen shows spend, cost per lead, cost per sale and ROAS per campaign within a phone's width, and syncs on demand", async () => {
+    const artifacts = fileURLToPath(new URL('./artifacts/', import.meta.url));
+    mkdirSync(artifacts, { recursive: true });
+    const browser = await chromium.launch({ executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium', args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run'] });
+    try {
+      const page = await (await browser.newContext({ viewport: { width: 390, height: 844 }, deviceScaleFactor: 2, isMobile: true, hasTouch: true })).newPage();
+      const errors: string[] = [];
+      page.on('pageerror', (err) => errors.push(err.message));
+      const code = /#\/setup\/([A-Za-z0-9_-]+)/.exec(server.output.find((l) => l.includes('setupUrl'))!)![1]!;
+      await page.goto(`${server.url}/admin/#/setup/${code}`);
+      await page.fill('input[name=password]', 'copper-meadow-violin-58');
+      await page.click('button[type=submit]');
+      await page.waitForSelector('.leads');
+      await page.goto(`${server.url}/admin/#/dashboard`);
+      await page.waitForSelector('.dashboard .spend-sync:not([hidden])');
+      const text = (await page.textContent('.dashboard'))!;
+      // "7 days" on the screen is the last 7 × 24 h: 8 calendar days of spend (today revised to 80).
+      assert.match(text, /Ad spend₺590,00Cost per lead₺295,00Cost per sale₺295,00Return on ad spend2,54×/);
+      assert.match(text, /Acil Tesisatçı011₺1\.000,00₺430,00₺430,00₺430,002,33×/);
+      assert.match(text, /Kombi Servisi000₺0,00₺160,00——0,00×/);
+      assert.match(text, /Also spent in another currency \(not added above\): Meta Kış \$240,00/);
+      assert.match(text, /acil tesisatçıAcil Tesisatçı11₺1\.000,00/);
+      const width = await page.evaluate(() => document.documentElement.scrollWidth);
+      assert.ok(width <= 390, `the page is ${width} px wide`);
+      const queries = google.ads.queries.length;
+      await page.click('.spend-sync button');
+      await page.waitForFunction(() => /Synced/.test(document.querySelector('.spend-sync')?.textContent ?? '') && !document.querySelector('.spend-sync button')?.hasAttribute('disabled'));
+      assert.ok(google.ads.queries.length > queries, 'the button ran a sync');
+      // The screen redraws with the new figures once the sync is done.
+      await page.waitForTimeout(1500);
+      await page.waitForFunction(() => /Synced/.test(document.querySelector('.spend-sync')?.textContent ?? ''));
+      await page.screenshot({ path: `${artifacts}11-sales-spend.png`, fullPage: true });
+      assert.deepEqual(errors, []);
+    } finally {
+      await browser.close();
+    }
   });
 });
