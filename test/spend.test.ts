@@ -155,7 +155,14 @@ describe('ad spend', () => {
     status = await sync();
     assert.deepEqual(status.parked, {});
 
+    // The connections check proves both spend sources, and says when ads_read is missing.
+    const spendLines = async () => (await adminGet<{ checks: Array<{ status: string; tried: string }> }>(server, '/api/admin/doctor')).checks.filter((c) => c.tried.startsWith('spend:')).map((c) => `${c.status} ${c.tried}`);
+    assert.deepEqual(await spendLines(), [
+      'ok spend: the Google Ads API (v26) accepts the developer token for account 1234567890; 2 campaign(s) with costs today',
+      "ok spend: the token reads ad account 998877665544's insights (ads_read)",
+    ]);
     meta.insights.adsRead = false;
+    assert.match((await spendLines())[1]!, /^fail spend: Meta refused to read the ad account's spend: \(#200\) Ad account owner has NOT grant ads_management or ads_read permission \(code 200\)/);
     status = await sync();
     assert.match(status.parked.meta, /the token needs ads_read on ad account 998877665544/);
     meta.insights.adsRead = true;
