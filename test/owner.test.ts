@@ -114,17 +114,18 @@ test('the dashboard counts visits, leads, sales and revenue by campaign, source,
       const s = await adminGet<Json>(server, '/api/admin/stats');
       return s.totals.visits === 3 ? s : undefined;
     }, 10_000, 'the visits in ClickHouse');
-    assert.deepEqual(stats.totals, { visits: 3, leads: 3, sales: 2, revenue: 1250.5, leadRate: 1, saleRate: 0.6667 });
+    // No spend synced here: spend 0, and no cost per lead, cost per sale or ROAS (tested in spend.test.ts).
+    assert.deepEqual(stats.totals, { visits: 3, leads: 3, sales: 2, revenue: 1250.5, spend: 0, costPerLead: null, costPerSale: null, roas: null, leadRate: 1, saleRate: 0.6667 });
     assert.equal(stats.currency, 'TRY');
     assert.deepEqual(stats.byCampaign, [
-      { campaign: 'spring', visits: 2, leads: 2, sales: 1, revenue: 1000 },
-      { campaign: 'autumn', visits: 1, leads: 1, sales: 1, revenue: 250.5 },
+      { campaign: 'spring', platform: null, adClicks: null, visits: 2, leads: 2, sales: 1, revenue: 1000, spend: 0, costPerLead: null, costPerSale: null, roas: null },
+      { campaign: 'autumn', platform: null, adClicks: null, visits: 1, leads: 1, sales: 1, revenue: 250.5, spend: 0, costPerLead: null, costPerSale: null, roas: null },
     ]);
     assert.deepEqual(stats.bySource, [{ source: 'form', leads: 3, sales: 2, revenue: 1250.5 }]);
     const today = new Date().toISOString().slice(0, 10);
-    assert.deepEqual(stats.byDay, [{ day: today, visits: 3, leads: 3, sales: 2, revenue: 1250.5 }]);
+    assert.deepEqual(stats.byDay, [{ day: today, visits: 3, leads: 3, sales: 2, revenue: 1250.5, spend: 0 }]);
     const empty = await adminGet<Json>(server, `/api/admin/stats?from=2020-01-01T00:00:00Z&to=2020-01-08T00:00:00Z`);
-    assert.deepEqual(empty.totals, { visits: 0, leads: 0, sales: 0, revenue: 0, leadRate: null, saleRate: null });
+    assert.deepEqual(empty.totals, { visits: 0, leads: 0, sales: 0, revenue: 0, spend: 0, costPerLead: null, costPerSale: null, roas: null, leadRate: null, saleRate: null });
     assert.equal((await fetch(`${server.url}/api/admin/stats?from=x`, { headers: { Authorization: 'Bearer test-admin-token-0123456789' } })).status, 400);
   } finally {
     await server.stop();
