@@ -1,9 +1,12 @@
 // The owner's app: a hash-routed single page over the admin API. DOM is built with h() from
 // data, never from HTML strings, so nothing a visitor typed can become markup.
-import { texts as t } from './texts.js';
+import { chosenLanguage, language, LANGUAGES, texts as t } from './texts.js';
 
 const config = JSON.parse(document.getElementById('config').textContent);
-const locale = config.locale;
+// Numbers and dates as the business writes them, unless this device chose another language.
+const locale = chosenLanguage ? language : config.locale;
+document.documentElement.lang = language;
+document.title = t.appName;
 const main = document.querySelector('main');
 const nav = document.querySelector('nav');
 
@@ -58,9 +61,9 @@ async function api(path, { method = 'GET', body } = {}) {
       headers: { 'Content-Type': 'application/json', 'X-LC-CSRF': '1' },
       body: body === undefined ? undefined : JSON.stringify(body),
     });
-  } catch (err) {
+  } catch {
     setOffline(true);
-    throw err;
+    throw new ApiError(0, { title: t.networkError });
   }
   setOffline(res.headers.get('x-lc-offline') === '1');
   const data = res.status === 204 ? null : await res.json().catch(() => ({}));
@@ -69,11 +72,15 @@ async function api(path, { method = 'GET', body } = {}) {
     location.hash = '#/login';
     throw new ApiError(401, data ?? {});
   }
-  if (!res.ok) throw new ApiError(res.status, data ?? {});
+  // A proxy's or the server's failure says so in the owner's words, not "HTTP 502".
+  if (!res.ok) throw new ApiError(res.status, res.status >= 500 ? { ...data, title: t.serverError(res.status), detail: undefined } : data ?? {});
   return data;
 }
 
+/** The navigation (generation) the screen on display belongs to. */
+let shownFor = 0;
 function show(...children) {
+  shownFor = generation;
   main.replaceChildren(...children);
   main.focus();
 }
@@ -97,7 +104,7 @@ function passwordScreen(title, hint, submit) {
           await submit(input.value);
           location.hash = '#/';
         } catch (err) {
-          error.textContent = err.status === 429 ? t.tooMany(err.problem.detail?.match(/\d+/)?.[0] ?? '') : err.problem?.detail || err.problem?.title || err.message;
+          error.textContent = err.status === 429 ? t.tooMany(err.problem.detail?.match(/\d+/)?.[0] ?? '') : err.status === 401 ? t.wrongPassword : err.problem?.detail || err.problem?.title || err.message;
         }
       },
     },
@@ -505,7 +512,8 @@ async function settingsScreen() {
       h('section', { class: 'card' }, h('h2', {}, t.push), pushState, pushButtons),
       h('section', { class: 'card' }, h('h2', {}, t.health),
         warnings.length ? h('ul', { class: 'warnings' }, warnings.map((w) => h('li', {}, w))) : h('p', {}, `✅ ${t.ok}`),
-        h('p', { class: 'small' }, `${t.telegram}: ${status.outbox.destinations.some((d) => d.destination === 'telegram' && d.configured) ? t.pushIsOn : t.pushIsOff} · ClickHouse ${status.clickhouse.mode} ${status.clickhouse.version ?? ''} · ${status.http.uws}`)),
+        h('p', { class: 'small' }, `${t.telegram}: ${status.outbox.destinations.some((d) => d.destination === 'telegram' && d.configured) ? t.pushIsOn : t.pushIsOff}`)),
+      h('section', { class: 'card' }, h('h2', {}, t.language), languagePicker()),
       h('section', { class: 'card backups' }, h('h2', {}, t.backups), ...backupCard(backup)),
       h('section', { class: 'card' }, h('h2', {}, t.deadDeliveries),
         h('ul', { class: 'dead' }, deliveries.map((d) => h('li', {}, `${d.destination} · ${d.last_error ?? ''} `, h('button', { onclick: async () => { await api(`/api/admin/deliveries/${d.id}/retry`, { method: 'POST' }); settingsScreen(); } }, t.retryDelivery))))),
@@ -514,6 +522,18 @@ async function settingsScreen() {
         h('button', { class: 'danger', onclick: async () => { await api('/api/admin/sessions', { method: 'DELETE' }); location.hash = '#/login'; } }, t.logOutEverywhere))),
   );
   renderPush();
+}
+
+/** This device's language: the business's (LOCALE) or one chosen here; the app reloads in it. */
+function languagePicker() {
+  const select = h('select', { 'aria-label': t.language, onchange: () => {
+    if (select.value) localStorage.setItem('lc-language', select.value);
+    else localStorage.removeItem('lc-language');
+    location.reload();
+  } },
+  h('option', { value: '', selected: !chosenLanguage }, t.languageAuto(LANGUAGES[language].name)),
+  Object.entries(LANGUAGES).map(([code, { name }]) => h('option', { value: code, selected: chosenLanguage === code }, name)));
+  return select;
 }
 
 function backupCard(backup) {
@@ -538,6 +558,17 @@ function backupCard(backup) {
 async function route() {
   generation++;
   clearInterval(liveTimer);
+  // Until the screen's data arrives, say so (slow networks, a phone waking up).
+  const mine = generation;
+  const waiting = setTimeout(() => shownFor !== mine && show(h('p', { class: 'empty loading', role: 'status' }, t.loading)), 300);
+  try {
+    await openScreen();
+  } finally {
+    clearTimeout(waiting);
+  }
+}
+
+async function openScreen() {
   const [, screen, arg] = location.hash.split('/');
   nav.querySelectorAll('a').forEach((a) => a.setAttribute('aria-current', String(a.getAttribute('href') === `#/${screen ?? ''}`)));
   try {

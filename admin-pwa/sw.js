@@ -3,7 +3,7 @@
 const VERSION = '__VERSION__';
 const SHELL = `lc-shell-${VERSION}`;
 const DATA = 'lc-data';
-const FILES = ['/admin/', '/admin/app.js', '/admin/texts.js', '/admin/app.css', '/admin/manifest.webmanifest', '/admin/icon.svg', '/admin/icon-192.png', '/admin/icon-512.png'];
+const FILES = ['/admin/', '/admin/app.js', '/admin/texts.js', '/admin/texts-en.js', '/admin/texts-tr.js', '/admin/texts-pt-BR.js', '/admin/app.css', '/admin/manifest.webmanifest', '/admin/icon.svg', '/admin/icon-192.png', '/admin/icon-512.png'];
 
 self.addEventListener('install', (event) => {
   event.waitUntil(caches.open(SHELL).then((cache) => cache.addAll(FILES)).then(() => self.skipWaiting()));

@@ -1,145 +1,20 @@
-// Every text the owner reads, in one place: a translation is a copy of this file.
-export const texts = {
-  appName: 'Lean Capture',
-  offline: 'Offline — showing the last data',
-  loading: 'Loading…',
-  retry: 'Try again',
-  // auth
-  setupTitle: 'Choose your password',
-  setupHint: 'At least 12 characters. A few unrelated words work well.',
-  loginTitle: 'Log in',
-  password: 'Password',
-  save: 'Save',
-  logIn: 'Log in',
-  logOut: 'Log out',
-  logOutEverywhere: 'Log out on every device',
-  wrongPassword: 'Wrong password',
-  tooMany: (s) => `Too many attempts. Try again in ${s} s.`,
-  // navigation
-  navLeads: 'Leads',
-  navDashboard: 'Sales',
-  navLive: 'Live',
-  navSettings: 'Settings',
-  // leads
-  search: 'Phone, name or WhatsApp code',
-  all: 'All',
-  statuses: { NEW: 'New', CONTACTED: 'Contacted', QUOTED: 'Quoted', SOLD: 'Sold', LOST: 'Lost' },
-  sources: { form: 'Form', call: 'Call', whatsapp: 'WhatsApp', google_lead_form: 'Google form' },
-  noLeads: 'No leads yet.',
-  refresh: 'Refresh',
-  ago: (minutes) => (minutes < 1 ? 'just now' : minutes < 60 ? `${minutes} min ago` : minutes < 1440 ? `${Math.floor(minutes / 60)} h ago` : `${Math.floor(minutes / 1440)} d ago`),
-  // lead detail
-  call: 'Call',
-  whatsapp: 'WhatsApp',
-  message: 'Message',
-  attribution: 'Where they came from',
-  campaign: 'Campaign',
-  keyword: 'Keyword',
-  clickId: 'Ad click id',
-  clickIdYes: 'yes — the sale can be credited',
-  clickIdNo: 'none',
-  landing: 'Landing page',
-  city: 'City',
-  device: 'Device',
-  journey: 'Visit',
-  history: 'History',
-  deliveries: 'Notifications and uploads',
-  noDeliveries: 'None: no notification channel or ad platform is set up for this lead.',
-  phone: 'Phone',
-  note: 'Note',
-  status: 'Status',
-  markSold: 'Mark sold',
-  saleValue: (currency) => `Value (${currency})`,
-  saleDate: 'Date (optional)',
-  confirmSale: (value) => `Mark this lead sold for ${value}? It goes to Google and Meta, which cannot take a sale back later (a wrong value can be corrected).`,
-  confirmUnsell: 'This sale was sent to Google and Meta, which cannot take it back. Change the status anyway?',
-  saleQueued: 'Sale saved. Uploads are queued.',
-  noClickId: 'No click id — Google cannot credit this sale.',
-  deliveryStatus: {
-    queued: 'queued', sending: 'sending', retrying: 'retrying', parked: 'on hold — settings refused', waiting: 'waiting — not set up',
-    sent: 'sent, being processed', accepted: 'accepted', partial: 'partly accepted', rejected: 'rejected', skipped: 'not sent, on purpose', dead: 'failed — retry from Settings',
-  },
-  destinations: { webpush: 'Push', telegram: 'Telegram', google: 'Google Ads', 'google-test': 'Google Ads (test, not recorded)', meta: 'Meta' },
-  held: { honeypot: 'held: spam trap filled', 'too-fast': 'held: sent too fast', flood: 'held: many from one source' },
-  phoneUnchecked: 'Check the phone number: it was kept as typed (not recognised as a number)',
-  attempts: (n) => `${n} attempts`,
-  saved: 'Saved',
-  // dashboard
-  today: 'Today',
-  days7: '7 days',
-  days30: '30 days',
-  custom: 'Custom',
-  visits: 'Visits',
-  leads: 'Leads',
-  sales: 'Sales',
-  revenue: 'Revenue',
-  leadRate: 'Visit → lead',
-  saleRate: 'Lead → sale',
-  byCampaign: 'By campaign',
-  bySource: 'By source',
-  byCity: 'By city',
-  byKeyword: 'Keywords that bring leads (Google)',
-  spend: 'Ad spend',
-  costPerLead: 'Cost per lead',
-  costPerSale: 'Cost per sale',
-  roas: 'Return on ad spend',
-  otherCurrencySpend: (list) => `Also spent in another currency (not added above): ${list}.`,
-  syncNow: 'Sync spend now',
-  syncNever: 'Not synced yet.',
-  syncRunning: (step) => `Syncing… ${step}`,
-  syncLast: (when, rows, days) => `Synced ${when}: ${rows} campaign-days over the last ${days} days.`,
-  none: '(none)',
-  // live
-  liveTitle: 'On the site now',
-  noEvents: 'Nobody yet.',
-  // settings
-  push: 'Notifications on this phone',
-  pushOn: 'Turn on',
-  pushOff: 'Turn off',
-  pushTest: 'Send a test',
-  pushUnsupported: 'This browser cannot receive notifications here. On iPhone, add the app to the Home Screen first.',
-  pushIsOn: 'On',
-  pushIsOff: 'Off',
-  health: 'Health',
-  connections: 'Connections',
-  connectionsHint: 'Tries Google, Meta, notifications, backups and your website for real — nothing is counted — and says what to fix.',
-  connectionsCheck: 'Check now',
-  connectionsSend: 'Send a test notification',
-  connectionsOpen: 'Open Connections',
-  connectionsRunning: 'Checking… (up to a minute)',
-  connectionsNever: 'Not checked yet.',
-  connectionsAt: (when, ok) => `Checked ${when}: ${ok ? 'nothing failed' : 'some checks failed'}.`,
-  connectionFailing: (name) => ({
-    'Google Ads': 'Google is not connected: sales will not be credited.',
-    Meta: 'Meta is not connected: leads and sales do not reach Meta.',
-    Website: 'The website check failed: visits, calls or forms may not be measured.',
-    Backups: 'Backups are failing.',
-    Telegram: 'Telegram notifications cannot be sent.',
-    'Web push': 'Phone notifications cannot be sent.',
-    Server: 'The server setup needs attention.',
-    GeoIP: 'No current GeoIP database: cities are missing.',
-    ClickHouse: 'The event database has a problem.',
-  })[name] ?? `${name}: a check failed.`,
-  deadDeliveries: 'Failed deliveries',
-  retryDelivery: 'Retry',
-  telegram: 'Telegram',
-  ok: 'OK',
-  backups: 'Backups',
-  backupsOff: 'Backups are off: set S3_BUCKET on the server.',
-  backupNow: 'Back up now',
-  backupRunning: (step, pct) => `Backing up… ${step} ${pct}%`,
-  backupLast: (when, size, took) => `Last backup ${when}: ${size}, took ${took}.`,
-  backupNone: 'No backup yet.',
-  backupFailed: (when, error) => `The backup of ${when} failed: ${error}`,
-  backupPlain: 'Backups are not encrypted (set BACKUP_ENCRYPTION_KEY): they hold phone numbers.',
-  warnings: {
-    clickhouse: 'The event database is not reachable: visits are kept and will be stored when it is back.',
-    geoip: 'No GeoIP database: cities are not shown.',
-    journal: 'Events are waiting to be stored.',
-    journalFull: 'The event journal is full: visits are being refused!',
-    dead: (n) => `${n} delivery failed for good.`,
-    parked: (name, n, reason) => `${texts.destinations[name] ?? name}: ${n} on hold. ${reason}`,
-    backupLate: (hours) => `The last good backup is ${hours} hours old.`,
-    unconfigured: (name, n) => `${texts.destinations[name] ?? name}: ${n} waiting, but it is not set up on the server.`,
-  },
-};
+// Every text the owner reads, one file per language with the same keys (texts-<language>.js; a
+// test checks). The language is the business's (LOCALE) unless this device chose another in Settings.
+import { texts as en } from './texts-en.js';
+import { texts as tr } from './texts-tr.js';
+import { texts as ptBR } from './texts-pt-BR.js';
+
+export const LANGUAGES = { en: { name: 'English', texts: en }, tr: { name: 'Türkçe', texts: tr }, 'pt-BR': { name: 'Português (Brasil)', texts: ptBR } };
+
+/** The language for a BCP 47 tag: itself, else its base (pt → pt-BR), else English. */
+export function languageOf(tag) {
+  if (LANGUAGES[tag]) return tag;
+  const base = String(tag).split('-')[0].toLowerCase();
+  return Object.keys(LANGUAGES).find((l) => l.split('-')[0] === base) ?? 'en';
+}
+
+const config = JSON.parse(document.getElementById('config').textContent);
+/** This device's choice (Settings → Language), or null for the business's language. */
+export const chosenLanguage = localStorage.getItem('lc-language');
+export const language = languageOf(chosenLanguage || config.locale);
+export const texts = LANGUAGES[language].texts;

@@ -25,6 +25,16 @@ describe('the owner PWA', () => {
   let s3: Awaited<ReturnType<typeof startS3>>;
   const errors: string[] = [];
   const shot = (name: string) => page.screenshot({ path: `${ARTIFACTS}${name}.png`, fullPage: true });
+  /** With LOCALE=tr-TR no English text of the app is on screen (brands and names excepted: they read the same). */
+  const assertTurkish = async () => {
+    const load = async (file: string) => ((await import(`../admin-pwa/${file}`)) as { texts: Record<string, unknown> }).texts;
+    const strings = (en: unknown, tr: unknown): string[] =>
+      typeof en === 'string' ? (en !== tr && en.length >= 4 ? [en] : []) : typeof en === 'object' && en !== null ? Object.keys(en).flatMap((k) => strings((en as Record<string, unknown>)[k], (tr as Record<string, unknown>)[k])) : [];
+    const english = strings(await load('texts-en.js'), await load('texts-tr.js'));
+    const text = await page.evaluate(() => document.body.innerText);
+    const shown = (e: string) => new RegExp(`(^|[^\\p{L}])${e.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}($|[^\\p{L}])`, 'u').test(text);
+    assert.deepEqual(english.filter(shown), [], 'English on a Turkish screen');
+  };
 
   before(async () => {
     mkdirSync(ARTIFACTS, { recursive: true });
@@ -70,12 +80,12 @@ describe('the owner PWA', () => {
 
   test('log out, a wrong password is rejected, the right one logs in; a request without the anti-CSRF header is refused', async () => {
     await page.goto(`${server.url}/admin/#/settings`);
-    await page.click('text=Log out');
+    await page.click('text=Çıkış yap');
     await page.waitForSelector('input[name=password]');
     await page.fill('input[name=password]', 'not-the-password-1');
     await page.click('button[type=submit]');
     await page.waitForSelector('.error:not(:empty)');
-    assert.match(await page.textContent('.error') ?? '', /Wrong password/);
+    assert.match(await page.textContent('.error') ?? '', /Yanlış şifre/);
     await shot('03-login-wrong');
     await page.fill('input[name=password]', PASSWORD);
     await page.click('button[type=submit]');
@@ -90,17 +100,19 @@ describe('the owner PWA', () => {
     await page.click('.refresh');
     await page.waitForSelector('text=Zeynep Kaya');
     assert.ok(await page.$('.lead.unread'), 'the new lead is highlighted');
+    await assertTurkish();
     await shot('04-leads');
     await page.click('text=Zeynep Kaya');
     await page.waitForSelector('.detail');
     assert.equal(await page.getAttribute('.button.call', 'href'), 'tel:+905321112233');
     assert.equal(await page.getAttribute('.button.wa', 'href'), 'https://wa.me/905321112233');
+    await assertTurkish();
     await shot('05-lead-detail');
     await page.fill('input[name=value]', '4500');
     await page.click('button.sold');
     await page.waitForSelector('.sold-value');
-    assert.match(await page.textContent('.detail h1') ?? '', /Sold/);
-    assert.match(await page.textContent('.notice') ?? '', /Sale saved/);
+    assert.match(await page.textContent('.detail h1') ?? '', /Satıldı/);
+    assert.match(await page.textContent('.notice') ?? '', /Satış kaydedildi/);
     const lead = (await adminGet<Json>(server, `/api/admin/leads/${id}`)).lead;
     assert.deepEqual([lead.status, lead.sale_value, lead.sale_currency], ['SOLD', 4500, 'TRY']);
     await shot('06-lead-sold');
@@ -111,22 +123,24 @@ describe('the owner PWA', () => {
       assert.equal((await send(`${server.url}/collect`, { type: 'pageview', url: 'https://usta.example.com/?utm_campaign=kombi', sessionId: session })).status, 204);
     }
     await eventually(async () => ((await adminGet<Json>(server, '/api/admin/stats')).totals.visits === 2 ? true : undefined), 10_000, 'the visits');
-    await page.click('nav >> text=Sales');
+    await page.click('nav >> text=Satışlar');
     await page.waitForSelector('.metrics');
     const metrics = await page.$$eval('.metric', (els) => els.map((e) => [e.querySelector('span')!.textContent, e.querySelector('strong')!.textContent]));
-    assert.deepEqual(metrics.slice(0, 3), [['Visits', '2'], ['Leads', '1'], ['Sales', '1']]);
+    assert.deepEqual(metrics.slice(0, 3), [['Ziyaret', '2'], ['Talep', '1'], ['Satış', '1']]);
     assert.match(metrics[3]![1]!, /4\.500,00/, 'revenue formatted for tr-TR');
     const kombi = await page.$$eval('.numbers tbody tr', (rows) => rows.map((r) => [...r.children].map((c) => c.textContent)).find((r) => r[0] === 'kombi'));
     assert.deepEqual(kombi!.slice(0, 4), ['kombi', '2', '1', '1']);
+    await assertTurkish();
     await shot('07-dashboard');
-    await page.click('nav >> text=Live');
+    await page.click('nav >> text=Canlı');
     await page.waitForSelector('.live li');
     await shot('08-live');
-    await page.click('nav >> text=Settings');
+    await page.click('nav >> text=Ayarlar');
     await page.waitForSelector('.settings');
-    await page.click('text=Back up now');
-    await page.waitForSelector('.backups >> text=/Last backup/', { timeout: 30_000 });
-    assert.match((await page.textContent('.backups'))!, /not encrypted/);
+    await page.click('text=Şimdi yedekle');
+    await page.waitForSelector('.backups >> text=/Son yedek/', { timeout: 30_000 });
+    assert.match((await page.textContent('.backups'))!, /şifreli değil/);
+    await assertTurkish();
     await shot('09-settings');
   });
 
@@ -143,7 +157,7 @@ describe('the owner PWA', () => {
     assert.equal(await s3.keys('connection-check/').then((k) => k.length), 0);
     await page.goto(`${server.url}/admin/#/`);
     await page.waitForSelector('.connections-banner:not([hidden])');
-    assert.match((await page.textContent('.connections-banner'))!, /The server setup needs attention\.No current GeoIP database: cities are missing\.Open Connections/);
+    assert.match((await page.textContent('.connections-banner'))!, /Sunucu kurulumu ilgi bekliyor\.Güncel GeoIP veritabanı yok: şehirler görünmüyor\.Bağlantıları aç/);
     const width = await page.evaluate(() => document.documentElement.scrollWidth);
     assert.ok(width <= 390, `the page is ${width} px wide`);
   });

@@ -187,10 +187,10 @@ describe('ad spend', () => {
       await page.waitForSelector('.dashboard .spend-sync:not([hidden])');
       const text = (await page.textContent('.dashboard'))!;
       // "7 days" on the screen is the last 7 × 24 h: 8 calendar days of spend (today revised to 80).
-      assert.match(text, /Ad spend₺590,00Cost per lead₺295,00Cost per sale₺295,00Return on ad spend2,54×/);
+      assert.match(text, /Reklam harcaması₺590,00Talep başına maliyet₺295,00Satış başına maliyet₺295,00Reklam getirisi2,54×/);
       assert.match(text, /Acil Tesisatçı011₺1\.000,00₺430,00₺430,00₺430,002,33×/);
       assert.match(text, /Kombi Servisi000₺0,00₺160,00——0,00×/);
-      assert.match(text, /Also spent in another currency \(not added above\): Meta Kış \$240,00/);
+      assert.match(text, /Başka para biriminde de harcandı \(yukarıya eklenmedi\): Meta Kış \$240,00/);
       assert.match(text, /acil tesisatçıAcil Tesisatçı11₺1\.000,00/);
       const width = await page.evaluate(() => document.documentElement.scrollWidth);
       assert.ok(width <= 390, `the page is ${width} px wide`);
@@ -198,9 +198,9 @@ describe('ad spend', () => {
       await page.click('.spend-sync button');
       await eventually(async () => (google.ads.queries.length > queries ? true : undefined), 10_000, 'the button to run a sync');
       // The screen redraws with the new figures once the sync is done.
-      await page.waitForFunction(() => /Synced/.test(document.querySelector('.spend-sync')?.textContent ?? '') && !document.querySelector('.spend-sync button')?.hasAttribute('disabled'));
+      await page.waitForFunction(() => /eşitlendi/.test(document.querySelector('.spend-sync')?.textContent ?? '') && !document.querySelector('.spend-sync button')?.hasAttribute('disabled'));
       await page.waitForTimeout(1500);
-      await page.waitForFunction(() => /Synced/.test(document.querySelector('.spend-sync')?.textContent ?? ''));
+      await page.waitForFunction(() => /eşitlendi/.test(document.querySelector('.spend-sync')?.textContent ?? ''));
       await page.screenshot({ path: `${artifacts}11-sales-spend.png`, fullPage: true });
       assert.deepEqual(errors, []);
     } finally {
