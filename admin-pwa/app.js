@@ -166,7 +166,7 @@ async function leadsScreen() {
           ),
         );
       }
-      if (reset && result.leads.length === 0) list.append(h('li', { class: 'empty' }, t.noLeads));
+      if (reset && result.leads.length === 0) list.append(h('li', { class: 'empty' }, listState.q || listState.status ? t.noMatch : t.noLeads));
       page.cursor = result.nextCursor ?? undefined;
       localStorage.setItem('lc-last-seen', String(newest));
     } finally {

@@ -25,11 +25,12 @@ export const texts = {
   navLive: 'Live',
   navSettings: 'Settings',
   // leads
-  search: 'Phone, name or WhatsApp code',
+  search: 'Phone, name, email or WhatsApp code',
   all: 'All',
   statuses: { NEW: 'New', CONTACTED: 'Contacted', QUOTED: 'Quoted', SOLD: 'Sold', LOST: 'Lost' },
   sources: { form: 'Form', call: 'Call', whatsapp: 'WhatsApp', google_lead_form: 'Google form' },
   noLeads: 'No leads yet.',
+  noMatch: 'No lead matches this search or filter.',
   refresh: 'Refresh',
   ago: (minutes) => (minutes < 1 ? 'just now' : minutes < 60 ? `${minutes} min ago` : minutes < 1440 ? `${Math.floor(minutes / 60)} h ago` : `${Math.floor(minutes / 1440)} d ago`),
   // lead detail

@@ -30,6 +30,7 @@ export const texts = {
   statuses: { NEW: 'Novo', CONTACTED: 'Contatado', QUOTED: 'Orçado', SOLD: 'Vendido', LOST: 'Perdido' },
   sources: { form: 'Formulário', call: 'Ligação', whatsapp: 'WhatsApp', google_lead_form: 'Formulário do Google' },
   noLeads: 'Nenhum contato ainda.',
+  noMatch: 'Nenhum contato corresponde a esta busca ou filtro.',
   refresh: 'Atualizar',
   ago: (minutes) => (minutes < 1 ? 'agora' : minutes < 60 ? `há ${minutes} min` : minutes < 1440 ? `há ${Math.floor(minutes / 60)} h` : `há ${Math.floor(minutes / 1440)} d`),
   // lead detail

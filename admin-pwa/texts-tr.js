@@ -30,6 +30,7 @@ export const texts = {
   statuses: { NEW: 'Yeni', CONTACTED: 'Arandı', QUOTED: 'Teklif verildi', SOLD: 'Satıldı', LOST: 'Kaybedildi' },
   sources: { form: 'Form', call: 'Arama', whatsapp: 'WhatsApp', google_lead_form: 'Google formu' },
   noLeads: 'Henüz talep yok.',
+  noMatch: 'Bu arama veya filtreyle eşleşen talep yok.',
   refresh: 'Yenile',
   ago: (minutes) => (minutes < 1 ? 'az önce' : minutes < 60 ? `${minutes} dk önce` : minutes < 1440 ? `${Math.floor(minutes / 60)} sa önce` : `${Math.floor(minutes / 1440)} gün önce`),
   // lead detail

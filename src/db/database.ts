@@ -274,8 +274,17 @@ export function openDatabase(path: string, existing = false): Db {
   // Deleted rows (an erasure, a retention run) are overwritten, not left in free pages and backups.
   db.pragma('secure_delete = ON');
   db.pragma('busy_timeout = 5000');
+  db.function('lc_fold', { deterministic: true }, (text: unknown) => (typeof text === 'string' ? foldText(text) : null));
   migrate(db);
   return db;
+}
+
+/**
+ * Text as search compares it: case and accents folded, Turkish dotted and dotless i alike (İ, I,
+ * ı and i), so "ibrahim" finds "İbrahim", "yilmaz" finds "Yılmaz" and "joao" finds "João".
+ */
+export function foldText(text: string): string {
+  return text.replace(/[İIı]/g, 'i').normalize('NFD').replace(/\p{M}/gu, '').toLowerCase();
 }
 
 /** Data written by a newer Lean Capture: this version must not run on it (a rollback needs the backup). */

@@ -2,7 +2,7 @@
 // and searched for the owner, changed with a history row per field, marked sold. Hooks run inside
 // the same transaction as the change, so the outbox jobs a change causes commit with it or not at all.
 import { randomUUID } from 'node:crypto';
-import type { Db } from './database.ts';
+import { foldText, type Db } from './database.ts';
 
 export const LEAD_SOURCES = ['form', 'call', 'whatsapp', 'google_lead_form'] as const;
 export type LeadSource = (typeof LEAD_SOURCES)[number];
@@ -154,9 +154,9 @@ export class LeadStore {
     }
     if (filter.q) {
       const digits = filter.q.replace(/\D/g, '');
-      const like = `%${filter.q.replace(/[\\%_]/g, (c) => '\\' + c)}%`;
-      const clauses = ["name LIKE ? ESCAPE '\\'", 'ref_code = ?'];
-      params.push(like, filter.q.toUpperCase());
+      const like = `%${foldText(filter.q.trim()).replace(/[\\%_]/g, (c) => '\\' + c)}%`;
+      const clauses = ["lc_fold(name) LIKE ? ESCAPE '\\'", "lc_fold(email) LIKE ? ESCAPE '\\'", 'ref_code = ?'];
+      params.push(like, like, filter.q.trim().toUpperCase());
       if (digits.length >= 3) {
         clauses.push('phone LIKE ?');
         params.push(`%${digits}%`);
