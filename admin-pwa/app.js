@@ -32,6 +32,14 @@ const pagePath = (e) => {
 };
 const dateTime = (ms) => new Intl.DateTimeFormat(locale, { dateStyle: 'medium', timeStyle: 'short' }).format(ms);
 const times = (x) => `${new Intl.NumberFormat(locale, { minimumFractionDigits: 2, maximumFractionDigits: 2 }).format(x)}×`;
+const separators = Object.fromEntries(new Intl.NumberFormat(locale).formatToParts(12345.6).filter((p) => p.type === 'group' || p.type === 'decimal').map((p) => [p.type, p.value]));
+/** An amount as the owner types it in his locale ("1.500,50" in tr-TR, "1,500.50" in en): NaN when it is not one. */
+const parseAmount = (text) => {
+  const plain = text.replace(/[\s\u00a0\u202f]/g, '').split(separators.group ?? ',').join('').replace(separators.decimal ?? '.', '.');
+  return /^\d+(\.\d{1,2})?$/.test(plain) ? Number(plain) : NaN;
+};
+const amountText = (n) => new Intl.NumberFormat(locale, { minimumFractionDigits: 0, maximumFractionDigits: 2 }).format(n);
+const localDay = (ms) => new Date(ms - new Date(ms).getTimezoneOffset() * 60000).toISOString().slice(0, 10);
 const percent = (x) => (x === null ? '—' : new Intl.NumberFormat(locale, { style: 'percent', maximumFractionDigits: 1 }).format(x));
 const ago = (ms) => t.ago(Math.floor((Date.now() - ms) / 60000));
 const SOURCE_ICON = { form: '📝', call: '📞', whatsapp: '💬', google_lead_form: '🅖' };
@@ -228,13 +236,19 @@ async function leadScreen(id) {
     },
   }, t.save);
 
-  const value = h('input', { type: 'number', min: '0.01', step: '0.01', inputmode: 'decimal', name: 'value', required: true });
-  const date = h('input', { type: 'date', name: 'date', max: new Date().toISOString().slice(0, 10) });
+  // Typed as the owner writes money ("1.500" is fifteen hundred in Turkish), shown back formatted.
+  const value = h('input', { type: 'text', inputmode: 'decimal', autocomplete: 'off', name: 'value', required: true, placeholder: amountText(1500) });
+  value.addEventListener('blur', () => {
+    const n = parseAmount(value.value);
+    if (n > 0) value.value = amountText(n);
+  });
+  // From the lead's day to today, both in this phone's time zone.
+  const date = h('input', { type: 'date', name: 'date', min: localDay(lead.created_at), max: localDay(Date.now()) });
   const sold = h('form', {
     class: 'card sale',
     onsubmit: async (e) => {
       e.preventDefault();
-      const amount = Number(value.value);
+      const amount = parseAmount(value.value);
       if (!(amount > 0) || !confirm(t.confirmSale(money(amount)))) return;
       try {
         await api(`/api/admin/leads/${lead.id}/sale`, { method: 'POST', body: { value: amount, ...(date.value ? { at: new Date(`${date.value}T12:00:00`).toISOString() } : {}) } });

@@ -108,7 +108,8 @@ describe('the owner PWA', () => {
     assert.equal(await page.getAttribute('.button.wa', 'href'), 'https://wa.me/905321112233');
     await assertTurkish();
     await shot('05-lead-detail');
-    await page.fill('input[name=value]', '4500');
+    // Fifteen hundred is written "1.500" in Turkish: typed like that, 4.500 is four thousand five hundred.
+    await page.fill('input[name=value]', '4.500');
     await page.click('button.sold');
     await page.waitForSelector('.sold-value');
     assert.match(await page.textContent('.detail h1') ?? '', /Satıldı/);
