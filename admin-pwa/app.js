@@ -128,12 +128,23 @@ function passwordScreen(title, hint, submit) {
 }
 
 // ---------- leads list ----------
-/** The list's filters outlive a visit to a lead; its paging belongs to each rendering. */
-const listState = { status: '', q: '' };
+/** The list's filters, pages and scroll position outlive a visit to a lead. */
+const listState = { status: '', q: '', pages: 1, scroll: 0, returning: false };
+
+// A lead stays unread (highlighted) until it is opened on this device; leads from before the app's
+// first use on it count as read.
+const unreadSince = Number(localStorage.getItem('lc-unread-since') || localStorage.getItem('lc-last-seen') || Date.now());
+localStorage.setItem('lc-unread-since', String(unreadSince));
+const readLeads = new Set(JSON.parse(localStorage.getItem('lc-read') || '[]'));
+function markRead(id) {
+  readLeads.add(id);
+  localStorage.setItem('lc-read', JSON.stringify([...readLeads].slice(-1000)));
+}
 
 async function leadsScreen() {
   nav.hidden = false;
-  const lastSeen = Number(localStorage.getItem('lc-last-seen') || 0);
+  const returning = listState.returning;
+  listState.returning = false;
   const list = h('ul', { class: 'leads', 'aria-live': 'polite' });
   const sentinel = h('div', { class: 'sentinel' });
   const search = h('input', { type: 'search', placeholder: t.search, 'aria-label': t.search, value: listState.q });
@@ -144,8 +155,7 @@ async function leadsScreen() {
       h('button', { class: 'chip', 'aria-pressed': String(listState.status === s), onclick: () => { listState.status = s; leadsScreen(); } }, s ? t.statuses[s] : t.all),
     ),
   );
-  let newest = lastSeen;
-  const page = { cursor: null, loading: false };
+  const page = { cursor: null, loading: false, loaded: 0 };
   const load = async (reset) => {
     if ((page.loading && !reset) || (!reset && page.cursor === undefined)) return;
     page.loading = true;
@@ -155,16 +165,19 @@ async function leadsScreen() {
       if (listState.q) params.set('q', listState.q);
       if (!reset && page.cursor) params.set('cursor', page.cursor);
       const result = await api(`/api/admin/leads?${params}`);
-      if (reset) list.replaceChildren();
+      if (reset) {
+        list.replaceChildren();
+        page.loaded = 0;
+      }
+      page.loaded++;
       for (const lead of result.leads) {
-        newest = Math.max(newest, lead.created_at);
         list.append(
           h(
             'li',
-            { class: lead.created_at > lastSeen ? 'lead unread' : 'lead' },
+            { class: lead.created_at > unreadSince && !readLeads.has(lead.id) ? 'lead unread' : 'lead' },
             h(
               'a',
-              { href: `#/lead/${lead.id}` },
+              { href: `#/lead/${lead.id}`, onclick: () => Object.assign(listState, { pages: page.loaded, scroll: window.scrollY, returning: true }) },
               h('span', { class: 'icon', 'aria-label': t.sources[lead.source] }, SOURCE_ICON[lead.source]),
               h('span', { class: 'who' }, lead.name || lead.phone || (lead.ref_code ? `#${lead.ref_code}` : t.sources[lead.source])),
               h('span', { class: `status s-${lead.status}` }, t.statuses[lead.status]),
@@ -176,7 +189,6 @@ async function leadsScreen() {
       }
       if (reset && result.leads.length === 0) list.append(h('li', { class: 'empty' }, listState.q || listState.status ? t.noMatch : t.noLeads));
       page.cursor = result.nextCursor ?? undefined;
-      localStorage.setItem('lc-last-seen', String(newest));
     } finally {
       page.loading = false;
     }
@@ -190,8 +202,13 @@ async function leadsScreen() {
   show(h('section', {}, banner, h('div', { class: 'toolbar' }, search, refresh), chips, list, sentinel));
   connectionsBanner(banner);
   pullToRefresh(main, () => load(true));
-  new IntersectionObserver((entries) => entries[0].isIntersecting && load(false)).observe(sentinel);
   await load(true);
+  // Back from a lead: the same pages, the same place in the list.
+  if (returning) {
+    while (page.loaded < listState.pages && page.cursor !== undefined) await load(false);
+    window.scrollTo(0, listState.scroll);
+  }
+  new IntersectionObserver((entries) => entries[0].isIntersecting && load(false)).observe(sentinel);
 }
 
 function pullToRefresh(el, refresh) {
@@ -209,6 +226,7 @@ async function leadScreen(id) {
   const mine = generation;
   const { lead, history, deliveries, journey } = await api(`/api/admin/leads/${encodeURIComponent(id)}`);
   if (mine !== generation) return;
+  markRead(lead.id);
   const digits = (lead.phone || '').replace(/\D/g, '');
   const hasClickId = Boolean(lead.gclid || lead.gbraid || lead.wbraid);
   const notice = h('p', { class: 'notice', role: 'status' });

@@ -163,6 +163,27 @@ describe('the owner PWA', () => {
     assert.ok(width <= 390, `the page is ${width} px wide`);
   });
 
+  test('a lead stays highlighted until it is opened on this phone; back from a lead, the list keeps its filter', async () => {
+    for (const name of ['Ali Veli', 'Ayşe Demir']) {
+      assert.equal((await send(`${server.url}/lead`, { name, phone: `0532 111 22 ${name.length}0` }, { 'Content-Type': 'application/json' })).status, 201);
+    }
+    await page.goto(`${server.url}/admin/#/`);
+    await page.click('.refresh');
+    await page.waitForSelector('text=Ayşe Demir');
+    const unread = () => page.$$eval('.lead.unread .who', (els) => els.map((e) => e.textContent));
+    assert.deepEqual(await unread(), ['Ayşe Demir', 'Ali Veli'], 'Zeynep was opened before; the two new ones were not');
+    // Filter to new leads, open one, come back: the filter holds and only the opened one is read.
+    await page.click('.chips >> text=Yeni');
+    await page.waitForSelector('.chip[aria-pressed="true"] >> text=Yeni');
+    await page.click('text=Ali Veli');
+    await page.waitForSelector('.detail');
+    await page.goBack();
+    await page.waitForSelector('text=Ayşe Demir');
+    assert.equal(await page.textContent('.chip[aria-pressed="true"]'), 'Yeni');
+    assert.deepEqual(await unread(), ['Ayşe Demir']);
+    await page.click('.chips >> text=Tümü');
+  });
+
   test('a push the server sends is shown by the service worker, and its click opens the lead', async () => {
     await page.goto(`${server.url}/admin/#/`);
     await page.evaluate(() => navigator.serviceWorker.ready);
