@@ -89,7 +89,7 @@ export async function assemble({ config, log, metrics, events, storage, uwsBuild
       clickhouse: { clickhouse, database: config.clickhouse.database, backlogBytes: events.journal.backlogBytes(), journalMaxBytes: config.journal.maxBytes },
       lastGoodBackup: () => backupRecords(storage.settings).lastOk,
       sendTestPush: () => {
-        const devices = notifier.owner(`test:${Date.now()}`, { title: 'Lean Capture', body: 'Connection check: notifications work', url: '/admin/#/connections' }, { pushOnly: true });
+        const devices = notifier.test();
         worker.wake();
         return devices;
       },

@@ -211,7 +211,7 @@ describe('the owner PWA', () => {
       const shown = await page.evaluate(async () => (await (await navigator.serviceWorker.ready).getNotifications()).map((n) => ({ title: n.title, body: n.body, data: n.data })));
       return shown.length > 0 ? shown : undefined;
     }, 5000, 'the notification');
-    assert.equal(notifications[0]!.title, 'New lead (form)');
+    assert.equal(notifications[0]!.title, 'Yeni talep (form)', "in the business's language (LOCALE=tr-TR)");
     assert.equal(notifications[0]!.data.url, `/admin/#/lead/${id}`);
 
     // A tap on the notification: the worker's notificationclick handler navigates the app there.

@@ -203,7 +203,7 @@ async function addSubscription(deps: LeadAdminDeps, req: Request): Promise<Reply
 
 /** A test notification to every device, through the outbox like a real one. */
 function testPush(deps: LeadAdminDeps): Reply {
-  const devices = deps.notifier.owner(`test:${Date.now()}`, { title: 'Lean Capture', body: 'Test notification', url: '/admin/#/settings' }, { pushOnly: true });
+  const devices = deps.notifier.test();
   deps.worker.wake();
   return json(202, { devices });
 }

@@ -6,6 +6,7 @@
 import type { Lead, LeadStore } from '../db/leads.ts';
 import type { Outbox } from '../db/outbox.ts';
 import type { PushSubscriptions } from '../db/push.ts';
+import { notifyTexts } from './texts.ts';
 
 /** What the owner's phone shows, and where tapping it leads. */
 export interface NotificationPayload {
@@ -27,19 +28,14 @@ export interface NotifyOptions {
   locale: string;
 }
 
-const SOURCE_LABEL: Record<Lead['source'], string> = {
-  form: 'form',
-  call: 'call click',
-  whatsapp: 'WhatsApp click',
-  google_lead_form: 'Google lead form',
-};
-
 export function notification(lead: Lead, options: NotifyOptions): NotificationPayload {
+  const say = notifyTexts(options.locale);
   const time = new Intl.DateTimeFormat(options.locale, { hour: '2-digit', minute: '2-digit' }).format(lead.created_at);
-  const parts = [lead.city, lead.utm_campaign ? `campaign ${lead.utm_campaign}` : undefined, time].filter(Boolean);
+  const campaign = lead.ad_campaign ?? lead.utm_campaign;
+  const parts = [lead.city, campaign ? say.campaign(campaign) : undefined, time].filter(Boolean);
   const who = options.includeName && lead.name ? `: ${lead.name}` : '';
   return {
-    title: `New lead (${SOURCE_LABEL[lead.source]})${who}${lead.is_test ? ' [test]' : ''}`,
+    title: say.newLead(lead.source, who, Boolean(lead.is_test)),
     body: parts.join(' · '),
     leadId: lead.id,
     url: `/admin/#/lead/${lead.id}`,
@@ -53,8 +49,17 @@ export class Notifier {
   watch(leads: LeadStore): void {
     leads.onCreate.push((lead) => {
       if (!lead.flag) this.owner(lead.id, notification(lead, this.options), { leadId: lead.id });
-      else if (lead.flag === 'flood') this.owner(`lead-flood:${new Date().toISOString().slice(0, 13)}`, { title: 'Leads held', body: 'Many leads from one source within an hour: they are held in the app, not notified one by one.', url: '/admin/#/' });
+      else if (lead.flag === 'flood') {
+        const say = notifyTexts(this.options.locale);
+        this.owner(`lead-flood:${new Date().toISOString().slice(0, 13)}`, { title: say.floodTitle, body: say.floodBody, url: '/admin/#/' });
+      }
     });
+  }
+
+  /** A test notification to every device (Settings, the connections check); returns how many. */
+  test(): number {
+    const say = notifyTexts(this.options.locale);
+    return this.owner(`test:${Date.now()}`, { title: say.testTitle, body: say.testBody, url: '/admin/#/settings' }, { pushOnly: true });
   }
 
   /**
