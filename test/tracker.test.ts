@@ -40,6 +40,9 @@ const LANDING_BODY = `
   window.fbq = (...args) => (window.fbqCalls = window.fbqCalls || []).push(args);
 </script>`;
 
+/** A lead form sent with no way to reach the person: the server refuses it and says why. */
+const FORM_WITHOUT_CONTACT = `<form data-lc-lead method="post" action="/form-fallback"><input name="name" value="Ayşe"><input name="phone"><span data-lc-error="phone"></span><button id="send">Send</button></form>`;
+
 describe('the tracker in Chromium', () => {
   let server: RunningServer;
   let site: Server;
@@ -56,6 +59,9 @@ describe('the tracker in Chromium', () => {
       '/consent': page('Consent', tracker, LANDING_BODY, 'data-consent="required"'),
       '/down': page('Down', tracker, LANDING_BODY, `data-endpoint="http://127.0.0.1:${deadPort}"`),
       '/form-fallback': '<!doctype html><title>Posted natively</title><p>posted</p>',
+      '/tr': page('Teklif', tracker, FORM_WITHOUT_CONTACT).replace('<html>', '<html lang="tr">'),
+      '/pt': page('Orçamento', tracker, FORM_WITHOUT_CONTACT).replace('<html>', '<html lang="pt-BR">'),
+      '/own-words': page('Own words', tracker, FORM_WITHOUT_CONTACT.replace('data-lc-lead', 'data-lc-lead data-lc-msg-phone="Numaranızı yazın, sizi arayalım."')).replace('<html>', '<html lang="tr">'),
     };
     site = createServer((req, res) => {
       const html = pages[new URL(req.url ?? '/', 'http://x').pathname];
@@ -200,6 +206,21 @@ describe('the tracker in Chromium', () => {
     assert.match((await p.textContent('[data-lc-error=phone]')) ?? '', /not a valid phone number/);
     assert.deepEqual(errors, []);
     await p.context().close();
+  });
+
+  test("a form's field error is written in the page's language (lang), or in the site's own words", async () => {
+    for (const [path, words] of [['/tr', 'telefon numarası veya e-posta adresi gerekli'], ['/pt', 'informe um telefone ou um e-mail'], ['/own-words', 'Numaranızı yazın, sizi arayalım.']] as const) {
+      const { page: p, errors } = await visit(path);
+      await p.click('#send');
+      await p.waitForSelector('form[data-lc-state=error]');
+      assert.equal(await p.textContent('[data-lc-error=phone]'), words, path);
+      assert.deepEqual(errors, []);
+      await p.context().close();
+    }
+    // Without the tracker (a plain post), the browser's language decides.
+    const res = await fetch(`${server.url}/lead`, { method: 'POST', headers: { 'Content-Type': 'application/x-www-form-urlencoded', 'Accept-Language': 'tr-TR,tr;q=0.9,en;q=0.5' }, body: 'name=Ay%C5%9Fe' });
+    assert.equal(res.status, 422);
+    assert.match(await res.text(), /<title>Lütfen formu kontrol edin<\/title>.*phone: telefon numarası veya e-posta adresi gerekli/s);
   });
 
   test('with data-consent="required" nothing is stored and no click id sent until consent; denial forgets at once', async () => {

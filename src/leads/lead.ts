@@ -103,9 +103,9 @@ const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
 /** The code a WhatsApp message carries to name its lead. */
 export const REF_CODE = /^[A-Za-z0-9]{3,16}$/;
 /** Form fields that steer the intake rather than describe the lead. */
-const CONTROL_FIELDS = new Set(['eventId', 'thanks', 'consent_ads', 'turnstileToken', 'cf-turnstile-response', 'lc_hp', 'lcFill', 'visitorId', 'sessionId', 'pageUrl', 'refCode', 'name', 'phone', 'email', 'message', 'service', ...ATTRIBUTION_KEYS]);
+const CONTROL_FIELDS = new Set(['lang', 'eventId', 'thanks', 'consent_ads', 'turnstileToken', 'cf-turnstile-response', 'lc_hp', 'lcFill', 'visitorId', 'sessionId', 'pageUrl', 'refCode', 'name', 'phone', 'email', 'message', 'service', ...ATTRIBUTION_KEYS]);
 
-const JSON_FIELDS = new Set(['eventId', 'name', 'phone', 'email', 'message', 'service', 'extra', 'visitorId', 'sessionId', 'pageUrl', 'refCode', 'thanks', 'attribution', 'consent', 'turnstileToken', 'cf-turnstile-response', 'lc_hp', 'lcFill']);
+const JSON_FIELDS = new Set(['lang', 'eventId', 'name', 'phone', 'email', 'message', 'service', 'extra', 'visitorId', 'sessionId', 'pageUrl', 'refCode', 'thanks', 'attribution', 'consent', 'turnstileToken', 'cf-turnstile-response', 'lc_hp', 'lcFill']);
 
 /** Reads the fields of a JSON body or a form post into one flat shape. */
 export function fieldsFromJson(value: unknown): Record<string, unknown> | undefined {
@@ -120,7 +120,7 @@ export function fieldsFromJson(value: unknown): Record<string, unknown> | undefi
   const consent = typeof body.consent === 'object' && body.consent !== null ? (body.consent as Record<string, unknown>) : {};
   const fields: Record<string, unknown> = Object.create(null);
   for (const key of ATTRIBUTION_KEYS) fields[key] = attribution[key];
-  for (const key of ['eventId', 'name', 'phone', 'email', 'message', 'service', 'visitorId', 'sessionId', 'pageUrl', 'refCode', 'thanks', 'turnstileToken', 'cf-turnstile-response', 'lc_hp', 'lcFill']) fields[key] = body[key];
+  for (const key of ['lang', 'eventId', 'name', 'phone', 'email', 'message', 'service', 'visitorId', 'sessionId', 'pageUrl', 'refCode', 'thanks', 'turnstileToken', 'cf-turnstile-response', 'lc_hp', 'lcFill']) fields[key] = body[key];
   fields.consent_ads = consent.ads;
   fields.consent_personalization = consent.personalization;
   fields.extra = extra.length > 0 ? extra.join('\n') : undefined;
@@ -178,8 +178,27 @@ export function normaliseEmail(raw: string): string | undefined {
  * that is not one is kept as typed, in the extra text, for the owner (and never hashed for ad
  * platforms). Only a lead with no way at all to reach the person is refused (422).
  */
-export function parseLead(fields: Record<string, unknown>, cookieAttribution: Attribution, defaultCountry: string | undefined, visitorCountry?: string): LeadParse {
+/**
+ * What a visitor is told about the fields that keep a lead from being sent, in the page's language
+ * (the tracker sends `lang`; a plain form post, the browser's Accept-Language): English, Turkish,
+ * Portuguese. A site can put its own words in the form (data-lc-msg-<field>).
+ */
+const VISITOR_MESSAGES = {
+  en: { phone: 'is not a valid phone number', email: 'is not a valid email address', required: 'a phone number or an email address is required', title: 'Please check the form', back: 'Please go back and check:', thanks: 'Thank you, we will be in touch shortly.' },
+  tr: { phone: 'geçerli bir telefon numarası değil', email: 'geçerli bir e-posta adresi değil', required: 'telefon numarası veya e-posta adresi gerekli', title: 'Lütfen formu kontrol edin', back: 'Lütfen geri dönüp kontrol edin:', thanks: 'Teşekkürler, en kısa sürede size ulaşacağız.' },
+  pt: { phone: 'não é um telefone válido', email: 'não é um e-mail válido', required: 'informe um telefone ou um e-mail', title: 'Confira o formulário', back: 'Volte e confira:', thanks: 'Obrigado, entraremos em contato em breve.' },
+};
+export type VisitorMessages = (typeof VISITOR_MESSAGES)['en'];
+
+/** The messages for a language tag (tr, tr-TR, pt-BR …; an Accept-Language list's first), English otherwise. */
+export function visitorMessages(lang: string | undefined): VisitorMessages {
+  const base = (lang ?? '').trim().split(/[-_,;]/)[0]!.toLowerCase();
+  return base === 'tr' ? VISITOR_MESSAGES.tr : base === 'pt' ? VISITOR_MESSAGES.pt : VISITOR_MESSAGES.en;
+}
+
+export function parseLead(fields: Record<string, unknown>, cookieAttribution: Attribution, defaultCountry: string | undefined, visitorCountry?: string, acceptLanguage?: string): LeadParse {
   const errors: FieldErrors = {};
+  const say = visitorMessages(typeof fields.lang === 'string' && fields.lang !== '' ? fields.lang : acceptLanguage);
   const text = (key: string, max: number): string | undefined => {
     const v = fields[key];
     if (v === undefined || v === null || v === '') return undefined;
@@ -203,9 +222,9 @@ export function parseLead(fields: Record<string, unknown>, cookieAttribution: At
   const email = emailRaw === undefined ? undefined : normaliseEmail(emailRaw);
   const asTyped: string[] = [];
   if (phone === undefined && email === undefined && phoneAsTyped === undefined) {
-    if (phoneRaw !== undefined) errors.phone = 'is not a valid phone number';
-    if (emailRaw !== undefined) errors.email = 'is not a valid email address';
-    if (phoneRaw === undefined && emailRaw === undefined) errors.phone = 'a phone number or an email address is required';
+    if (phoneRaw !== undefined) errors.phone = say.phone;
+    if (emailRaw !== undefined) errors.email = say.email;
+    if (phoneRaw === undefined && emailRaw === undefined) errors.phone = say.required;
   } else {
     if (phoneAsTyped !== undefined) asTyped.push(`Phone as entered (not recognised as a number; check it before calling): ${phoneAsTyped}`);
     else if (phoneRaw !== undefined && phone === undefined) asTyped.push(`Phone as entered: ${phoneRaw}`);

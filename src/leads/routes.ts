@@ -5,7 +5,7 @@ import type { GeoLocator } from '../collect/geo.ts';
 import { json, problem, redirect, retryAfter, text, type Reply } from '../http/reply.ts';
 import type { Request, Route } from '../http/server.ts';
 import type { LeadStore } from '../db/leads.ts';
-import { attributionFromCookies, fieldsFromForm, fieldsFromJson, newLead, normaliseEmail, normalisePhone, parseLead, type FieldErrors, type LeadContext, type LeadDraft } from './lead.ts';
+import { attributionFromCookies, fieldsFromForm, fieldsFromJson, newLead, normaliseEmail, normalisePhone, parseLead, visitorMessages, type FieldErrors, type LeadContext, type LeadDraft, type VisitorMessages } from './lead.ts';
 import { spamFlag, type SpamLimits, type Turnstile } from './spam.ts';
 import { sameSecret } from '../http/secret.ts';
 import { clip, readJson, readJsonObject } from '../http/json.ts';
@@ -51,8 +51,8 @@ async function postLead(deps: LeadRoutesDeps, req: Request): Promise<Reply> {
   if (fields === undefined) return problem(400, 'invalid-json', 'Body is not a lead', 'Send a JSON object or an HTML form post.');
 
   const ctx = context(deps, req, 'form');
-  const parsed = parseLead(fields, attributionFromCookies(req.headers.cookie), deps.defaultCountry, ctx.geo.country || undefined);
-  if (!parsed.ok) return isForm ? formErrors(parsed.errors) : problem(422, 'invalid-lead', 'The lead has invalid fields', 'See errors.', { errors: parsed.errors });
+  const parsed = parseLead(fields, attributionFromCookies(req.headers.cookie), deps.defaultCountry, ctx.geo.country || undefined, req.headers['accept-language']);
+  if (!parsed.ok) return isForm ? formErrors(parsed.errors, visitorMessages(typeof fields.lang === 'string' ? fields.lang : req.headers['accept-language'])) : problem(422, 'invalid-lead', 'The lead has invalid fields', 'See errors.', { errors: parsed.errors });
   const draft: LeadDraft = { ...parsed.draft, pageUrl: parsed.draft.pageUrl ?? (req.headers.referer || undefined) };
   if (deps.turnstile && !(draft.eventId !== undefined && deps.store.findByEventId(draft.eventId))) {
     const verdict = await deps.turnstile.verify(fields.turnstileToken ?? fields['cf-turnstile-response'], ctx.clientIp ?? '');
@@ -72,7 +72,8 @@ async function postLead(deps: LeadRoutesDeps, req: Request): Promise<Reply> {
 
   if (!isForm) return json(created ? 201 : 200, { id: lead.id });
   const target = thankYouTarget(parsed.thanksUrl, req, deps.thanksUrl);
-  return target ? redirect(target) : text(created ? 201 : 200, THANK_YOU_PAGE, 'text/html; charset=utf-8');
+  const say = visitorMessages(typeof fields.lang === 'string' ? fields.lang : req.headers['accept-language']);
+  return target ? redirect(target) : text(created ? 201 : 200, `<!doctype html><meta charset="utf-8"><meta name="viewport" content="width=device-width"><title>${say.thanks}</title><p>${say.thanks}</p>`, 'text/html; charset=utf-8');
 }
 
 /**
@@ -98,11 +99,10 @@ function httpUrl(url: string | undefined): URL | undefined {
   }
 }
 
-const THANK_YOU_PAGE = '<!doctype html><meta charset="utf-8"><meta name="viewport" content="width=device-width"><title>Thank you</title><p>Thank you, we will be in touch shortly.</p>';
 
-function formErrors(errors: FieldErrors): Reply {
+function formErrors(errors: FieldErrors, say: VisitorMessages): Reply {
   const items = Object.entries(errors).map(([field, message]) => `<li>${escapeHtml(field)}: ${escapeHtml(message)}</li>`).join('');
-  return text(422, `<!doctype html><meta charset="utf-8"><meta name="viewport" content="width=device-width"><title>Please check the form</title><p>Please go back and check:</p><ul>${items}</ul>`, 'text/html; charset=utf-8');
+  return text(422, `<!doctype html><meta charset="utf-8"><meta name="viewport" content="width=device-width"><title>${say.title}</title><p>${say.back}</p><ul>${items}</ul>`, 'text/html; charset=utf-8');
 }
 
 function escapeHtml(s: string): string {

@@ -37,7 +37,7 @@ safe(() => {
     // The form's own fields as they are (the server keeps unknown ones as extra text).
     // Personalization is a purpose of its own: known only from the page's Consent Mode.
     const personalization = lc.m.ad_personalization;
-    const lead = { ...Object.fromEntries(new FormData(form)), lcFill: Date.now() - lc.t, eventId: form.lc, visitorId: lc.v(), sessionId: lc.i(), pageUrl: lc.u(location.href), attribution: lc.a(), consent: { ads: lc.c(), personalization: personalization && personalization == 'granted' } };
+    const lead = { ...Object.fromEntries(new FormData(form)), lang: d.documentElement.lang, lcFill: Date.now() - lc.t, eventId: form.lc, visitorId: lc.v(), sessionId: lc.i(), pageUrl: lc.u(location.href), attribution: lc.a(), consent: { ads: lc.c(), personalization: personalization && personalization == 'granted' } };
     // The page styles the outcome: form[data-lc-state=sent|error], [data-lc-error=<field>] get the message.
     // text/plain JSON: a simple request, no CORS preflight.
     fetch(lc.e + '/lead', { method: 'POST', body: JSON.stringify(lead) })
@@ -47,7 +47,8 @@ safe(() => {
           // The Meta pixel, if the site runs it, hears of the lead once the server has it, with
           // the id the server sends to Meta: Meta counts it once.
           if (r.ok) w.fbq?.('track', 'Lead', {}, { eventID: form.lc });
-          for (const k in body.errors) form.querySelector('[data-lc-error=' + k + ']')?.replaceChildren(body.errors[k]);
+          // The site's own words win (data-lc-msg-phone="…" on the form), else the server's in the page's language.
+          for (const k in body.errors) form.querySelector('[data-lc-error=' + k + ']')?.replaceChildren(form.dataset['lcMsg' + k[0]!.toUpperCase() + k.slice(1)] || body.errors[k]);
         }),
       )
       .catch(() => {
