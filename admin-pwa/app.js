@@ -30,7 +30,23 @@ const pagePath = (e) => {
     return e.url || '—';
   }
 };
-const dateTime = (ms) => new Intl.DateTimeFormat(locale, { dateStyle: 'medium', timeStyle: 'short' }).format(ms);
+// Every time in the business's time zone (TIMEZONE), wherever the phone is.
+const timeZone = config.timeZone || 'UTC';
+const dateTime = (ms) => new Intl.DateTimeFormat(locale, { dateStyle: 'medium', timeStyle: 'short', timeZone }).format(ms);
+/** ClickHouse's times are UTC without a zone ("2026-12-02 09:05:00.000"): read them as UTC, not as the phone's time. */
+const chTime = (text) => Date.parse(/(Z|[+-]\d\d:?\d\d)$/.test(text) ? text : `${text.replace(' ', 'T')}Z`);
+const zoneParts = new Intl.DateTimeFormat('en-CA', { timeZone, hourCycle: 'h23', year: 'numeric', month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit', second: '2-digit' });
+/** How far the business's clock is ahead of UTC at a moment (ms). */
+const zoneOffset = (ms) => {
+  const p = Object.fromEntries(zoneParts.formatToParts(ms).map((x) => [x.type, x.value]));
+  return Date.UTC(+p.year, +p.month - 1, +p.day, +p.hour, +p.minute, +p.second) - (ms - (ms % 1000));
+};
+/** The business's calendar day of a moment (YYYY-MM-DD), and the moment a day (YYYY-MM-DD) begins there. */
+const zoneDay = (ms) => new Intl.DateTimeFormat('en-CA', { timeZone }).format(ms);
+const zoneMidnight = (day) => {
+  const utc = Date.parse(`${day}T00:00:00Z`);
+  return utc - zoneOffset(utc - zoneOffset(utc));
+};
 const times = (x) => `${new Intl.NumberFormat(locale, { minimumFractionDigits: 2, maximumFractionDigits: 2 }).format(x)}×`;
 const separators = Object.fromEntries(new Intl.NumberFormat(locale).formatToParts(12345.6).filter((p) => p.type === 'group' || p.type === 'decimal').map((p) => [p.type, p.value]));
 /** An amount as the owner types it in his locale ("1.500,50" in tr-TR, "1,500.50" in en): NaN when it is not one. */
@@ -39,7 +55,6 @@ const parseAmount = (text) => {
   return /^\d+(\.\d{1,2})?$/.test(plain) ? Number(plain) : NaN;
 };
 const amountText = (n) => new Intl.NumberFormat(locale, { minimumFractionDigits: 0, maximumFractionDigits: 2 }).format(n);
-const localDay = (ms) => new Date(ms - new Date(ms).getTimezoneOffset() * 60000).toISOString().slice(0, 10);
 const percent = (x) => (x === null ? '—' : new Intl.NumberFormat(locale, { style: 'percent', maximumFractionDigits: 1 }).format(x));
 const ago = (ms) => t.ago(Math.floor((Date.now() - ms) / 60000));
 const SOURCE_ICON = { form: '📝', call: '📞', whatsapp: '💬', google_lead_form: '🅖' };
@@ -261,7 +276,7 @@ async function leadScreen(id) {
     if (n > 0) value.value = amountText(n);
   });
   // From the lead's day to today, both in this phone's time zone.
-  const date = h('input', { type: 'date', name: 'date', min: localDay(lead.created_at), max: localDay(Date.now()) });
+  const date = h('input', { type: 'date', name: 'date', min: zoneDay(lead.created_at), max: zoneDay(Date.now()) });
   const sold = h('form', {
     class: 'card sale',
     onsubmit: async (e) => {
@@ -269,7 +284,7 @@ async function leadScreen(id) {
       const amount = parseAmount(value.value);
       if (!(amount > 0) || !confirm(t.confirmSale(money(amount)))) return;
       try {
-        await api(`/api/admin/leads/${lead.id}/sale`, { method: 'POST', body: { value: amount, ...(date.value ? { at: new Date(`${date.value}T12:00:00`).toISOString() } : {}) } });
+        await api(`/api/admin/leads/${lead.id}/sale`, { method: 'POST', body: { value: amount, ...(date.value ? { at: new Date(Math.min(Date.now(), zoneMidnight(date.value) + 12 * 3600000)).toISOString() } : {}) } });
         await leadScreen(id);
         main.querySelector('.notice').textContent = hasClickId ? t.saleQueued : `${t.saleQueued} ${t.noClickId}`;
       } catch (err) {
@@ -300,7 +315,7 @@ async function leadScreen(id) {
         lead.ref_code && row('WhatsApp', `#${lead.ref_code}`))),
       h('section', { class: 'card edit' }, field(t.status, status), field(t.phone, phone), field(t.note, note), save),
       lead.status !== 'SOLD' && sold,
-      journey.length > 0 && h('section', {}, h('h2', {}, t.journey), h('ol', { class: 'journey' }, journey.map((e) => h('li', {}, h('time', {}, dateTime(Date.parse(e.event_time))), ' ', e.type === 'pageview' ? pagePath(e) : `${e.type} ${e.name || ''}`)))),
+      journey.length > 0 && h('section', {}, h('h2', {}, t.journey), h('ol', { class: 'journey' }, journey.map((e) => h('li', {}, h('time', {}, dateTime(chTime(e.event_time))), ' ', e.type === 'pageview' ? pagePath(e) : `${e.type} ${e.name || ''}`)))),
       h('section', {}, h('h2', {}, t.deliveries), deliveries.length === 0 ? h('p', { class: 'small' }, t.noDeliveries) : h('ul', { class: 'deliveries' }, deliveries.map((d) => h('li', { class: `d-${d.status}` }, `${t.destinations[d.destination] ?? d.destination}: ${t.deliveryStatus[d.status]}`, d.attempts > 1 ? ` · ${t.attempts(d.attempts)}` : '', d.reason ? h('span', { class: 'small reason' }, d.reason.slice(0, 200)) : '')))),
       h('section', {}, h('h2', {}, t.history), h('ul', { class: 'history' }, history.map((x) => h('li', {}, `${dateTime(x.at)} · ${x.field}: ${x.old_value ?? '—'} → ${x.new_value ?? '—'}`)))),
     ),
@@ -311,14 +326,13 @@ async function leadScreen(id) {
 async function dashboardScreen(range = '7', custom = {}) {
   nav.hidden = false;
   const now = Date.now();
-  const startOfDay = new Date(); startOfDay.setHours(0, 0, 0, 0);
-  const from = range === 'custom' ? Date.parse(`${custom.from}T00:00:00`) : range === 'today' ? startOfDay.getTime() : now - Number(range) * 86400000;
-  const to = range === 'custom' ? Date.parse(`${custom.to}T00:00:00`) + 86400000 : now;
+  const from = range === 'custom' ? zoneMidnight(custom.from) : range === 'today' ? zoneMidnight(zoneDay(now)) : now - Number(range) * 86400000;
+  const to = range === 'custom' ? zoneMidnight(new Date(Date.parse(`${custom.to}T00:00:00Z`) + 86400000).toISOString().slice(0, 10)) : now;
   const mine = generation;
   const stats = await api(`/api/admin/stats?from=${from}&to=${to}`);
   if (mine !== generation) return;
   const rangeButton = (key, label) => h('button', { class: 'chip', 'aria-pressed': String(range === key), onclick: () => dashboardScreen(key) }, label);
-  const day = (ms) => new Date(ms - new Date(ms).getTimezoneOffset() * 60000).toISOString().slice(0, 10);
+  const day = zoneDay;
   const fromInput = h('input', { type: 'date', value: custom.from ?? day(from), 'aria-label': t.custom });
   const toInput = h('input', { type: 'date', value: custom.to ?? day(now), 'aria-label': t.custom });
   const customRange = h('form', { class: 'range', onsubmit: (e) => { e.preventDefault(); dashboardScreen('custom', { from: fromInput.value, to: toInput.value }); } }, fromInput, toInput, h('button', { type: 'submit', 'aria-pressed': String(range === 'custom') }, t.custom));
@@ -437,7 +451,7 @@ async function liveScreen() {
   show(h('section', {}, h('h1', {}, t.liveTitle), list));
   const tick = async () => {
     const { events } = await api('/api/admin/events?limit=50');
-    list.replaceChildren(...(events.length ? events : []).map((e) => h('li', {}, h('time', {}, ago(Date.parse(e.received_at))), ' ', `${e.type} ${e.path || ''}`, ' · ', [e.utm_campaign, e.city, e.device].filter(Boolean).join(' · '))));
+    list.replaceChildren(...(events.length ? events : []).map((e) => h('li', {}, h('time', {}, ago(chTime(e.received_at))), ' ', `${e.type} ${e.path || ''}`, ' · ', [e.utm_campaign, e.city, e.device].filter(Boolean).join(' · '))));
     if (!events.length) list.append(h('li', { class: 'empty' }, t.noEvents));
   };
   await tick();

@@ -126,7 +126,7 @@ export async function assemble({ config, log, metrics, events, storage, uwsBuild
 
   const routes = [
     ...trackerRoutes(tracker, trackerLead),
-    ...pwaRoutes(loadPwa({ locale: settings.locale, currency })),
+    ...pwaRoutes(loadPwa({ locale: settings.locale, currency, timeZone: settings.timeZone })),
     collectRoute({
       geo, agents, events: events.sink, metrics,
       onContactClicks: (beacons, hit) => {
@@ -143,7 +143,7 @@ export async function assemble({ config, log, metrics, events, storage, uwsBuild
     }),
     ...(config.stripeWebhookSecret ? [stripeRoute({ secret: config.stripeWebhookSecret, storage, defaultCountry, log })] : []),
     ...sessionRoutes({ auth, throttle: new LoginThrottle(), log }),
-    statsRoute({ auth, reports: storage.reports, clickhouse, currency }),
+    statsRoute({ auth, reports: storage.reports, clickhouse, currency, timeZone: settings.timeZone }),
     ...leadAdminRoutes({ auth, storage, notifier, worker, clickhouse, defaultCountry, currency, vapidPublicKey, pushEndpoints }),
     ...backupRoutes(auth, backups),
     ...doctorRoutes(auth, doctor),

@@ -100,6 +100,8 @@ export interface LeadsConfig {
   /** ISO 3166 country for phone numbers written without +country code. */
   defaultCountry: string | undefined;
   locale: string;
+  /** The business's time zone (TIMEZONE, IANA): times shown and days cut in it. */
+  timeZone: string;
   currency: string;
   thanksUrl: string | undefined;
   googleLeadFormKey: string | undefined;
@@ -235,6 +237,22 @@ export function readConfig(env: Env): Config {
   });
 }
 
+/** The time zone of LOCALE's country where it has one zone people mean; UTC elsewhere (set TIMEZONE). */
+const COUNTRY_ZONES: Record<string, string> = {
+  TR: 'Europe/Istanbul', BR: 'America/Sao_Paulo', PT: 'Europe/Lisbon', DE: 'Europe/Berlin', AT: 'Europe/Vienna', CH: 'Europe/Zurich', FR: 'Europe/Paris', ES: 'Europe/Madrid',
+  IT: 'Europe/Rome', NL: 'Europe/Amsterdam', BE: 'Europe/Brussels', GB: 'Europe/London', IE: 'Europe/Dublin', PL: 'Europe/Warsaw', GR: 'Europe/Athens', AZ: 'Asia/Baku',
+  AE: 'Asia/Dubai', SA: 'Asia/Riyadh', IN: 'Asia/Kolkata', AR: 'America/Argentina/Buenos_Aires', CO: 'America/Bogota', CL: 'America/Santiago', PE: 'America/Lima',
+};
+function zoneOfLocale(locale: string): string {
+  let region: string | undefined;
+  try {
+    region = new Intl.Locale(locale).region;
+  } catch {
+    region = undefined;
+  }
+  return (region && COUNTRY_ZONES[region]) || 'UTC';
+}
+
 function parseSiteUrls(raw: string | undefined, problems: string[]): string[] {
   const urls = (raw ?? '').split(',').map((u) => u.trim()).filter((u) => u !== '');
   for (const url of urls) if (!/^https?:\/\/[^/\s]+/.test(url)) problems.push(`SITE_URLS must be http(s) page addresses separated by commas, got "${url}"`);
@@ -266,6 +284,13 @@ function readLeadsConfig(
   } catch {
     problems.push(`LOCALE must be a BCP 47 language tag like tr-TR, got "${locale}"`);
   }
+  const timeZone = str('TIMEZONE', zoneOfLocale(locale));
+  try {
+    if (!/^[A-Za-z0-9_+\-/]+$/.test(timeZone)) throw new Error();
+    new Intl.DateTimeFormat('en', { timeZone });
+  } catch {
+    problems.push(`TIMEZONE must be an IANA time zone like Europe/Istanbul, got "${timeZone}"`);
+  }
   const currency = str('CURRENCY', 'EUR').toUpperCase();
   if (!/^[A-Z]{3}$/.test(currency)) problems.push(`CURRENCY must be an ISO 4217 code like TRY or EUR, got "${currency}"`);
   const thanksUrl = optional('LEAD_THANKS_URL');
@@ -285,6 +310,7 @@ function readLeadsConfig(
     databasePath: join(dataDir, 'leads.db'),
     defaultCountry,
     locale,
+    timeZone,
     currency,
     thanksUrl,
     googleLeadFormKey: leadFormKey,

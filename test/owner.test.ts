@@ -91,8 +91,10 @@ describe('owner login', () => {
   });
 });
 
-test('the dashboard counts visits, leads, sales and revenue by campaign, source, city and day', async () => {
-  const server = await startServer({ DEFAULT_COUNTRY: 'TR', CURRENCY: 'TRY', FLUSH_INTERVAL_MS: '100' });
+test("the dashboard counts visits, leads, sales and revenue by campaign, source, city and the business's day", async () => {
+  // A zone whose date differs from UTC's right now (and is not near its midnight): its day is the one counted.
+  const zone = new Date().getUTCHours() >= 10 ? 'Pacific/Kiritimati' : 'Pacific/Pago_Pago';
+  const server = await startServer({ DEFAULT_COUNTRY: 'TR', CURRENCY: 'TRY', FLUSH_INTERVAL_MS: '100', TIMEZONE: zone });
   try {
     const visit = (session: string, campaign: string) =>
       send(`${server.url}/collect`, { type: 'pageview', url: `https://plumber.example.com/?utm_campaign=${campaign}`, sessionId: session, visitorId: session });
@@ -122,7 +124,9 @@ test('the dashboard counts visits, leads, sales and revenue by campaign, source,
       { campaign: 'autumn', platform: null, adClicks: null, visits: 1, leads: 1, sales: 1, revenue: 250.5, spend: 0, costPerLead: null, costPerSale: null, roas: null },
     ]);
     assert.deepEqual(stats.bySource, [{ source: 'form', leads: 3, sales: 2, revenue: 1250.5 }]);
-    const today = new Date().toISOString().slice(0, 10);
+    const today = new Intl.DateTimeFormat('en-CA', { timeZone: zone }).format(Date.now());
+    assert.notEqual(today, new Date().toISOString().slice(0, 10));
+    assert.equal(stats.timeZone, zone);
     assert.deepEqual(stats.byDay, [{ day: today, visits: 3, leads: 3, sales: 2, revenue: 1250.5, spend: 0 }]);
     const empty = await adminGet<Json>(server, `/api/admin/stats?from=2020-01-01T00:00:00Z&to=2020-01-08T00:00:00Z`);
     assert.deepEqual(empty.totals, { visits: 0, leads: 0, sales: 0, revenue: 0, spend: 0, costPerLead: null, costPerSale: null, roas: null, leadRate: null, saleRate: null });

@@ -36,6 +36,7 @@ interface Asset {
 export interface PwaConfig {
   locale: string;
   currency: string;
+  timeZone: string;
 }
 
 export function loadPwa(config: PwaConfig): Map<string, Asset> {
@@ -45,7 +46,7 @@ export function loadPwa(config: PwaConfig): Map<string, Asset> {
   raw.set('/admin/icon-512.png', iconPng(512));
   const version = createHash('sha256');
   for (const [path, body] of [...raw].sort()) version.update(path).update(body);
-  const json = JSON.stringify({ locale: config.locale, currency: config.currency }).replace(/</g, '\\u003c');
+  const json = JSON.stringify({ locale: config.locale, currency: config.currency, timeZone: config.timeZone }).replace(/</g, '\\u003c');
   raw.set('/admin/index.html', Buffer.from(raw.get('/admin/index.html')!.toString().replace('__CONFIG__', json).replace('lang="en"', `lang="${config.locale.split('-')[0]}"`)));
   raw.set('/admin/sw.js', Buffer.from(raw.get('/admin/sw.js')!.toString().replace('__VERSION__', version.digest('hex').slice(0, 12))));
   const assets = new Map<string, Asset>();

@@ -1,6 +1,6 @@
 // GET /api/admin/stats: what sells, for the dashboard. Visits come from ClickHouse (sessions with
 // a pageview), leads and sales from SQLite (test leads left out), spend from ad_spend (the spend
-// sync); days are UTC days. Revenue and spend are summed in the business's currency; sales and
+// sync); days are the business's (TIMEZONE; ad spend keeps each ad account's own days). Revenue and spend are summed in the business's currency; sales and
 // spend in another currency are listed apart, never added in. Per campaign and in total: cost per
 // lead, cost per sale and ROAS (revenue / spend).
 import type { ClickHouse } from '../events/clickhouse.ts';
@@ -15,6 +15,8 @@ export interface StatsDeps {
   reports: LeadReports;
   clickhouse: ClickHouse;
   currency: string;
+  /** Days are cut in the business's time zone (TIMEZONE). */
+  timeZone: string;
 }
 
 const DAY_MS = 24 * 3600 * 1000;
@@ -60,7 +62,7 @@ async function stats(deps: StatsDeps, req: Request): Promise<Reply> {
     visitsBy("''"),
     visitsBy('utm_campaign'),
     visitsBy('city'),
-    visitsBy("toString(toDate(event_time, 'UTC'))"),
+    visitsBy(`toString(toDate(event_time, '${deps.timeZone}'))`),
     spendByCampaign(deps.clickhouse, from, to),
     spendByDay(deps.clickhouse, from, to, deps.currency),
   ]);
@@ -77,8 +79,8 @@ async function stats(deps: StatsDeps, req: Request): Promise<Reply> {
       return r;
     };
     for (const [key, n] of visits) row(key).visits += n;
-    for (const { key, n } of deps.reports.leads(by, from, to)) row(key).leads += n;
-    for (const { key, n, revenue } of deps.reports.sales(by, deps.currency, from, to)) {
+    for (const { key, n } of deps.reports.leads(by, from, to, deps.timeZone)) row(key).leads += n;
+    for (const { key, n, revenue } of deps.reports.sales(by, deps.currency, from, to, deps.timeZone)) {
       row(key).sales += n;
       row(key).revenue = Math.round((row(key).revenue + (revenue ?? 0)) * 100) / 100;
     }
@@ -104,6 +106,7 @@ async function stats(deps: StatsDeps, req: Request): Promise<Reply> {
     from: new Date(from).toISOString(),
     to: new Date(to).toISOString(),
     currency: deps.currency,
+    timeZone: deps.timeZone,
     totals: { ...total, leadRate: rate(total.leads, total.visits), saleRate: rate(total.sales, total.leads), ...returns(total) },
     otherCurrencies: others,
     /** Spend in a currency other than CURRENCY: shown as such, never added to the totals. */

@@ -11,9 +11,10 @@ const LEAD_KEY: Record<Grouping, string> = {
   campaign: "coalesce(ad_campaign, utm_id, utm_campaign, '')",
   source: 'source',
   city: "coalesce(city, '')",
-  day: "strftime('%Y-%m-%d', created_at / 1000, 'unixepoch')",
+  // The day in the business's time zone (bound as the query's first parameter).
+  day: 'lc_day(created_at, ?)',
 };
-const SALE_KEY: Record<Grouping, string> = { ...LEAD_KEY, day: "strftime('%Y-%m-%d', sold_at / 1000, 'unixepoch')" };
+const SALE_KEY: Record<Grouping, string> = { ...LEAD_KEY, day: 'lc_day(sold_at, ?)' };
 const COUNTED = 'is_test = 0 AND flag IS NULL';
 /** What each platform credits a lead by: a Google click id; for Meta, an fbc sent with ads consent. */
 const CREDITABLE = { google: 'coalesce(gclid, gbraid, wbraid) IS NOT NULL', meta: 'fbc IS NOT NULL AND consent_ads = 1' };
@@ -21,16 +22,16 @@ const CREDITABLE = { google: 'coalesce(gclid, gbraid, wbraid) IS NOT NULL', meta
 export class LeadReports {
   constructor(private readonly db: Db) {}
 
-  /** Leads that arrived in [from, to), per key. */
-  leads(by: Grouping, from: number, to: number): Array<{ key: string | null; n: number }> {
-    return this.db.prepare(`SELECT ${LEAD_KEY[by]} AS key, count(*) AS n FROM leads WHERE ${COUNTED} AND created_at >= ? AND created_at < ? GROUP BY key`).all(from, to) as Array<{ key: string | null; n: number }>;
+  /** Leads that arrived in [from, to), per key (days in `timeZone`). */
+  leads(by: Grouping, from: number, to: number, timeZone = 'UTC'): Array<{ key: string | null; n: number }> {
+    return this.db.prepare(`SELECT ${LEAD_KEY[by]} AS key, count(*) AS n FROM leads WHERE ${COUNTED} AND created_at >= ? AND created_at < ? GROUP BY key`).all(...(by === 'day' ? [timeZone] : []), from, to) as Array<{ key: string | null; n: number }>;
   }
 
-  /** Sales made in [from, to), per key, with their revenue in `currency`. */
-  sales(by: Grouping, currency: string, from: number, to: number): Array<{ key: string | null; n: number; revenue: number | null }> {
+  /** Sales made in [from, to), per key (days in `timeZone`), with their revenue in `currency`. */
+  sales(by: Grouping, currency: string, from: number, to: number, timeZone = 'UTC'): Array<{ key: string | null; n: number; revenue: number | null }> {
     return this.db
       .prepare(`SELECT ${SALE_KEY[by]} AS key, count(*) AS n, sum(CASE WHEN sale_currency = ? THEN sale_value ELSE 0 END) AS revenue FROM leads WHERE ${COUNTED} AND status = 'SOLD' AND sold_at >= ? AND sold_at < ? GROUP BY key`)
-      .all(currency, from, to) as Array<{ key: string | null; n: number; revenue: number | null }>;
+      .all(...(by === 'day' ? [timeZone] : []), currency, from, to) as Array<{ key: string | null; n: number; revenue: number | null }>;
   }
 
   /** Revenue of sales in [from, to) recorded in currencies other than `currency`. */
