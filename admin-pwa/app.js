@@ -306,8 +306,10 @@ async function leadScreen(id) {
       lead.message && h('section', {}, h('h2', {}, t.message), h('p', { class: 'message' }, lead.message)),
       lead.extra && h('pre', { class: 'extra' }, lead.extra),
       h('section', { class: 'card' }, h('h2', {}, t.attribution), h('table', {},
-        row(t.campaign, lead.utm_campaign),
-        row(t.keyword, lead.utm_term),
+        // The campaign and keyword Google resolved the click to (click_view) come first; the URL's tags else.
+        row(t.campaign, lead.ad_campaign ?? lead.utm_campaign),
+        row(t.adGroup, lead.ad_group),
+        row(t.keyword, lead.ad_keyword ?? lead.utm_term),
         row(t.clickId, hasClickId ? t.clickIdYes : t.clickIdNo),
         row(t.landing, lead.landing_page || lead.page_url),
         row(t.city, [lead.city, lead.country].filter(Boolean).join(', ')),
@@ -316,8 +318,8 @@ async function leadScreen(id) {
       h('section', { class: 'card edit' }, field(t.status, status), field(t.phone, phone), field(t.note, note), save),
       lead.status !== 'SOLD' && sold,
       journey.length > 0 && h('section', {}, h('h2', {}, t.journey), h('ol', { class: 'journey' }, journey.map((e) => h('li', {}, h('time', {}, dateTime(chTime(e.event_time))), ' ', e.type === 'pageview' ? pagePath(e) : `${e.type} ${e.name || ''}`)))),
-      h('section', {}, h('h2', {}, t.deliveries), deliveries.length === 0 ? h('p', { class: 'small' }, t.noDeliveries) : h('ul', { class: 'deliveries' }, deliveries.map((d) => h('li', { class: `d-${d.status}` }, `${t.destinations[d.destination] ?? d.destination}: ${t.deliveryStatus[d.status]}`, d.attempts > 1 ? ` · ${t.attempts(d.attempts)}` : '', d.reason ? h('span', { class: 'small reason' }, d.reason.slice(0, 200)) : '')))),
-      h('section', {}, h('h2', {}, t.history), h('ul', { class: 'history' }, history.map((x) => h('li', {}, `${dateTime(x.at)} · ${x.field}: ${x.old_value ?? '—'} → ${x.new_value ?? '—'}`)))),
+      h('section', {}, h('h2', {}, t.deliveries), deliveries.length === 0 ? h('p', { class: 'small' }, t.noDeliveries) : h('ul', { class: 'deliveries' }, deliveries.map(receipt))),
+      h('section', {}, h('h2', {}, t.history), h('ul', { class: 'history' }, history.map((x) => h('li', {}, `${dateTime(x.at)} · ${historyText(x)}`)))),
     ),
   );
 }
@@ -562,12 +564,43 @@ async function settingsScreen() {
       h('section', { class: 'card' }, h('h2', {}, t.language), languagePicker()),
       h('section', { class: 'card backups' }, h('h2', {}, t.backups), ...backupCard(backup)),
       h('section', { class: 'card' }, h('h2', {}, t.deadDeliveries),
-        h('ul', { class: 'dead' }, deliveries.map((d) => h('li', {}, `${d.destination} · ${d.last_error ?? ''} `, h('button', { onclick: async () => { await api(`/api/admin/deliveries/${d.id}/retry`, { method: 'POST' }); settingsScreen(); } }, t.retryDelivery))))),
+        // Each row names its lead; Retry only where trying again can change something.
+        deliveries.length === 0 ? h('p', { class: 'small' }, t.ok) : h('ul', { class: 'dead' }, deliveries.map((d) => h('li', {},
+          d.lead ? h('a', { href: `#/lead/${d.lead.id}` }, d.lead.name || d.lead.phone || t.sources[d.lead.source]) : '',
+          ` · ${t.destinations[d.destination] ?? d.destination}${d.event !== 'notification' ? ` · ${t.deliveryEvents[d.event] ?? d.event}` : ''}`,
+          h('span', { class: 'small reason' }, (d.last_error ?? '').slice(0, 200)),
+          d.retryable && h('button', { onclick: async () => { await api(`/api/admin/deliveries/${d.id}/retry`, { method: 'POST' }); settingsScreen(); } }, t.retryDelivery))))),
       h('div', { class: 'actions' },
         h('button', { onclick: async () => { await api('/api/admin/session', { method: 'DELETE' }); location.hash = '#/login'; } }, t.logOut),
         h('button', { class: 'danger', onclick: async () => { await api('/api/admin/sessions', { method: 'DELETE' }); location.hash = '#/login'; } }, t.logOutEverywhere))),
   );
   renderPush();
+}
+
+/** A history row in words: statuses by their names, a sale as money and a date, not "NEW → SOLD" and ISO times. */
+function historyText(x) {
+  const status = (v) => (v ? t.statuses[v] ?? v : '—');
+  const sale = (v) => {
+    const m = /^(\S+) ([A-Z]{3})(?: at (.+))?$/.exec(v ?? '');
+    return m ? `${money(Number(m[1]), m[2])}${m[3] ? ` · ${dateTime(Date.parse(m[3]))}` : ''}` : v ?? '—';
+  };
+  if (x.field === 'status') return `${t.historyFields.status}: ${status(x.old_value)} → ${status(x.new_value)}`;
+  if (x.field === 'sale') return `${t.historyFields.sale}: ${x.old_value ? `${sale(x.old_value)} → ` : ''}${sale(x.new_value)}`;
+  return `${t.historyFields[x.field] ?? x.field}: ${x.old_value ?? '—'} → ${x.new_value ?? '—'}`;
+}
+
+const RECEIPT_ICON = { accepted: '✓', sent: '✓', skipped: '–', rejected: '✗', dead: '✗', partial: '½' };
+/**
+ * One delivery in words: which platform got what ("Meta · Purchase"), whether it arrived and when,
+ * and why not — a send left out on purpose (no consent, no click, too old) in grey, not as a failure.
+ */
+function receipt(d) {
+  const when = d.status === 'accepted' || d.status === 'sent' ? ` ${t.receivedAt(new Intl.DateTimeFormat(locale, { timeStyle: 'short', timeZone }).format(d.updated_at))}` : '';
+  return h('li', { class: `d-${d.status}` },
+    h('strong', {}, `${t.destinations[d.destination] ?? d.destination}${d.event && d.event !== 'notification' ? ` · ${t.deliveryEvents[d.event] ?? d.event}` : ''}`), ' ',
+    `${RECEIPT_ICON[d.status] ?? '…'} ${t.deliveryStatus[d.status]}${when}`,
+    d.attempts > 1 ? ` · ${t.attempts(d.attempts)}` : '',
+    d.reason ? h('span', { class: 'small reason' }, d.reason.slice(0, 200)) : '');
 }
 
 /** This device's language: the business's (LOCALE) or one chosen here; the app reloads in it. */

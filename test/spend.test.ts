@@ -202,6 +202,24 @@ describe('ad spend', () => {
       await page.waitForTimeout(1500);
       await page.waitForFunction(() => /eşitlendi/.test(document.querySelector('.spend-sync')?.textContent ?? ''));
       await page.screenshot({ path: `${artifacts}11-sales-spend.png`, fullPage: true });
+      // Receipts in words: per platform what it got, and whether it arrived.
+      const leads = (await adminGet<Json>(server, '/api/admin/leads')).leads as Json[];
+      const sold = leads.find((l) => l.gclid === 'GCLID-A')!;
+      await eventually(async () => ((await adminGet<Json>(server, `/api/admin/leads/${sold.id}`)).deliveries.filter((d: Json) => d.status === 'accepted').length >= 3 ? true : undefined), 20_000, 'the uploads');
+      await page.goto(`${server.url}/admin/#/lead/${sold.id}`);
+      await page.waitForSelector('.deliveries li');
+      const receipts = await page.$$eval('.deliveries li', (els) => els.map((e) => e.textContent));
+      for (const line of [/^Meta · Talep ✓ kabul edildi · \d\d:\d\d alındı/, /^Meta · Satın alma ✓ kabul edildi · \d\d:\d\d alındı/, /^Google Ads · satış ✓ (kabul edildi|gönderildi, işleniyor)/]) {
+        assert.ok(receipts.some((r) => line.test(r!)), `${line} in ${JSON.stringify(receipts)}`);
+      }
+      const detail = (await page.textContent('.detail'))!;
+      assert.match(detail, /KampanyaAcil Tesisatçı/, 'the campaign the click came from, not the URL tag');
+      assert.match(detail, /Reklam grubuAcil/);
+      assert.match(detail, /Anahtar kelimeacil tesisatçı/);
+      const history = await page.$$eval('.history li', (els) => els.map((e) => e.textContent));
+      assert.ok(history.some((x) => /Durum: Yeni → Satıldı$/.test(x!)), JSON.stringify(history));
+      assert.ok(history.some((x) => /Satış: ₺1\.000,00 · \d+ Ara 2026 \d\d:\d\d$/.test(x!)), JSON.stringify(history));
+      await page.screenshot({ path: `${artifacts}12-lead-receipts.png`, fullPage: true });
       assert.deepEqual(errors, []);
     } finally {
       await browser.close();

@@ -157,10 +157,28 @@ async function recordSale(deps: LeadAdminDeps, id: string, body: Record<string, 
   return json(result.changed ? 201 : 200, { lead: leadView(result.lead) });
 }
 
+/** What a delivery carries, for the owner: Meta's Lead or Purchase, Google's sale, a notification. */
+function deliveryEvent(job: Job): string {
+  if (job.dedup_key.startsWith('meta:lead:')) return 'Lead';
+  if (job.dedup_key.startsWith('meta:purchase:')) return 'Purchase';
+  if (job.destination.startsWith('google')) return 'sale';
+  return 'notification';
+}
+
 function deliveryView(deps: LeadAdminDeps, job: Job) {
   const { payload: _payload, ...view } = job;
   const attemptLog = deps.storage.outbox.attempts(job.id);
-  return { ...view, ...deps.worker.describe(job, attemptLog.at(-1)?.outcome), attemptLog };
+  const described = deps.worker.describe(job, attemptLog.at(-1)?.outcome);
+  const lead = job.lead_id ? deps.storage.leads.get(job.lead_id) : undefined;
+  return {
+    ...view,
+    ...described,
+    event: deliveryEvent(job),
+    // A retry can change something only when the far side failed us (not when we chose not to send).
+    retryable: job.state === 'dead' && !(job.last_error ?? '').startsWith('not sent:'),
+    lead: lead ? { id: lead.id, name: lead.name, phone: lead.phone, source: lead.source } : null,
+    attemptLog,
+  };
 }
 
 function listDeliveries(deps: LeadAdminDeps, req: Request): Reply {

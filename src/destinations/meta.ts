@@ -107,6 +107,8 @@ export function meta(config: MetaConfig, leadById: (id: string) => Lead | undefi
       const built = metaEvent(lead, name);
       if ('reason' in built) return { outcome: 'skipped', response: `not sent: ${built.reason}` }; // by design, not a failure
       const problem = metaProblem(built.event);
+      // Older than Meta's window is the way things are (a sale closed weeks after its lead), not a failure.
+      if (problem && /older than/.test(problem)) return { outcome: 'skipped', response: `not sent: ${problem}` };
       return problem ? { outcome: 'permanent', response: `not sent: ${problem}` } : built;
     },
     async post(events: MetaEvent[]): Promise<DeliveryResult> {
