@@ -32,6 +32,7 @@ import { Turnstile } from './leads/spam.ts';
 import { stripeRoute } from './leads/stripe.ts';
 import type { Logger } from './log.ts';
 import type { Metrics } from './metrics.ts';
+import { digestNotification, watchDigest, weeklyDigest } from './notify/digest.ts';
 import { Notifier } from './notify/notify.ts';
 import { routeLeadChanges } from './outbox/lead-jobs.ts';
 import { OutboxWorker } from './outbox/worker.ts';
@@ -71,11 +72,16 @@ export async function assemble({ config, log, metrics, events, storage, uwsBuild
     },
   }, log);
   if (config.backup && !config.backup.encryptionKey) log.warn('BACKUP_ENCRYPTION_KEY is not set: backups (which hold phone numbers) are stored unencrypted');
+  const digest = (key: string, now: number) => {
+    notifier.owner(key, digestNotification(weeklyDigest(storage.reports, settings.currency, now), settings.locale, settings.currency));
+    worker.wake();
+  };
   const platforms = [...(config.google ? (['google'] as const) : []), ...(config.meta ? (['meta'] as const) : [])];
   exposeSignal(metrics, storage.reports, platforms);
   const stopChores = [
     backups.watchAge(),
     keepLeadRetention(storage.personalData, config.retention.leadDays, log),
+    watchDigest(digest, settings.timeZone),
     watchSignal(storage.reports, platforms, (key, title, body) => {
       notifier.owner(key, { title, body, url: '/admin/#/connections' });
       worker.wake();

@@ -70,7 +70,7 @@ export class LeadReports {
         `SELECT count(*) AS sales,
            sum(CASE WHEN ${CREDITABLE[destination].replace(/\b(gclid|gbraid|wbraid|fbc|consent_ads)\b/g, 'l.$1')} THEN 1 ELSE 0 END) AS creditableSales,
            sum(CASE WHEN j.state = 'done' THEN 1 ELSE 0 END) AS sent,
-           sum(CASE WHEN j.state = 'done' AND (? = 'meta' OR j.remote_status = 'accepted') THEN 1 ELSE 0 END) AS accepted
+           sum(CASE WHEN j.state = 'done' AND (? = 'meta' OR coalesce(j.remote_status, 'accepted') = 'accepted') THEN 1 ELSE 0 END) AS accepted
          FROM leads l LEFT JOIN (${latest}) j ON j.lead_id = l.id WHERE ${sold}`,
       )
       .get(destination, destination, from, to) as { sales: number; creditableSales: number | null; sent: number | null; accepted: number | null };
@@ -80,7 +80,7 @@ export class LeadReports {
                      WHEN j.state = 'done' THEN coalesce(j.remote_detail, 'sent, outcome not known yet') ELSE coalesce(j.last_error, j.state) END AS reason,
                 count(*) AS n
          FROM leads l LEFT JOIN (${latest}) j ON j.lead_id = l.id
-         WHERE ${sold} AND NOT (j.state = 'done' AND (? = 'meta' OR j.remote_status = 'accepted'))
+         WHERE ${sold} AND NOT (j.state = 'done' AND (? = 'meta' OR coalesce(j.remote_status, 'accepted') = 'accepted'))
          GROUP BY reason ORDER BY n DESC, reason LIMIT 10`,
       )
       .all(destination, from, to, destination) as Array<{ reason: string; n: number }>;
@@ -98,5 +98,10 @@ export class LeadReports {
          GROUP BY ad_campaign, ad_keyword ORDER BY revenue DESC, leads DESC LIMIT 50`,
       )
       .all(currency, from, to) as Array<{ campaign: string; keyword: string; leads: number; sales: number; revenue: number }>;
+  }
+
+  /** Leads still NEW (nobody answered yet), and the oldest one's arrival. */
+  waiting(): { n: number; oldest: number | null } {
+    return this.db.prepare(`SELECT count(*) AS n, min(created_at) AS oldest FROM leads WHERE ${COUNTED} AND status = 'NEW'`).get() as { n: number; oldest: number | null };
   }
 }
