@@ -59,7 +59,7 @@ export async function assemble({ config, log, metrics, events, storage, uwsBuild
   const { destinations, vapidPublicKey, pushEndpoints } = await configuredDestinations(config, storage, log);
   const worker = new OutboxWorker(storage.outbox, destinations, log, metrics, { parkedProbeMs: settings.outboxParkedProbeMs, statusCheckMs: settings.outboxStatusCheckMs });
   routeLeadChanges(storage.leads, storage.outbox, destinations, () => worker.wake());
-  const notifier = new Notifier(storage, { includeName: settings.notifyIncludeName, telegram: settings.telegram !== undefined, locale: settings.locale });
+  const notifier = new Notifier(storage, { includeName: settings.notifyIncludeName, telegram: settings.telegram !== undefined, whatsapp: settings.whatsapp !== undefined, locale: settings.locale });
   notifier.watch(storage.leads);
   countLeadsAsEvents(storage.leads, events.sink, agents, log);
   worker.wake();

@@ -95,6 +95,18 @@ export interface BackupConfig {
   maxAgeHours: number;
 }
 
+export interface WhatsAppConfig {
+  apiUrl: string;
+  apiVersion: string;
+  phoneNumberId: string;
+  token: string;
+  /** The owner's number, digits with the country code. */
+  to: string;
+  /** An approved template whose body is {{1}} (title) and {{2}} (text), and its language code. */
+  template: string;
+  language: string;
+}
+
 export interface LeadsConfig {
   databasePath: string;
   /** ISO 3166 country for phone numbers written without +country code. */
@@ -113,6 +125,8 @@ export interface LeadsConfig {
   /** Push endpoint hosts allowed although they are not public addresses (tests, a relay of your own). */
   pushAllowHosts: string[];
   telegram: { apiUrl: string; botToken: string; chatId: string } | undefined;
+  /** WhatsApp Business Cloud API: a template message to the owner's number; undefined unless WHATSAPP_* are set. */
+  whatsapp: WhatsAppConfig | undefined;
   /** Cloudflare Turnstile for form leads (fail closed); undefined without TURNSTILE_SECRET. */
   turnstile: { secret: string; verifyUrl: string } | undefined;
   spam: { minFillMs: number; perIpPerHour: number; perPhonePerHour: number };
@@ -237,6 +251,29 @@ export function readConfig(env: Env): Config {
   });
 }
 
+function readWhatsApp(str: (key: string, fallback: string) => string, optional: (key: string) => string | undefined, locale: string, problems: string[]): WhatsAppConfig | undefined {
+  const phoneNumberId = optional('WHATSAPP_PHONE_NUMBER_ID');
+  const token = optional('WHATSAPP_TOKEN');
+  const to = optional('WHATSAPP_TO')?.replace(/[\s+()-]/g, '');
+  const set = [phoneNumberId, token, to].filter((v) => v !== undefined).length;
+  if (set === 0) return undefined;
+  if (set < 3) {
+    problems.push('WHATSAPP_PHONE_NUMBER_ID, WHATSAPP_TOKEN and WHATSAPP_TO go together: set all three or none');
+    return undefined;
+  }
+  if (!/^\d{8,15}$/.test(to!)) problems.push(`WHATSAPP_TO must be the owner's number with its country code, got "${to}"`);
+  const base = locale.split('-')[0]!.toLowerCase();
+  return {
+    apiUrl: str('WHATSAPP_API_URL', 'https://graph.facebook.com').replace(/\/$/, ''),
+    apiVersion: str('WHATSAPP_API_VERSION', 'v24.0'),
+    phoneNumberId: phoneNumberId!,
+    token: token!,
+    to: to!,
+    template: str('WHATSAPP_TEMPLATE', 'lean_capture_alert'),
+    language: str('WHATSAPP_TEMPLATE_LANGUAGE', base === 'pt' ? 'pt_BR' : base === 'tr' ? 'tr' : 'en'),
+  };
+}
+
 /** The time zone of LOCALE's country where it has one zone people mean; UTC elsewhere (set TIMEZONE). */
 const COUNTRY_ZONES: Record<string, string> = {
   TR: 'Europe/Istanbul', BR: 'America/Sao_Paulo', PT: 'Europe/Lisbon', DE: 'Europe/Berlin', AT: 'Europe/Vienna', CH: 'Europe/Zurich', FR: 'Europe/Paris', ES: 'Europe/Madrid',
@@ -321,6 +358,7 @@ function readLeadsConfig(
     vapid,
     pushAllowHosts: (optional('PUSH_ALLOW_HOSTS') ?? '').split(',').map((h) => h.trim()).filter(Boolean),
     telegram: botToken && chatId ? { apiUrl: str('TELEGRAM_API_URL', 'https://api.telegram.org').replace(/\/$/, ''), botToken, chatId } : undefined,
+    whatsapp: readWhatsApp(str, optional, locale, problems),
     turnstile: optional('TURNSTILE_SECRET') ? { secret: optional('TURNSTILE_SECRET')!, verifyUrl: str('TURNSTILE_VERIFY_URL', 'https://challenges.cloudflare.com/turnstile/v0/siteverify') } : undefined,
     spam: { minFillMs: int('LEAD_MIN_FILL_MS', 2000, 0, 600_000), perIpPerHour: int('LEAD_FLOOD_PER_IP', 5, 1, 100_000), perPhonePerHour: int('LEAD_FLOOD_PER_PHONE', 3, 1, 100_000) },
   };

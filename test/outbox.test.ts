@@ -164,3 +164,34 @@ test('backoff delays stay within the full-jitter bounds', () => {
     }
   }
 });
+
+test("a new lead reaches the owner's WhatsApp as the approved template, in the business's language; a template WhatsApp does not know parks it in words", async () => {
+  const { startWhatsApp, WHATSAPP } = await import('./support/whatsapp.ts');
+  const cloud = await startWhatsApp();
+  const env = { LOCALE: 'tr-TR', WHATSAPP_API_URL: cloud.url, WHATSAPP_API_VERSION: WHATSAPP.version, WHATSAPP_PHONE_NUMBER_ID: WHATSAPP.phoneNumberId, WHATSAPP_TOKEN: WHATSAPP.token, WHATSAPP_TO: '+90 532 111 22 33' };
+  let server = await startServer(env);
+  try {
+    const res = await send(`${server.url}/lead`, { name: 'Ayşe', phone: '0532 999 88 77', lcFill: 9000, attribution: { utm_campaign: 'kombi' } }, { 'Content-Type': 'application/json', 'X-Forwarded-For': '81.214.10.20' });
+    assert.equal(res.status, 201);
+    const [message] = await eventually(async () => (cloud.messages.length > 0 ? cloud.messages : undefined), 10_000, 'the WhatsApp message');
+    assert.equal(message!.to, WHATSAPP.to);
+    assert.equal(message!.template, 'lean_capture_alert');
+    assert.equal(message!.language, 'tr');
+    assert.equal(message!.parameters[0], 'Yeni talep (form)');
+    assert.match(message!.parameters[1]!, /^kampanya kombi · \d\d:\d\d$/);
+    await server.stop();
+    removeDir(server.dataDir);
+
+    server = await startServer({ ...env, WHATSAPP_TEMPLATE: 'not_approved' });
+    assert.equal((await send(`${server.url}/lead`, { name: 'Ali', phone: '0532 999 88 76', lcFill: 9000 }, { 'Content-Type': 'application/json' })).status, 201);
+    const parked = await eventually(async () => {
+      const status = await adminGet<{ outbox: { destinations: Array<{ destination: string; parked?: { reason: string } }> } }>(server, '/api/admin/status');
+      return status.outbox.destinations.find((d) => d.destination === 'whatsapp' && d.parked)?.parked;
+    }, 10_000, 'the parked WhatsApp destination');
+    assert.match(parked.reason, /WhatsApp refused our settings \(check .* the template not_approved\): \(#132001\) Template name does not exist in the translation — template name \(not_approved\) does not exist in tr \(code 132001\)/);
+  } finally {
+    await server.stop();
+    removeDir(server.dataDir);
+    await cloud.close();
+  }
+});

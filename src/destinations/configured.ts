@@ -1,4 +1,4 @@
-// The destinations this installation sends to: web push always, Telegram, Google and Meta when
+// The destinations this installation sends to: web push always, Telegram, WhatsApp, Google and Meta when
 // their settings are present (config.ts refuses a partial setup). Each loads its lead by id.
 // Google's client libraries (about 27 MB of memory) are loaded only when Google is configured.
 import type { Config } from '../config.ts';
@@ -9,6 +9,7 @@ import { meta } from './meta.ts';
 import { PushEndpoints } from './push-endpoint.ts';
 import { telegram } from './telegram.ts';
 import { vapidKeys, webPush } from './webpush.ts';
+import { whatsapp } from './whatsapp.ts';
 
 export async function configuredDestinations(config: Config, storage: Storage, log: Logger): Promise<{ destinations: Destination[]; vapidPublicKey: string; pushEndpoints: PushEndpoints }> {
   if (config.leads.vapid.subject === undefined) log.warn('VAPID_SUBJECT is not set (mailto: or https: URL): some push services reject pushes without a real contact');
@@ -20,6 +21,7 @@ export async function configuredDestinations(config: Config, storage: Storage, l
   const destinations = [
     webPush(storage.push, vapid, pushEndpoints),
     ...(config.leads.telegram ? [telegram(config.leads.telegram)] : []),
+    ...(config.leads.whatsapp ? [whatsapp(config.leads.whatsapp)] : []),
     ...(config.google && google ? [google(config.google, leadById), google(config.google, leadById, true)] : []),
     ...(config.meta ? [meta(config.meta, leadById)] : []),
   ];

@@ -1,5 +1,5 @@
 // Tells the owner about a new lead (or another event, such as a failed backup): one web push job
-// per subscribed device and one Telegram job, enqueued in the lead's own transaction. The text
+// per subscribed device, one Telegram and one WhatsApp job where set up, enqueued in the lead's own transaction. The text
 // says where the lead came from, not who it is: the name only when NOTIFY_INCLUDE_NAME is on (a
 // lock screen is public). A lead held by the spam checks is stored for the owner to look at, not
 // pushed to their phone; a flood says so once an hour instead of once per lead.
@@ -25,6 +25,8 @@ export interface PushJob {
 export interface NotifyOptions {
   includeName: boolean;
   telegram: boolean;
+  /** WhatsApp to the owner's number (the Cloud API) as well. */
+  whatsapp?: boolean;
   locale: string;
 }
 
@@ -74,6 +76,7 @@ export class Notifier {
       this.storage.outbox.enqueue('webpush', `webpush:${key}:${subscriptionId}`, leadId, job);
     }
     if (this.options.telegram && !options.pushOnly) this.storage.outbox.enqueue('telegram', `telegram:${key}`, leadId, payload);
+    if (this.options.whatsapp && !options.pushOnly) this.storage.outbox.enqueue('whatsapp', `whatsapp:${key}`, leadId, payload);
     return subscriptions.length;
   }
 }
