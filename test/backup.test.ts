@@ -61,7 +61,13 @@ test('backup while the server ingests, restore into a fresh DATA_DIR: every lead
   const dataDir = tempDir('data');
   const env = { ...s3.env, BACKUP_ENCRYPTION_KEY: KEY, DATA_DIR: dataDir };
   // Two months of history from before this run, in partitions that will not change.
-  await clickhouseIn(dataDir, [{ insert: 'events', rows: seedRows('09', 3000) }, { insert: 'events', rows: seedRows('10', 2000) }]);
+  // Ad spend is backed up too (a re-synced day: the newer row wins under FINAL).
+  const spend = [
+    { platform: 'google', day: '2026-11-01', campaign_id: '111', campaign: 'Acil Tesisatçı', currency: 'TRY', cost: 40, clicks: 9, impressions: 90, synced_at: '2026-11-01 10:00:00.000' },
+    { platform: 'google', day: '2026-11-01', campaign_id: '111', campaign: 'Acil Tesisatçı', currency: 'TRY', cost: 50, clicks: 10, impressions: 100, synced_at: '2026-11-02 10:00:00.000' },
+    { platform: 'meta', day: '2026-11-01', campaign_id: '333', campaign: 'Meta Kış', currency: 'USD', cost: 30, clicks: 5, impressions: 500, synced_at: '2026-11-02 10:00:00.000' },
+  ];
+  await clickhouseIn(dataDir, [{ insert: 'events', rows: seedRows('09', 3000) }, { insert: 'events', rows: seedRows('10', 2000) }, { insert: 'ad_spend', rows: spend.map((r) => JSON.stringify(r)).join('\n') + '\n' }]);
   const server = await startServer({ ...env, FLUSH_INTERVAL_MS: '100' });
   const restored = tempDir('restored');
   try {
@@ -83,7 +89,7 @@ test('backup while the server ingests, restore into a fresh DATA_DIR: every lead
     await new Promise((r) => setTimeout(r, 500));
     const second = await runScript('backup.ts', [], { ...env, PORT: String(server.port) });
     assert.equal(second.code, 0, second.stderr);
-    assert.match(second.stdout, /^backup \d{8}T\d{6}Z: [\d,]+ events, 12 leads, .* \(uploaded .*, 2 unchanged reused; .*encrypted\n$/);
+    assert.match(second.stdout, /^backup \d{8}T\d{6}Z: [\d,]+ events, 12 leads, .* \(uploaded .*, 3 unchanged reused; .*encrypted\n$/);
     const accepted = await traffic.stop();
     assert.ok(accepted > 0);
 
@@ -91,7 +97,7 @@ test('backup while the server ingests, restore into a fresh DATA_DIR: every lead
     const ids = (await s3.keys('backups/')).map((k) => k.slice('backups/'.length, -'.json'.length));
     assert.equal(ids.length, 1);
     const m2 = JSON.parse((await s3.get(`backups/${ids[0]}.json`)).toString()) as Manifest;
-    const referenced = [m2.sqlite.key, ...m2.tables.events!.map((p) => p.object.key)].sort();
+    const referenced = [m2.sqlite.key, ...Object.values(m2.tables).flatMap((parts) => parts!.map((p) => p.object.key))].sort();
     assert.deepEqual(await s3.keys('data/'), referenced, 'exactly the objects the kept backup refers to');
     const objectOf = (m: Manifest, partition: string) => m.tables.events!.find((p) => p.id === partition)!.object.key;
     for (const month of ['202609', '202610']) assert.equal(objectOf(m2, month), objectOf(m1, month), `${month} reused, not uploaded again`);
@@ -120,7 +126,10 @@ test('backup while the server ingests, restore into a fresh DATA_DIR: every lead
     const [after] = await clickhouseIn(restored, [{ sql: `SELECT count() AS n FROM lean_capture.events WHERE received_at > parseDateTime64BestEffort('${m2.cutoff}', 3, 'UTC')` }]);
     assert.equal(Number(JSON.parse(after!).n), 0, 'nothing received after the cutoff');
     const [total] = await clickhouseIn(restored, [{ sql: 'SELECT count() AS n FROM lean_capture.events' }]);
-    assert.equal(Number(JSON.parse(total!).n), m2.totals.rows);
+    const spendRows = m2.tables.ad_spend!.reduce((n, p) => n + p.rows, 0);
+    assert.equal(Number(JSON.parse(total!).n), m2.totals.rows - spendRows, 'events (the totals count the ad spend rows too)');
+    const [spendBack] = await clickhouseIn(restored, [{ sql: 'SELECT platform, campaign_id, cost, clicks FROM lean_capture.ad_spend FINAL ORDER BY platform' }]);
+    assert.deepEqual(spendBack!.trim().split('\n').map((l) => JSON.parse(l)), [{ platform: 'google', campaign_id: '111', cost: 50, clicks: 10 }, { platform: 'meta', campaign_id: '333', cost: 30, clicks: 5 }]);
 
     // The restored directory runs.
     const again = await startServer({ DATA_DIR: restored });
