@@ -55,6 +55,14 @@ const parseAmount = (text) => {
   return /^\d+(\.\d{1,2})?$/.test(plain) ? Number(plain) : NaN;
 };
 const amountText = (n) => new Intl.NumberFormat(locale, { minimumFractionDigits: 0, maximumFractionDigits: 2 }).format(n);
+/** A number as people read it: +90 532 111 22 33, +55 11 99999-0000; others as stored. */
+const formatPhone = (e164) => {
+  const tr = /^\+90(\d{3})(\d{3})(\d{2})(\d{2})$/.exec(e164);
+  if (tr) return `+90 ${tr[1]} ${tr[2]} ${tr[3]} ${tr[4]}`;
+  const br = /^\+55(\d{2})(\d{4,5})(\d{4})$/.exec(e164);
+  if (br) return `+55 ${br[1]} ${br[2]}-${br[3]}`;
+  return e164;
+};
 const percent = (x) => (x === null ? '—' : new Intl.NumberFormat(locale, { style: 'percent', maximumFractionDigits: 1 }).format(x));
 const ago = (ms) => t.ago(Math.floor((Date.now() - ms) / 60000));
 const SOURCE_ICON = { form: '📝', call: '📞', whatsapp: '💬', google_lead_form: '🅖' };
@@ -192,13 +200,15 @@ async function leadsScreen() {
             { class: lead.created_at > unreadSince && !readLeads.has(lead.id) ? 'lead unread' : 'lead' },
             h(
               'a',
-              { href: `#/lead/${lead.id}`, onclick: () => Object.assign(listState, { pages: page.loaded, scroll: window.scrollY, returning: true }) },
+              { class: 'row', href: `#/lead/${lead.id}`, onclick: () => Object.assign(listState, { pages: page.loaded, scroll: window.scrollY, returning: true }) },
               h('span', { class: 'icon', 'aria-label': t.sources[lead.source] }, SOURCE_ICON[lead.source]),
               h('span', { class: 'who' }, lead.name || lead.phone || (lead.ref_code ? `#${lead.ref_code}` : t.sources[lead.source])),
               h('span', { class: `status s-${lead.status}` }, t.statuses[lead.status]),
               lead.flag && h('span', { class: 'status s-held' }, t.held[lead.flag] ?? lead.flag),
-              h('span', { class: 'meta' }, [lead.utm_campaign, lead.city, ago(lead.created_at)].filter(Boolean).join(' · ')),
+              h('span', { class: 'meta' }, [lead.phone && formatPhone(lead.phone), lead.ad_campaign ?? lead.utm_campaign, lead.city, ago(lead.created_at)].filter(Boolean).join(' · ')),
+              (lead.service || lead.message) && h('span', { class: 'preview' }, [lead.service, lead.message?.slice(0, 90)].filter(Boolean).join(' — ')),
             ),
+            lead.phone && h('a', { class: 'row-call', href: `tel:${lead.phone}`, 'aria-label': `${t.call} ${lead.phone}` }, '📞'),
           ),
         );
       }
@@ -236,7 +246,7 @@ function pullToRefresh(el, refresh) {
 }
 
 // ---------- lead detail ----------
-async function leadScreen(id) {
+async function leadScreen(id, message = '') {
   nav.hidden = false;
   const mine = generation;
   const { lead, history, deliveries, journey } = await api(`/api/admin/leads/${encodeURIComponent(id)}`);
@@ -244,28 +254,33 @@ async function leadScreen(id) {
   markRead(lead.id);
   const digits = (lead.phone || '').replace(/\D/g, '');
   const hasClickId = Boolean(lead.gclid || lead.gbraid || lead.wbraid);
-  const notice = h('p', { class: 'notice', role: 'status' });
-
-  const status = h('select', { 'aria-label': t.status }, Object.entries(t.statuses).filter(([s]) => s !== 'SOLD' || lead.status === 'SOLD').map(([s, label]) => h('option', { value: s, selected: s === lead.status }, label)));
+  // What the owner just did, said where he looks (the screen redraws after a change).
+  const notice = h('p', { class: 'notice', role: 'status' }, message);
+  const patch = async (change) => {
+    try {
+      await api(`/api/admin/leads/${lead.id}`, { method: 'PATCH', body: change });
+      await leadScreen(id, t.saved);
+    } catch (err) {
+      notice.textContent = Object.values(err.problem?.errors || {}).join(' ') || err.message;
+      notice.classList.add('error');
+    }
+  };
+  // Status in one tap; SOLD comes from the sale form below (it carries the value).
+  const statusButtons = h('div', { class: 'status-buttons', role: 'group', 'aria-label': t.status },
+    ['NEW', 'CONTACTED', 'QUOTED', 'LOST'].map((s) => h('button', { class: 'chip', 'aria-pressed': String(lead.status === s), onclick: async () => {
+      if (lead.status === s) return;
+      if (lead.status === 'SOLD' && !confirm(t.confirmUnsell)) return;
+      await patch({ status: s });
+    } }, t.statuses[s])));
   const phone = h('input', { type: 'tel', value: lead.phone || '', autocomplete: 'off' });
   const note = h('textarea', { rows: 3 }, lead.note || '');
   const save = h('button', {
     class: 'primary',
     onclick: async () => {
       const change = {};
-      if (status.value !== lead.status && status.value !== 'SOLD') {
-        if (lead.status === 'SOLD' && !confirm(t.confirmUnsell)) return;
-        change.status = status.value;
-      }
       if (phone.value.trim() && phone.value.trim() !== lead.phone) change.phone = phone.value.trim();
       if (note.value !== (lead.note || '')) change.note = note.value;
-      try {
-        await api(`/api/admin/leads/${lead.id}`, { method: 'PATCH', body: change });
-        notice.textContent = t.saved;
-        leadScreen(id);
-      } catch (err) {
-        notice.textContent = Object.values(err.problem?.errors || {}).join(' ') || err.message;
-      }
+      if (Object.keys(change).length > 0) await patch(change);
     },
   }, t.save);
 
@@ -294,18 +309,29 @@ async function leadScreen(id) {
   }, h('h2', {}, t.markSold), field(t.saleValue(config.currency), value), field(t.saleDate, date), h('button', { type: 'submit', class: 'primary sold' }, t.markSold));
 
   const row = (label, value) => value ? h('tr', {}, h('th', {}, label), h('td', {}, value)) : null;
+  // How they came, in a few words: "Google · Acil Tesisatçı · kombi tamiri".
+  const platform = lead.gclid || lead.gbraid || lead.wbraid ? 'Google' : lead.fbc || lead.fbclid ? 'Meta' : lead.utm_source || '';
+  const how = [t.sources[lead.source], platform, lead.ad_campaign ?? lead.utm_campaign, lead.ad_keyword ?? lead.utm_term].filter(Boolean).join(' · ');
   show(
     h('article', { class: 'detail' },
-      h('h1', {}, lead.name || lead.phone || t.sources[lead.source], ' ', h('span', { class: `status s-${lead.status}` }, t.statuses[lead.status]), lead.flag ? h('span', { class: 'status s-held' }, t.held[lead.flag] ?? lead.flag) : ''),
+      // The lead first: who, how to reach them, what they want, where they came from.
+      h('section', { class: 'card head' },
+        h('h1', {}, lead.name || (lead.phone && formatPhone(lead.phone)) || t.sources[lead.source], ' ', h('span', { class: `status s-${lead.status}` }, t.statuses[lead.status]), lead.flag ? h('span', { class: 'status s-held' }, t.held[lead.flag] ?? lead.flag) : ''),
+        lead.phone && h('p', { class: 'phone' }, formatPhone(lead.phone)),
+        lead.email && h('p', { class: 'email' }, h('a', { href: `mailto:${lead.email}` }, lead.email)),
+        lead.service && h('p', { class: 'service' }, lead.service),
+        lead.message && h('p', { class: 'message', 'aria-label': t.message }, lead.message),
+        h('p', { class: 'small how' }, [how, lead.city, dateTime(lead.created_at)].filter(Boolean).join(' · ')),
+        digits && h('div', { class: 'actions' },
+          h('a', { class: 'button call', href: `tel:${lead.phone}` }, '📞 ', t.call),
+          h('a', { class: 'button wa', href: `https://wa.me/${digits}` }, '💬 ', t.whatsapp))),
       lead.status === 'SOLD' && h('p', { class: 'sold-value' }, money(lead.sale_value, lead.sale_currency), ' · ', dateTime(lead.sold_at)),
       /Phone as entered \(not recognised/.test(lead.extra ?? '') && h('p', { class: 'status s-held' }, t.phoneUnchecked),
       notice,
-      digits && h('div', { class: 'actions' },
-        h('a', { class: 'button call', href: `tel:${lead.phone}` }, '📞 ', t.call),
-        h('a', { class: 'button wa', href: `https://wa.me/${digits}` }, '💬 ', t.whatsapp)),
-      lead.message && h('section', {}, h('h2', {}, t.message), h('p', { class: 'message' }, lead.message)),
+      statusButtons,
       lead.extra && h('pre', { class: 'extra' }, lead.extra),
-      h('section', { class: 'card' }, h('h2', {}, t.attribution), h('table', {},
+      // The ad's details, folded: the owner opens them when he wants them.
+      h('details', { class: 'card' }, h('summary', {}, t.attribution), h('table', {},
         // The campaign and keyword Google resolved the click to (click_view) come first; the URL's tags else.
         row(t.campaign, lead.ad_campaign ?? lead.utm_campaign),
         row(t.adGroup, lead.ad_group),
@@ -315,7 +341,7 @@ async function leadScreen(id) {
         row(t.city, [lead.city, lead.country].filter(Boolean).join(', ')),
         row(t.device, lead.user_agent && (/(iPhone|Android|iPad|Windows|Macintosh)/.exec(lead.user_agent)?.[0] ?? '')),
         lead.ref_code && row('WhatsApp', `#${lead.ref_code}`))),
-      h('section', { class: 'card edit' }, field(t.status, status), field(t.phone, phone), field(t.note, note), save),
+      h('section', { class: 'card edit' }, field(t.phone, phone), field(t.note, note), save),
       lead.status !== 'SOLD' && sold,
       journey.length > 0 && h('section', {}, h('h2', {}, t.journey), h('ol', { class: 'journey' }, journey.map((e) => h('li', {}, h('time', {}, dateTime(chTime(e.event_time))), ' ', e.type === 'pageview' ? pagePath(e) : `${e.type} ${e.name || ''}`)))),
       h('section', {}, h('h2', {}, t.deliveries), deliveries.length === 0 ? h('p', { class: 'small' }, t.noDeliveries) : h('ul', { class: 'deliveries' }, deliveries.map(receipt))),

@@ -106,8 +106,18 @@ describe('the owner PWA', () => {
     await page.waitForSelector('.detail');
     assert.equal(await page.getAttribute('.button.call', 'href'), 'tel:+905321112233');
     assert.equal(await page.getAttribute('.button.wa', 'href'), 'https://wa.me/905321112233');
+    // The lead first: the number as people read it, what they wrote, how they came.
+    assert.equal(await page.textContent('.head .phone'), '+90 532 111 22 33');
+    assert.equal(await page.textContent('.head .message'), 'Kombi su kaçırıyor');
+    assert.match((await page.textContent('.head .how'))!, /^Form · Google · kombi · kombi tamiri · /);
     await assertTurkish();
     await shot('05-lead-detail');
+    // Status in one tap, and the screen says it was saved.
+    await page.click('.status-buttons >> text=Arandı');
+    await page.waitForSelector('.notice >> text=Kaydedildi');
+    assert.equal(await page.getAttribute('.status-buttons .chip[aria-pressed="true"]', 'aria-pressed'), 'true');
+    assert.equal(await page.textContent('.status-buttons .chip[aria-pressed="true"]'), 'Arandı');
+    assert.equal((await adminGet<Json>(server, `/api/admin/leads/${id}`)).lead.status, 'CONTACTED');
     // Fifteen hundred is written "1.500" in Turkish: typed like that, 4.500 is four thousand five hundred.
     await page.fill('input[name=value]', '4.500');
     await page.click('button.sold');
