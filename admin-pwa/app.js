@@ -284,8 +284,18 @@ async function leadScreen(id, message = '') {
     },
   }, t.save);
 
+  // Quote to sale in two taps: "Send price" writes the price to the person on WhatsApp and marks
+  // the lead quoted with it; the sale below then starts from that price.
+  const quote = h('input', { type: 'text', inputmode: 'decimal', autocomplete: 'off', name: 'quote', placeholder: amountText(1500), value: lead.quote_value ? amountText(lead.quote_value) : undefined });
+  const sendPrice = digits && lead.status !== 'SOLD' && h('section', { class: 'card quote' }, field(t.quoteLabel(config.currency), quote),
+    h('button', { class: 'button wa send-price', onclick: async () => {
+      const amount = parseAmount(quote.value);
+      if (!(amount > 0)) return quote.focus();
+      window.open(`https://wa.me/${digits}?text=${encodeURIComponent(t.quoteMessage(lead.name, lead.service, money(amount)))}`, '_blank', 'noopener');
+      await patch({ quote: amount, ...(lead.status === 'NEW' || lead.status === 'CONTACTED' ? { status: 'QUOTED' } : {}) });
+    } }, '💬 ', t.sendPrice));
   // Typed as the owner writes money ("1.500" is fifteen hundred in Turkish), shown back formatted.
-  const value = h('input', { type: 'text', inputmode: 'decimal', autocomplete: 'off', name: 'value', required: true, placeholder: amountText(1500) });
+  const value = h('input', { type: 'text', inputmode: 'decimal', autocomplete: 'off', name: 'value', required: true, placeholder: amountText(1500), value: lead.quote_value ? amountText(lead.quote_value) : undefined });
   value.addEventListener('blur', () => {
     const n = parseAmount(value.value);
     if (n > 0) value.value = amountText(n);
@@ -329,6 +339,7 @@ async function leadScreen(id, message = '') {
       /Phone as entered \(not recognised/.test(lead.extra ?? '') && h('p', { class: 'status s-held' }, t.phoneUnchecked),
       notice,
       statusButtons,
+      sendPrice,
       lead.extra && h('pre', { class: 'extra' }, lead.extra),
       // The ad's details, folded: the owner opens them when he wants them.
       h('details', { class: 'card' }, h('summary', {}, t.attribution), h('table', {},
@@ -611,6 +622,7 @@ function historyText(x) {
     return m ? `${money(Number(m[1]), m[2])}${m[3] ? ` · ${dateTime(Date.parse(m[3]))}` : ''}` : v ?? '—';
   };
   if (x.field === 'status') return `${t.historyFields.status}: ${status(x.old_value)} → ${status(x.new_value)}`;
+  if (x.field === 'quote_value') return `${t.historyFields.quote_value}: ${money(Number(x.new_value))}`;
   if (x.field === 'sale') return `${t.historyFields.sale}: ${x.old_value ? `${sale(x.old_value)} → ` : ''}${sale(x.new_value)}`;
   return `${t.historyFields[x.field] ?? x.field}: ${x.old_value ?? '—'} → ${x.new_value ?? '—'}`;
 }

@@ -118,8 +118,23 @@ describe('the owner PWA', () => {
     assert.equal(await page.getAttribute('.status-buttons .chip[aria-pressed="true"]', 'aria-pressed'), 'true');
     assert.equal(await page.textContent('.status-buttons .chip[aria-pressed="true"]'), 'Arandı');
     assert.equal((await adminGet<Json>(server, `/api/admin/leads/${id}`)).lead.status, 'CONTACTED');
-    // Fifteen hundred is written "1.500" in Turkish: typed like that, 4.500 is four thousand five hundred.
-    await page.fill('input[name=value]', '4.500');
+    // Quote to sale in two taps: "Send price" opens WhatsApp with the price in Turkish and marks the lead quoted.
+    await page.fill('input[name=quote]', '4.500');
+    let opened = '';
+    await page.context().route('https://wa.me/**', (route) => {
+      opened = route.request().url();
+      return route.fulfill({ status: 200, contentType: 'text/html', body: 'WhatsApp' });
+    });
+    const [whatsApp] = await Promise.all([page.context().waitForEvent('page'), page.click('.send-price')]);
+    await whatsApp.waitForLoadState();
+    assert.match(decodeURIComponent(opened), /^https:\/\/wa\.me\/905321112233\?text=Merhaba Zeynep Kaya, fiyatımız ₺4\.500,00\. Onaylarsanız hemen planlayalım\.$/);
+    await whatsApp.close();
+    await page.context().unroute('https://wa.me/**');
+    await page.waitForSelector('.notice >> text=Kaydedildi');
+    const quoted = (await adminGet<Json>(server, `/api/admin/leads/${id}`)).lead;
+    assert.deepEqual([quoted.status, quoted.quote_value], ['QUOTED', 4500]);
+    assert.equal(await page.inputValue('input[name=value]'), '4.500', 'the sale starts from the quoted price');
+    // Fifteen hundred is written "1.500" in Turkish: "4.500" is four thousand five hundred (here filled in from the quote).
     await page.click('button.sold');
     await page.waitForSelector('.sold-value');
     assert.match(await page.textContent('.detail h1') ?? '', /Satıldı/);

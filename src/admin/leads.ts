@@ -88,7 +88,7 @@ async function patchLead(deps: LeadAdminDeps, req: Request): Promise<Reply> {
   const body = readJsonObject(req.body);
   if (body === undefined) return problem(400, 'invalid-json', 'Body is not a JSON object');
   const errors: Record<string, string> = {};
-  const changes: { status?: LeadStatus; phone?: string; note?: string } = {};
+  const changes: { status?: LeadStatus; phone?: string; note?: string; quote_value?: number } = {};
   if (body.status !== undefined) {
     if (typeof body.status === 'string' && LEAD_STATUSES.includes(body.status as LeadStatus) && body.status !== 'SOLD') changes.status = body.status as LeadStatus;
     else errors.status = body.status === 'SOLD' ? 'mark a sale with POST /api/admin/leads/:id/sale (it needs the value)' : `must be one of ${LEAD_STATUSES.join(', ')}`;
@@ -101,6 +101,11 @@ async function patchLead(deps: LeadAdminDeps, req: Request): Promise<Reply> {
   if (body.note !== undefined) {
     if (typeof body.note === 'string' && body.note.length <= MAX_NOTE) changes.note = body.note;
     else errors.note = `must be text of at most ${MAX_NOTE} characters`;
+  }
+  if (body.quote !== undefined) {
+    // A price sent to the person (the app's "Send price"): kept to fill in the sale later.
+    if (typeof body.quote === 'number' && Number.isFinite(body.quote) && body.quote > 0 && body.quote <= MAX_SALE_VALUE) changes.quote_value = Math.round(body.quote * 100) / 100;
+    else errors.quote = `must be a number above 0 and at most ${MAX_SALE_VALUE}`;
   }
   if (Object.keys(errors).length > 0) return problem(422, 'invalid-change', 'The change has invalid fields', 'See errors.', { errors });
   const lead = deps.storage.leads.update(req.params[0]!, changes, 'owner');

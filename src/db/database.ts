@@ -250,6 +250,13 @@ const MIGRATIONS: Array<{ version: number; name: string; sql: string; rebuildsTa
       CREATE INDEX leads_unresolved_gclid ON leads (created_at) WHERE gclid IS NOT NULL AND ad_resolved_at IS NULL;
     `,
   },
+  {
+    version: 12,
+    name: 'leads: the price quoted to the person (Send price), offered again when the sale is entered',
+    sql: `
+      ALTER TABLE leads ADD COLUMN quote_value REAL;
+    `,
+  },
 ];
 
 /** The schema version this build writes (a backup from a newer one is refused). */

@@ -64,6 +64,8 @@ export interface Lead {
   sale_value: number | null;
   sale_currency: string | null;
   sold_at: number | null;
+  /** The price quoted to the person (Send price), in CURRENCY. */
+  quote_value: number | null;
   note: string | null;
   /** Set when retention removed the contact data (the lead still counts in the figures). */
   anonymised_at: number | null;
@@ -79,7 +81,7 @@ export function soldBeforeLead(lead: Lead): boolean {
 }
 
 /** A lead as the intake hands it over: every column but the ones the store fills (id, updated_at, and the later ones). */
-export type NewLead = Omit<Lead, 'id' | 'status' | 'updated_at' | 'sale_value' | 'sale_currency' | 'sold_at' | 'note' | 'anonymised_at' | 'ad_campaign_id' | 'ad_campaign' | 'ad_group' | 'ad_keyword' | 'ad_resolved_at'>;
+export type NewLead = Omit<Lead, 'id' | 'status' | 'updated_at' | 'sale_value' | 'sale_currency' | 'sold_at' | 'quote_value' | 'note' | 'anonymised_at' | 'ad_campaign_id' | 'ad_campaign' | 'ad_group' | 'ad_keyword' | 'ad_resolved_at'>;
 
 export interface HistoryEntry {
   at: number;
@@ -199,12 +201,12 @@ export class LeadStore {
   }
 
   /** Changes status, phone or note; one history row per changed field. */
-  update(id: string, changes: { status?: LeadStatus; phone?: string; note?: string }, actor: string): Lead | undefined {
+  update(id: string, changes: { status?: LeadStatus; phone?: string; note?: string; quote_value?: number }, actor: string): Lead | undefined {
     return this.db.transaction(() => {
       const lead = this.get(id);
       if (!lead) return undefined;
       const now = Date.now();
-      for (const [field, value] of Object.entries(changes) as Array<[keyof typeof changes, string | undefined]>) {
+      for (const [field, value] of Object.entries(changes) as Array<[keyof typeof changes, string | number | undefined]>) {
         if (value === undefined || lead[field] === value) continue;
         this.db.prepare(`UPDATE leads SET ${field} = ?, updated_at = ? WHERE id = ?`).run(value, now, id);
         this.db.prepare('INSERT INTO lead_history (lead_id, at, actor, field, old_value, new_value) VALUES (?, ?, ?, ?, ?, ?)').run(id, now, actor, field, lead[field], value);
