@@ -137,7 +137,7 @@ export const texts = {
   telegram: 'Telegram',
   ok: 'Tudo certo',
   backups: 'Cópias de segurança (backup)',
-  backupsOff: 'Backups desativados: defina S3_BUCKET no servidor.',
+  backupsOff: 'Cópias de segurança desativadas: defina S3_BUCKET no servidor.',
   backupNow: 'Fazer backup agora',
   backupRunning: (step, pct) => `Fazendo backup… ${step} ${pct}%`,
   backupLast: (when, size, took) => `Último backup ${when}: ${size}, levou ${took}.`,
