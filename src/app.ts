@@ -3,7 +3,7 @@
 // routes, what to do once listening, and how to stop the parts' work.
 import { leadAdminRoutes } from './admin/leads.ts';
 import { adminRoutes } from './admin/ops.ts';
-import { announceSetupLink, LoginThrottle, Owner } from './admin/owner.ts';
+import { announceSetupLink, firstStart, LoginThrottle, Owner } from './admin/owner.ts';
 import { sessionRoutes } from './admin/session.ts';
 import { statsRoute } from './admin/stats.ts';
 import { loadPwa, pwaRoutes } from './admin/pwa.ts';
@@ -44,8 +44,8 @@ import { keepLeadRetention } from './privacy/retention.ts';
 
 export interface Parts {
   routes: Route[];
-  /** Once the server listens at `baseUrl`. */
-  started(baseUrl: string): void;
+  /** Once the server listens at `baseUrl`; `terminal`: a person reads stdout (the first-start block). */
+  started(baseUrl: string, terminal?: boolean): void;
   stop(): Promise<void>;
 }
 
@@ -170,7 +170,10 @@ export async function assemble({ config, log, metrics, events, storage, uwsBuild
 
   return {
     routes,
-    started: (baseUrl) => announceSetupLink(owner, baseUrl, log),
+    started: (baseUrl, terminal) => {
+      const setupUrl = announceSetupLink(owner, baseUrl, log);
+      if (setupUrl && terminal) process.stdout.write(firstStart({ dataDir: config.dataDir, setupUrl, origin: config.publicOrigin ?? baseUrl }));
+    },
     async stop() {
       geo.close();
       await worker.stop();

@@ -17,7 +17,8 @@ const SHUTDOWN_FLUSH_MS = 10_000;
 
 async function main(): Promise<void> {
   const config = readConfig(loadEnv());
-  const log = createLogger(config.logLevel, config.logToJournald);
+  const terminal = process.stdout.isTTY === true;
+  const log = createLogger(config.logLevel, config.logToJournald, terminal);
   const uws = loadUws();
   for (const reason of uws.skipped) log.info({ reason }, 'uWebSockets.js build skipped');
   log.info({ build: uws.build }, 'uWebSockets.js loaded');
@@ -35,7 +36,7 @@ async function main(): Promise<void> {
   const server = await listen(app, uws.uws, config.host, config.port);
   log.info({ host: config.host, port: server.port }, 'listening');
   metrics.loopDelay.reset(); // opening the stores blocks once at start; measure stalls from here
-  parts.started(config.publicOrigin ?? `http://${config.host === '0.0.0.0' ? 'localhost' : config.host}:${server.port}`);
+  parts.started(config.publicOrigin ?? `http://${config.host === '0.0.0.0' ? 'localhost' : config.host}:${server.port}`, terminal);
 
   let stopping = false;
   const shutdown = async (signal: string) => {

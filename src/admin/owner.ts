@@ -144,10 +144,28 @@ export class Owner {
 }
 
 /** On a first start, logs the one-time link that sets the owner's password. */
-export function announceSetupLink(owner: Owner, baseUrl: string, log: Logger): void {
-  if (owner.hasPassword()) return;
+/** Logs the one-time setup link while the owner has no password; returns it (undefined once there is one). */
+export function announceSetupLink(owner: Owner, baseUrl: string, log: Logger): string | undefined {
+  if (owner.hasPassword()) return undefined;
   const { code, expiresAt } = owner.newSetupCode();
-  log.warn({ setupUrl: `${baseUrl}/admin/#/setup/${code}`, expiresAt: new Date(expiresAt).toISOString() }, 'no owner password yet: open this one-time link to set it (or run npm run set-password)');
+  const setupUrl = `${baseUrl}/admin/#/setup/${code}`;
+  log.warn({ setupUrl, expiresAt: new Date(expiresAt).toISOString() }, 'no owner password yet: open this one-time link to set it (or run npm run set-password)');
+  return setupUrl;
+}
+
+/** What someone who just ran `npm start` in a terminal needs next, in a few lines. */
+export function firstStart(at: { dataDir: string; setupUrl: string; origin: string }): string {
+  return [
+    '',
+    '  Lean Capture is running.',
+    `  Data:        ${at.dataDir}`,
+    `  Owner's app: ${at.setupUrl}`,
+    '               (one-time link: choose the password there, on the owner\'s phone)',
+    `  Website tag: <script defer src="${at.origin}/t.js"></script>`,
+    '  Next:        docs/deploy.md for HTTPS, Google, Meta and backups; npm run doctor checks them.',
+    '',
+    '',
+  ].join('\n');
 }
 
 /**
