@@ -574,19 +574,26 @@ async function settingsScreen() {
   const pushButtons = h('div', { class: 'actions' });
   const renderPush = async () => {
     const supported = 'serviceWorker' in navigator && 'PushManager' in window && window.isSecureContext;
-    if (!supported) return pushState.replaceChildren(t.pushUnsupported);
+    // iPhone: push works only for an app added to the Home Screen, and Safari cannot offer to add it.
+    const iosBrowser = /iPhone|iPad/.test(navigator.userAgent) && !navigator.standalone && !matchMedia('(display-mode: standalone)').matches;
+    if (!supported || iosBrowser) return pushState.replaceChildren(iosBrowser ? t.installIos : t.pushUnsupported);
     const registration = await navigator.serviceWorker.ready;
     const subscription = await registration.pushManager.getSubscription();
-    pushState.replaceChildren(subscription ? t.pushIsOn : t.pushIsOff);
+    pushState.replaceChildren(subscription ? t.pushIsOn : Notification.permission === 'denied' ? t.pushDenied : t.pushIsOff);
     pushButtons.replaceChildren(...[
       subscription
         ? h('button', { onclick: async () => { await api(`/api/admin/push-subscriptions/${localStorage.getItem('lc-push-id')}`, { method: 'DELETE' }).catch(() => {}); await subscription.unsubscribe(); renderPush(); } }, t.pushOff)
         : h('button', { class: 'primary', onclick: async () => {
-            const { publicKey } = await api('/api/admin/push-subscriptions/vapid-public-key');
-            const sub = await registration.pushManager.subscribe({ userVisibleOnly: true, applicationServerKey: publicKey });
-            const { id } = await api('/api/admin/push-subscriptions', { method: 'POST', body: sub.toJSON() });
-            localStorage.setItem('lc-push-id', String(id));
-            renderPush();
+            try {
+              const { publicKey } = await api('/api/admin/push-subscriptions/vapid-public-key');
+              const sub = await registration.pushManager.subscribe({ userVisibleOnly: true, applicationServerKey: publicKey });
+              const { id } = await api('/api/admin/push-subscriptions', { method: 'POST', body: sub.toJSON() });
+              localStorage.setItem('lc-push-id', String(id));
+              renderPush();
+            } catch (err) {
+              // Permission refused (now or earlier): say how to allow it, not nothing.
+              pushState.replaceChildren(h('span', { class: 'bad' }, Notification.permission === 'denied' ? t.pushDenied : err.message));
+            }
           } }, t.pushOn),
       subscription && h('button', { onclick: () => api('/api/admin/push-subscriptions/test', { method: 'POST' }) }, t.pushTest),
     ].filter(Boolean));
@@ -594,7 +601,7 @@ async function settingsScreen() {
   show(
     h('section', { class: 'settings' },
       h('section', { class: 'card' }, h('h2', {}, t.connections), h('p', {}, t.connectionsHint), status.doctor && h('p', { class: status.doctor.ok ? 'small' : 'bad' }, status.doctor.ok ? t.connectionsAt(dateTime(Date.parse(status.doctor.at)), true) : status.doctor.failing.map(t.connectionFailing).join(' ')), h('a', { class: 'button', href: '#/connections' }, t.connectionsOpen)),
-      h('section', { class: 'card' }, h('h2', {}, t.push), pushState, pushButtons),
+      h('section', { class: 'card' }, h('h2', {}, t.push), pushState, pushButtons, installPrompt && h('button', { onclick: () => installPrompt.prompt() }, t.install)),
       h('section', { class: 'card' }, h('h2', {}, t.health),
         warnings.length ? h('ul', { class: 'warnings' }, warnings.map((w) => h('li', {}, w))) : h('p', {}, `✅ ${t.ok}`),
         h('p', { class: 'small' }, `${t.telegram}: ${status.outbox.destinations.some((d) => d.destination === 'telegram' && d.configured) ? t.pushIsOn : t.pushIsOff}`)),
@@ -701,6 +708,13 @@ async function openScreen() {
     if (err.status !== 401) show(h('p', { class: 'error', role: 'alert' }, err.message, ' ', h('button', { onclick: route }, t.retry)));
   }
 }
+
+// Browsers that can install the app say so with this event: Settings then offers a button.
+let installPrompt = null;
+window.addEventListener('beforeinstallprompt', (e) => {
+  e.preventDefault();
+  installPrompt = e;
+});
 
 for (const [href, label] of [['#/', t.navLeads], ['#/dashboard', t.navDashboard], ['#/live', t.navLive], ['#/settings', t.navSettings]]) nav.append(h('a', { href }, label));
 document.querySelector('.offline-banner').textContent = t.offline;

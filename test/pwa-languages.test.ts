@@ -53,7 +53,9 @@ for (const { locale, file, currency, lead } of LOCALES) {
       const english = locale === 'en-US' ? [] : await englishTexts(file);
       const code = /#\/setup\/([A-Za-z0-9_-]+)/.exec(server.output.find((l) => l.includes('setupUrl'))!)![1]!;
       for (const size of SIZES) {
-        const context = await browser.newContext({ viewport: size, deviceScaleFactor: 2, isMobile: true, hasTouch: true });
+        // The 390 px phone is an iPhone in Safari: notifications need the app on the Home Screen first.
+        const iphone = size.width === 390 ? { userAgent: 'Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.4 Mobile/15E148 Safari/604.1' } : {};
+        const context = await browser.newContext({ viewport: size, deviceScaleFactor: 2, isMobile: true, hasTouch: true, ...iphone });
         const page = await context.newPage();
         const errors: string[] = [];
         page.on('pageerror', (err) => errors.push(err.message));
@@ -77,6 +79,11 @@ for (const { locale, file, currency, lead } of LOCALES) {
         await page.goto(`${server.url}/admin/#/settings`);
         await page.waitForSelector('.settings');
         await check(page, `${tag}-settings`, size, english);
+        if (size.width === 390) {
+          const { texts } = (await import(`../admin-pwa/${file}`)) as { texts: Record<string, string> };
+          await page.waitForSelector('.push-state:not(:empty)');
+          assert.equal(await page.textContent('.push-state'), texts.installIos, 'iPhone in Safari: how to add the app to the Home Screen');
+        }
         assert.deepEqual(errors, []);
         await context.close();
       }
