@@ -352,7 +352,7 @@ async function leadScreen(id, message = '') {
         row(t.city, [lead.city, lead.country].filter(Boolean).join(', ')),
         row(t.device, lead.user_agent && (/(iPhone|Android|iPad|Windows|Macintosh)/.exec(lead.user_agent)?.[0] ?? '')),
         lead.ref_code && row('WhatsApp', `#${lead.ref_code}`))),
-      h('section', { class: 'card edit' }, field(t.phone, phone), field(t.note, note), save),
+      h('section', { class: 'card edit' }, !lead.phone && (lead.source === 'call' || lead.source === 'whatsapp') && h('p', { class: 'invite' }, t.addCallerNumber), field(t.phone, phone), field(t.note, note), save),
       lead.status !== 'SOLD' && sold,
       journey.length > 0 && h('section', {}, h('h2', {}, t.journey), h('ol', { class: 'journey' }, journey.map((e) => h('li', {}, h('time', {}, dateTime(chTime(e.event_time))), ' ', e.type === 'pageview' ? pagePath(e) : `${e.type} ${e.name || ''}`)))),
       h('section', {}, h('h2', {}, t.deliveries), deliveries.length === 0 ? h('p', { class: 'small' }, t.noDeliveries) : h('ul', { class: 'deliveries' }, deliveries.map(receipt))),
@@ -495,6 +495,44 @@ async function liveScreen() {
   };
   await tick();
   liveTimer = setInterval(() => tick().catch(() => {}), 5000);
+}
+
+// ---------- calls matched to clicks ----------
+/**
+ * The owner shares a number into the app (from the phone's call list or WhatsApp: the app is a Web
+ * Share Target). The app offers the call and WhatsApp clicks of the last two days that have no
+ * number yet: "03:04 — someone from the 'konsantratör' ad tapped Call: was it this number?"
+ */
+async function shareScreen(number) {
+  nav.hidden = false;
+  const mine = generation;
+  let match;
+  try {
+    match = await api(`/api/admin/calls/match?phone=${encodeURIComponent(number)}`);
+  } catch (err) {
+    if (err.status === 400) return show(h('section', { class: 'share' }, h('h1', {}, t.shareTitle(number || '—')), h('p', { class: 'error' }, t.shareNoNumber)));
+    throw err;
+  }
+  if (mine !== generation) return;
+  const attach = async (lead) => {
+    await api(`/api/admin/leads/${lead.id}`, { method: 'PATCH', body: { phone: match.phone } });
+    location.hash = `#/lead/${lead.id}`;
+  };
+  const time = (ms) => new Intl.DateTimeFormat(locale, { weekday: 'short', hour: '2-digit', minute: '2-digit', timeZone }).format(ms);
+  show(h('section', { class: 'share' },
+    h('h1', {}, t.shareTitle(formatPhone(match.phone))),
+    match.known && h('p', {}, t.shareKnown, ' ', h('a', { href: `#/lead/${match.known.id}` }, match.known.name || formatPhone(match.known.phone))),
+    match.candidates.length === 0
+      ? h('p', { class: 'empty' }, t.shareNone)
+      : h('ul', { class: 'candidates' }, match.candidates.map((c) => h('li', { class: 'card' },
+        h('p', {}, t.shareQuestion(time(c.created_at), t.sources[c.source], c.ad_campaign ?? c.utm_campaign, c.ad_keyword ?? c.utm_term)),
+        h('button', { class: 'primary attach', onclick: () => attach(c) }, t.shareAttach))))));
+}
+
+/** A number in what another app shared (a contact card, "Call from 0532 111 22 33", a wa.me link). */
+function sharedNumber(params) {
+  const text = ['title', 'text', 'url'].map((k) => params.get(k) ?? '').join(' ');
+  return /\+?\d[\d\s().-]{6,}\d/.exec(text)?.[0] ?? '';
 }
 
 // ---------- connections ----------
@@ -703,6 +741,7 @@ async function openScreen() {
     if (screen === 'live') return await liveScreen();
     if (screen === 'settings') return await settingsScreen();
     if (screen === 'connections') return await connectionsScreen();
+    if (screen === 'share') return await shareScreen(decodeURIComponent(arg ?? ''));
     return await leadsScreen();
   } catch (err) {
     if (err.status !== 401) show(h('p', { class: 'error', role: 'alert' }, err.message, ' ', h('button', { onclick: route }, t.retry)));
@@ -718,6 +757,9 @@ window.addEventListener('beforeinstallprompt', (e) => {
 
 for (const [href, label] of [['#/', t.navLeads], ['#/dashboard', t.navDashboard], ['#/live', t.navLive], ['#/settings', t.navSettings]]) nav.append(h('a', { href }, label));
 document.querySelector('.offline-banner').textContent = t.offline;
+// Opened as a share target (/admin/?text=…): to the screen that matches the number to a click.
+const shared = new URLSearchParams(location.search);
+if (shared.has('text') || shared.has('title') || shared.has('url')) history.replaceState(null, '', `/admin/#/share/${encodeURIComponent(sharedNumber(shared))}`);
 window.addEventListener('hashchange', route);
 if ('serviceWorker' in navigator) navigator.serviceWorker.register('/admin/sw.js', { scope: '/admin/' });
 route();

@@ -76,6 +76,13 @@ export const texts = {
   phoneUnchecked: 'Check the phone number: it was kept as typed (not recognised as a number)',
   attempts: (n) => `${n} attempts`,
   saved: 'Saved',
+  shareTitle: (number) => `A call from ${number}`,
+  shareQuestion: (time, source, campaign, keyword) => `${time} — someone${campaign ? ` from the "${campaign}" ad` : ''}${keyword ? ` (${keyword})` : ''} tapped ${source}: was it this number?`,
+  shareAttach: 'Yes, it was this number',
+  shareNone: 'No call or WhatsApp click without a number in the last two days.',
+  shareKnown: 'This number is already a lead:',
+  shareNoNumber: 'There is no phone number in what was shared.',
+  addCallerNumber: "Add the caller's number: share it from the phone's call list into this app, or type it here.",
   // dashboard
   today: 'Today',
   days7: '7 days',

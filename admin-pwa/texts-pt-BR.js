@@ -76,6 +76,13 @@ export const texts = {
   phoneUnchecked: 'Confira o telefone: foi guardado como digitado (não reconhecido como número)',
   attempts: (n) => `${n} tentativas`,
   saved: 'Salvo',
+  shareTitle: (number) => `Ligação de ${number}`,
+  shareQuestion: (time, source, campaign, keyword) => `${time} — alguém${campaign ? ` do anúncio "${campaign}"` : ''}${keyword ? ` (${keyword})` : ''} tocou em ${source}: foi este número?`,
+  shareAttach: 'Sim, foi este número',
+  shareNone: 'Nenhuma ligação ou clique no WhatsApp sem número nos últimos dois dias.',
+  shareKnown: 'Este número já é um contato:',
+  shareNoNumber: 'Não há número de telefone no que foi compartilhado.',
+  addCallerNumber: 'Adicione o número de quem ligou: compartilhe pela lista de chamadas do celular com este app ou digite aqui.',
   // dashboard
   today: 'Hoje',
   days7: '7 dias',

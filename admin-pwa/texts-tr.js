@@ -76,6 +76,13 @@ export const texts = {
   phoneUnchecked: 'Telefon numarasını kontrol edin: yazıldığı gibi saklandı (numara olarak tanınmadı)',
   attempts: (n) => `${n} deneme`,
   saved: 'Kaydedildi',
+  shareTitle: (number) => `${number} numarasından arama`,
+  shareQuestion: (time, source, campaign, keyword) => `${time} — biri${campaign ? ` "${campaign}" reklamından` : ''}${keyword ? ` (${keyword})` : ''} ${source} düğmesine dokundu: bu numara mıydı?`,
+  shareAttach: 'Evet, bu numaraydı',
+  shareNone: 'Son iki günde numarası olmayan arama veya WhatsApp tıklaması yok.',
+  shareKnown: 'Bu numara zaten bir talep:',
+  shareNoNumber: 'Paylaşılanda telefon numarası yok.',
+  addCallerNumber: 'Arayanın numarasını ekleyin: telefonun arama listesinden bu uygulamaya paylaşın ya da buraya yazın.',
   // dashboard
   today: 'Bugün',
   days7: '7 gün',

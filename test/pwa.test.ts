@@ -209,6 +209,25 @@ describe('the owner PWA', () => {
     await page.click('.chips >> text=Tümü');
   });
 
+  test('a number shared into the app (Web Share Target) is matched to the call click that made it, in one tap', async () => {
+    const manifest = JSON.parse(await (await fetch(`${server.url}/admin/manifest.webmanifest`)).text());
+    assert.deepEqual(manifest.share_target, { action: '/admin/', method: 'GET', params: { title: 'title', text: 'text', url: 'url' } });
+    // Someone from the "konsantratör" ad taps Call: a call lead without a number.
+    assert.equal((await send(`${server.url}/collect`, { type: 'call', url: 'https://usta.example.com/?utm_campaign=konsantrat%C3%B6r&utm_term=oksijen', visitorId: 'v-call-1', sessionId: 's-call-1', props: { href: 'tel:+905321112233' } }, { 'User-Agent': 'Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.4 Mobile/15E148 Safari/604.1' })).status, 204);
+    const call = await eventually(async () => ((await adminGet<Json>(server, '/api/admin/leads')).leads as Json[]).find((l) => l.source === 'call'), 10_000, 'the call lead');
+    assert.equal(call.phone, null);
+    // The owner shares the caller's number from the phone's call list.
+    await page.goto(`${server.url}/admin/?text=${encodeURIComponent('Cevapsız arama: 0532 444 55 66')}`);
+    await page.waitForSelector('.share .attach');
+    assert.equal(await page.textContent('.share h1'), '+90 532 444 55 66 numarasından arama');
+    assert.match((await page.textContent('.candidates li p'))!, /— biri "konsantratör" reklamından \(oksijen\) Arama düğmesine dokundu: bu numara mıydı\?$/);
+    await shot('10b-share-call');
+    await page.click('.share .attach');
+    await page.waitForSelector('.detail .head .phone');
+    assert.equal(await page.textContent('.detail .head .phone'), '+90 532 444 55 66');
+    assert.equal((await adminGet<Json>(server, `/api/admin/leads/${call.id}`)).lead.phone, '+905324445566');
+  });
+
   test('a push the server sends is shown by the service worker, and its click opens the lead', async () => {
     await page.goto(`${server.url}/admin/#/`);
     await page.evaluate(() => navigator.serviceWorker.ready);

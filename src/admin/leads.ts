@@ -39,6 +39,7 @@ export function leadAdminRoutes(deps: LeadAdminDeps): Route[] {
     { method: 'patch', path: '/api/admin/leads/:id', guards: owner, handler: (req) => patchLead(deps, req) },
     { method: 'post', path: '/api/admin/leads/:id/sale', guards: owner, handler: (req) => postSale(deps, req) },
     { method: 'post', path: '/api/admin/sales', guards: owner, handler: (req) => postSaleByContact(deps, req) },
+    { method: 'get', path: '/api/admin/calls/match', guards: owner, handler: (req) => matchCall(deps, req) },
     { method: 'get', path: '/api/admin/deliveries', guards: owner, handler: (req) => listDeliveries(deps, req) },
     { method: 'post', path: '/api/admin/deliveries/:id/retry', guards: owner, handler: (req) => retryDelivery(deps, req.params[0]!) },
     { method: 'get', path: '/api/admin/push-subscriptions/vapid-public-key', guards: owner, handler: () => json(200, { publicKey: deps.vapidPublicKey }) },
@@ -168,6 +169,16 @@ function deliveryEvent(job: Job): string {
   if (job.dedup_key.startsWith('meta:purchase:')) return 'Purchase';
   if (job.destination.startsWith('google')) return 'sale';
   return 'notification';
+}
+
+/** Call and WhatsApp clicks that can have made a call from this number: the last 48 hours' without a number; and the lead that has it already, if any. */
+function matchCall(deps: LeadAdminDeps, req: Request): Reply {
+  const raw = new URLSearchParams(req.query).get('phone') ?? '';
+  const phone = normalisePhone(raw, deps.defaultCountry);
+  if (!phone) return invalid('phone', 'is not a phone number');
+  const known = deps.storage.leads.findByContact({ phone });
+  const candidates = deps.storage.leads.contactClicksWithoutPhone(Date.now() - 48 * 3_600_000).map(leadView);
+  return json(200, { phone, known: known ? leadView(known) : null, candidates });
 }
 
 function deliveryView(deps: LeadAdminDeps, job: Job) {

@@ -126,6 +126,11 @@ export class LeadStore {
     })();
   }
 
+  /** Call and WhatsApp click leads since `since` that have no number yet, newest first: the candidates for a number the owner shares. */
+  contactClicksWithoutPhone(since: number, limit = 20): Lead[] {
+    return this.db.prepare("SELECT * FROM leads WHERE source IN ('call', 'whatsapp') AND phone IS NULL AND is_test = 0 AND created_at >= ? ORDER BY created_at DESC LIMIT ?").all(since, limit) as Lead[];
+  }
+
   /** Leads since `since` whose Google click was not looked up for good yet (click_view). */
   unresolvedGoogleClicks(since: number): Array<{ id: string; gclid: string; created_at: number }> {
     return this.db.prepare('SELECT id, gclid, created_at FROM leads WHERE gclid IS NOT NULL AND ad_resolved_at IS NULL AND created_at >= ? ORDER BY created_at').all(since) as Array<{ id: string; gclid: string; created_at: number }>;
