@@ -375,7 +375,13 @@ async function dashboardScreen(range = '7', custom = {}) {
   const fromInput = h('input', { type: 'date', value: custom.from ?? day(from), 'aria-label': t.custom });
   const toInput = h('input', { type: 'date', value: custom.to ?? day(now), 'aria-label': t.custom });
   const customRange = h('form', { class: 'range', onsubmit: (e) => { e.preventDefault(); dashboardScreen('custom', { from: fromInput.value, to: toInput.value }); } }, fromInput, toInput, h('button', { type: 'submit', 'aria-pressed': String(range === 'custom') }, t.custom));
-  const card = (label, value) => h('div', { class: 'metric' }, h('span', {}, label), h('strong', {}, value));
+  // A figure and how it moved against the period before, as long as this one.
+  const change = (now, before) => {
+    if (now === undefined || before === undefined || before === 0) return null;
+    const pct = Math.round(((now - before) / before) * 100);
+    return h('small', { class: pct >= 0 ? 'up' : 'down', title: t.vsPrevious }, `${pct >= 0 ? '▲' : '▼'} ${Math.abs(pct)}%`);
+  };
+  const card = (label, value, key) => h('div', { class: 'metric' }, h('span', {}, label), h('strong', {}, value), key && change(stats.totals[key], stats.previous?.[key]));
   const orDash = (v, f) => (v === null || v === undefined ? '—' : f(v));
   const withSpend = stats.totals.spend > 0 || stats.byCampaign.some((r) => r.spend > 0);
   // Wide tables scroll inside their card: the page itself never gets wider than the phone.
@@ -392,18 +398,27 @@ async function dashboardScreen(range = '7', custom = {}) {
       h('div', { class: 'chips' }, rangeButton('today', t.today), rangeButton('7', t.days7), rangeButton('30', t.days30)),
       customRange,
       h('div', { class: 'metrics' },
-        card(t.visits, stats.totals.visits), card(t.leads, stats.totals.leads), card(t.sales, stats.totals.sales), card(t.revenue, money(stats.totals.revenue)),
-        withSpend && [card(t.spend, money(stats.totals.spend)), card(t.costPerLead, orDash(stats.totals.costPerLead, money)), card(t.costPerSale, orDash(stats.totals.costPerSale, money)), card(t.roas, orDash(stats.totals.roas, times))],
+        card(t.visits, stats.totals.visits, 'visits'), card(t.leads, stats.totals.leads, 'leads'), card(t.sales, stats.totals.sales, 'sales'), card(t.revenue, money(stats.totals.revenue), 'revenue'),
+        withSpend && [card(t.spend, money(stats.totals.spend), 'spend'), card(t.costPerLead, orDash(stats.totals.costPerLead, money)), card(t.costPerSale, orDash(stats.totals.costPerSale, money)), card(t.roas, orDash(stats.totals.roas, times))],
         card(t.leadRate, percent(stats.totals.leadRate)), card(t.saleRate, percent(stats.totals.saleRate))),
       otherSpend,
       chart(stats.byDay),
       withSpend && moneyChart(stats.byDay),
-      table(t.byCampaign, stats.byCampaign, 'campaign', withSpend),
+      campaignCards(stats.byCampaign, withSpend, orDash),
       keywords,
       table(t.bySource, stats.bySource, 'source'),
       table(t.byCity, stats.byCity, 'city'),
       spendCard(() => dashboardScreen(range, custom))),
   );
+}
+
+/** One card per campaign, the ones that make money first: what it earned, and what it cost. */
+function campaignCards(rows, withSpend, orDash) {
+  return h('section', { class: 'campaigns' }, h('h2', {}, t.byCampaign), rows.length === 0 ? h('p', { class: 'empty' }, t.noCampaigns) : rows.map((r) => h('article', { class: 'card campaign' },
+    h('h3', {}, r.campaign || t.none, r.platform ? h('span', { class: 'small' }, ` · ${r.platform === 'google' ? 'Google' : 'Meta'}`) : ''),
+    h('p', { class: 'money' }, money(r.revenue), withSpend && r.spend > 0 ? h('span', { class: 'small' }, ` · ${t.spend} ${money(r.spend)}`) : ''),
+    h('p', { class: 'small' }, [`${r.visits} ${t.visits.toLowerCase()}`, `${r.leads} ${t.leads.toLowerCase()}`, `${r.sales} ${t.sales.toLowerCase()}`,
+      withSpend && r.spend > 0 && `${t.costPerLead} ${orDash(r.costPerLead, money)}`, withSpend && r.spend > 0 && `${t.roas} ${orDash(r.roas, times)}`].filter(Boolean).join(' · ')))));
 }
 
 /** Revenue and spend per day, side by side, with a legend. */
@@ -479,7 +494,10 @@ function chart(days) {
       svg.append(rect);
     }
   });
-  return h('figure', { class: 'card chart' }, svg);
+  const label = (d) => new Intl.DateTimeFormat(locale, { day: 'numeric', month: 'short', timeZone: 'UTC' }).format(Date.parse(`${d}T00:00:00Z`));
+  return h('figure', { class: 'card chart' }, svg,
+    days.length > 0 && h('div', { class: 'dates small' }, h('span', {}, label(days[0].day)), h('span', {}, label(days.at(-1).day))),
+    h('figcaption', { class: 'legend' }, h('span', { class: 'key visits' }), t.visits, ' ', h('span', { class: 'key leads' }), t.leads));
 }
 
 // ---------- live ----------

@@ -94,6 +94,8 @@ export const texts = {
   revenue: 'Revenue',
   leadRate: 'Visit → lead',
   saleRate: 'Lead → sale',
+  vsPrevious: 'against the period before',
+  noCampaigns: 'No campaign in this period.',
   byCampaign: 'By campaign',
   bySource: 'By source',
   byCity: 'By city',

@@ -94,6 +94,8 @@ export const texts = {
   revenue: 'Receita',
   leadRate: 'Visita → contato',
   saleRate: 'Contato → venda',
+  vsPrevious: 'em relação ao período anterior',
+  noCampaigns: 'Nenhuma campanha neste período.',
   byCampaign: 'Por campanha',
   bySource: 'Por origem',
   byCity: 'Por cidade',

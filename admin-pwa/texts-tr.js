@@ -94,6 +94,8 @@ export const texts = {
   revenue: 'Ciro',
   leadRate: 'Ziyaret → talep',
   saleRate: 'Talep → satış',
+  vsPrevious: 'önceki döneme göre',
+  noCampaigns: 'Bu dönemde kampanya yok.',
   byCampaign: 'Kampanyaya göre',
   bySource: 'Kaynağa göre',
   byCity: 'Şehre göre',

@@ -113,6 +113,8 @@ describe('ad spend', () => {
     assert.equal(stats.totals.costPerSale, 245);
     assert.deepEqual(stats.byDay.map((d: Json) => d.spend), [70, 70, 70, 70, 70, 70, 70]);
     assert.deepEqual(stats.byKeyword, [{ campaign: 'Acil Tesisatçı', keyword: 'acil tesisatçı', leads: 1, sales: 1, revenue: 1000 }]);
+    // The 7 days before, for the comparison: spend only (the leads and sales are all this week).
+    assert.deepEqual(stats.previous, { visits: 0, leads: 0, sales: 0, revenue: 0, spend: 490 });
   });
 
   test('a re-sync restates the last days without counting twice, and a campaign spending with no lead is told once', async () => {
@@ -187,9 +189,11 @@ describe('ad spend', () => {
       await page.waitForSelector('.dashboard .spend-sync:not([hidden])');
       const text = (await page.textContent('.dashboard'))!;
       // "7 days" on the screen is the last 7 × 24 h: 8 calendar days of spend (today revised to 80).
-      assert.match(text, /Reklam harcaması₺590,00Talep başına maliyet₺295,00Satış başına maliyet₺295,00Reklam getirisi2,54×/);
-      assert.match(text, /Acil Tesisatçı011₺1\.000,00₺430,00₺430,00₺430,002,33×/);
-      assert.match(text, /Kombi Servisi000₺0,00₺160,00——0,00×/);
+      assert.match(text, /Reklam harcaması₺590,00(▲ \d+%)?Talep başına maliyet₺295,00Satış başına maliyet₺295,00Reklam getirisi2,54×/);
+      const cards = await page.$$eval('.campaign', (els) => els.map((e) => e.textContent));
+      assert.ok(cards.includes('Acil Tesisatçı · Google₺1.000,00 · Reklam harcaması ₺430,000 ziyaret · 1 talep · 1 satış · Talep başına maliyet ₺430,00 · Reklam getirisi 2,33×'), JSON.stringify(cards));
+      assert.ok(cards.includes('Kombi Servisi · Google₺0,00 · Reklam harcaması ₺160,000 ziyaret · 0 talep · 0 satış · Talep başına maliyet — · Reklam getirisi 0,00×'), JSON.stringify(cards));
+      assert.equal(cards[0]!.split(' · ')[0], 'Acil Tesisatçı', 'the campaign that makes money first');
       assert.match(text, /Başka para biriminde de harcandı \(yukarıya eklenmedi\): Meta Kış \$240,00/);
       assert.match(text, /acil tesisatçıAcil Tesisatçı11₺1\.000,00/);
       const width = await page.evaluate(() => document.documentElement.scrollWidth);

@@ -95,6 +95,8 @@ async function stats(deps: StatsDeps, req: Request): Promise<Reply> {
   const others = deps.reports.otherCurrencies(deps.currency, from, to);
   const rate = (a: number, b: number) => (b === 0 ? null : Math.round((a / b) * 10_000) / 10_000);
   const { key: _key, ...total } = totals ?? { key: '', visits: 0, leads: 0, sales: 0, revenue: 0, spend: 0 };
+  // The period before, as long as this one: what the figures are compared with.
+  const previous = await previousTotals(deps, from - (to - from), from);
   const campaignSpend = new Map<string, number>();
   const adClicks = new Map<string, { platform: string; clicks: number }>();
   for (const s of inCurrency) {
@@ -108,6 +110,7 @@ async function stats(deps: StatsDeps, req: Request): Promise<Reply> {
     currency: deps.currency,
     timeZone: deps.timeZone,
     totals: { ...total, leadRate: rate(total.leads, total.visits), saleRate: rate(total.sales, total.leads), ...returns(total) },
+    previous,
     otherCurrencies: others,
     /** Spend in a currency other than CURRENCY: shown as such, never added to the totals. */
     otherCurrencySpend: spend.filter((s) => s.currency !== deps.currency).map((s) => ({ platform: s.platform, campaign: s.campaign, currency: s.currency, spend: s.cost })),
@@ -120,4 +123,24 @@ async function stats(deps: StatsDeps, req: Request): Promise<Reply> {
       .map(({ key, ...r }) => ({ day: key, ...r })),
     byKeyword: deps.reports.keywords(deps.currency, from, to),
   }, KEEP_OFFLINE);
+}
+
+/** Visits, leads, sales, revenue and spend (in CURRENCY) of [from, to). */
+async function previousTotals(deps: StatsDeps, from: number, to: number): Promise<{ visits: number; leads: number; sales: number; revenue: number; spend: number }> {
+  const [[visits], spend] = await Promise.all([
+    deps.clickhouse.query<{ visits: string }>(
+      `SELECT uniqExact(session_id) AS visits FROM events WHERE type = 'pageview' AND session_id != '' AND event_time >= fromUnixTimestamp64Milli({from:Int64}) AND event_time < fromUnixTimestamp64Milli({to:Int64})`,
+      { from, to },
+    ),
+    spendByCampaign(deps.clickhouse, from, to),
+  ]);
+  const [leads] = deps.reports.leads('total', from, to);
+  const [sales] = deps.reports.sales('total', deps.currency, from, to);
+  return {
+    visits: Number(visits?.visits ?? 0),
+    leads: leads?.n ?? 0,
+    sales: sales?.n ?? 0,
+    revenue: Math.round((sales?.revenue ?? 0) * 100) / 100,
+    spend: Math.round(spend.filter((x) => x.currency === deps.currency).reduce((n, x) => n + x.cost, 0) * 100) / 100,
+  };
 }
