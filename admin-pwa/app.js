@@ -70,9 +70,12 @@ const SOURCE_ICON = { form: '📝', call: '📞', whatsapp: '💬', google_lead_
 let offline = false;
 /** Bumped by every navigation: a screen whose data arrives after the owner moved on does not render. */
 let generation = 0;
-function setOffline(value) {
+/** `since`: when the data on screen was fetched (the kept answer's Date), so the owner knows how old it is. */
+function setOffline(value, since) {
   offline = value;
   document.body.classList.toggle('offline', value);
+  const banner = document.querySelector('.offline-banner');
+  if (banner) banner.textContent = value && since ? t.offlineSince(dateTime(since)) : t.offline;
 }
 
 class ApiError extends Error {
@@ -96,7 +99,7 @@ async function api(path, { method = 'GET', body } = {}) {
     setOffline(true);
     throw new ApiError(0, { title: t.networkError });
   }
-  setOffline(res.headers.get('x-lc-offline') === '1');
+  setOffline(res.headers.get('x-lc-offline') === '1', Date.parse(res.headers.get('date') ?? '') || undefined);
   const data = res.status === 204 ? null : await res.json().catch(() => ({}));
   // Logged out (session expired, or logged out elsewhere): back to the login screen.
   if (res.status === 401 && !path.startsWith('/api/admin/session')) {
@@ -302,6 +305,17 @@ async function leadScreen(id, message = '') {
   });
   // From the lead's day to today, both in this phone's time zone.
   const date = h('input', { type: 'date', name: 'date', min: zoneDay(lead.created_at), max: zoneDay(Date.now()) });
+  // A sale dated past a platform's window is recorded but not credited there: said before it is saved.
+  const windowWarning = h('p', { class: 'small bad', role: 'status' });
+  const checkWindow = () => {
+    const at = date.value ? zoneMidnight(date.value) + 12 * 3600000 : Date.now();
+    const late = [];
+    if (hasClickId && at - lead.created_at > 90 * 86400000) late.push(t.googleWindow);
+    if (Date.now() - at > 7 * 86400000) late.push(t.metaWindow);
+    windowWarning.textContent = late.join(' ');
+  };
+  date.addEventListener('change', checkWindow);
+  checkWindow();
   const sold = h('form', {
     class: 'card sale',
     onsubmit: async (e) => {
@@ -316,7 +330,7 @@ async function leadScreen(id, message = '') {
         notice.textContent = Object.values(err.problem?.errors || {}).join(' ') || err.message;
       }
     },
-  }, h('h2', {}, t.markSold), field(t.saleValue(config.currency), value), field(t.saleDate, date), h('button', { type: 'submit', class: 'primary sold' }, t.markSold));
+  }, h('h2', {}, t.markSold), field(t.saleValue(config.currency), value), field(t.saleDate, date), windowWarning, h('button', { type: 'submit', class: 'primary sold' }, t.markSold));
 
   const row = (label, value) => value ? h('tr', {}, h('th', {}, label), h('td', {}, value)) : null;
   // How they came, in a few words: "Google · Acil Tesisatçı · kombi tamiri".
@@ -508,7 +522,7 @@ async function liveScreen() {
   show(h('section', {}, h('h1', {}, t.liveTitle), list));
   const tick = async () => {
     const { events } = await api('/api/admin/events?limit=50');
-    list.replaceChildren(...(events.length ? events : []).map((e) => h('li', {}, h('time', {}, ago(chTime(e.received_at))), ' ', `${e.type} ${e.path || ''}`, ' · ', [e.utm_campaign, e.city, e.device].filter(Boolean).join(' · '))));
+    list.replaceChildren(...(events.length ? events : []).map((e) => h('li', {}, h('time', {}, ago(chTime(e.received_at))), ' ', `${t.eventTypes[e.type] ?? e.type} ${e.path || ''}`, ' · ', [e.utm_campaign, e.city, e.device].filter(Boolean).join(' · '))));
     if (!events.length) list.append(h('li', { class: 'empty' }, t.noEvents));
   };
   await tick();

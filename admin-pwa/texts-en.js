@@ -2,6 +2,10 @@
 export const texts = {
   appName: 'Lean Capture',
   offline: 'Offline — showing the last data',
+  offlineSince: (when) => `Offline — showing the data of ${when}`,
+  eventTypes: { pageview: 'Page view', call: 'Call click', whatsapp: 'WhatsApp click', lead: 'Lead', form: 'Form' },
+  googleWindow: 'Google credits a sale up to 90 days after the click: this one will not reach Google.',
+  metaWindow: 'Meta takes sales up to 7 days old: this one will not reach Meta.',
   loading: 'Loading…',
   retry: 'Try again',
   networkError: 'No connection to the server. Check the internet and try again.',

@@ -2,6 +2,10 @@
 export const texts = {
   appName: 'Lean Capture',
   offline: 'Sem conexão — mostrando os últimos dados',
+  offlineSince: (when) => `Sem conexão — mostrando os dados de ${when}`,
+  eventTypes: { pageview: 'Visita à página', call: 'Clique para ligar', whatsapp: 'Clique no WhatsApp', lead: 'Contato', form: 'Formulário' },
+  googleWindow: 'O Google credita uma venda até 90 dias depois do clique: esta não chegará ao Google.',
+  metaWindow: 'A Meta aceita vendas de até 7 dias: esta não chegará à Meta.',
   loading: 'Carregando…',
   retry: 'Tentar de novo',
   networkError: 'Sem conexão com o servidor. Verifique a internet e tente de novo.',

@@ -2,6 +2,10 @@
 export const texts = {
   appName: 'Lean Capture',
   offline: 'Çevrimdışı — son veriler gösteriliyor',
+  offlineSince: (when) => `Çevrimdışı — ${when} tarihli veriler gösteriliyor`,
+  eventTypes: { pageview: 'Sayfa görüntüleme', call: 'Arama tıklaması', whatsapp: 'WhatsApp tıklaması', lead: 'Talep', form: 'Form' },
+  googleWindow: "Google bir satışı tıklamadan en fazla 90 gün sonrasına kadar reklama yazar: bu satış Google'a gitmeyecek.",
+  metaWindow: "Meta en fazla 7 günlük satışları alır: bu satış Meta'ya gitmeyecek.",
   loading: 'Yükleniyor…',
   retry: 'Tekrar dene',
   networkError: 'Sunucuya bağlanılamadı. İnternet bağlantısını kontrol edip tekrar deneyin.',

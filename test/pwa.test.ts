@@ -134,6 +134,9 @@ describe('the owner PWA', () => {
     const quoted = (await adminGet<Json>(server, `/api/admin/leads/${id}`)).lead;
     assert.deepEqual([quoted.status, quoted.quote_value], ['QUOTED', 4500]);
     assert.equal(await page.inputValue('input[name=value]'), '4.500', 'the sale starts from the quoted price');
+    // A date past Meta's 7 days is said before the sale is saved.
+    assert.equal(await page.textContent('.sale .bad'), '');
+    assert.equal(await page.getAttribute('input[name=date]', 'min'), new Intl.DateTimeFormat('en-CA', { timeZone: 'Europe/Istanbul' }).format(Date.now()), 'no date before the lead came in');
     // Fifteen hundred is written "1.500" in Turkish: "4.500" is four thousand five hundred (here filled in from the quote).
     await page.click('button.sold');
     await page.waitForSelector('.sold-value');
@@ -160,6 +163,7 @@ describe('the owner PWA', () => {
     await shot('07-dashboard');
     await page.click('nav >> text=Canlı');
     await page.waitForSelector('.live li');
+    assert.match((await page.textContent('.live'))!, /Sayfa görüntüleme/, 'event names in the owner\'s language');
     await shot('08-live');
     await page.click('nav >> text=Ayarlar');
     await page.waitForSelector('.settings');
@@ -276,6 +280,7 @@ describe('the owner PWA', () => {
     await page.reload();
     await page.waitForSelector('text=Zeynep Kaya');
     assert.ok(await page.isVisible('.offline-banner'), 'the offline banner shows');
+    assert.match((await page.textContent('.offline-banner'))!, /^Çevrimdışı — \d+ Ara 2026 \d\d:\d\d tarihli veriler gösteriliyor$/, 'and how old the data is');
     await shot('10-offline');
     await context.setOffline(false);
     assert.deepEqual(errors, []);
