@@ -66,8 +66,8 @@ export async function assemble({ config, log, metrics, events, storage, uwsBuild
 
   // Backups run here when asked (only this process can read the embedded ClickHouse).
   const backups = new Backups(config.backup && backupDeps({ ...config, backup: config.backup }, storage, clickhouse), storage.settings, {
-    notify: (key, title, body) => {
-      notifier.owner(key, { title, body, url: '/admin/#/settings' });
+    notify: (key, alert) => {
+      notifier.alert(key, alert, '/admin/#/settings');
       worker.wake();
     },
   }, log);
@@ -82,8 +82,8 @@ export async function assemble({ config, log, metrics, events, storage, uwsBuild
     backups.watchAge(),
     keepLeadRetention(storage.personalData, config.retention.leadDays, log),
     watchDigest(digest, settings.timeZone),
-    watchSignal(storage.reports, platforms, (key, title, body) => {
-      notifier.owner(key, { title, body, url: '/admin/#/connections' });
+    watchSignal(storage.reports, platforms, (key, alert) => {
+      notifier.alert(key, alert, '/admin/#/connections');
       worker.wake();
     }),
   ];
@@ -113,7 +113,7 @@ export async function assemble({ config, log, metrics, events, storage, uwsBuild
     onSynced: () => {
       spendAlerts(clickhouse, storage.reports, settings.currency, money).then(
         (alerts) => {
-          for (const a of alerts) notifier.owner(a.key, { title: a.title, body: a.body, url: '/admin/#/dashboard' });
+          for (const a of alerts) notifier.alert(a.key, a.alert, '/admin/#/dashboard');
           if (alerts.length > 0) worker.wake();
         },
         (err: unknown) => log.error({ err }, 'spend alerts could not be computed'),

@@ -252,7 +252,7 @@ test('signal quality equals what the leads imply, and a week with the click ids 
 
     // Told once, although the hourly look runs again.
     const notifier = new Notifier(storage, { includeName: false, telegram: true, locale: 'en-US' });
-    const stop = watchSignal(storage.reports, ['google', 'meta'], (key, title, body) => notifier.owner(key, { title, body, url: '/admin/#/connections' }), 20);
+    const stop = watchSignal(storage.reports, ['google', 'meta'], (key, alert) => void notifier.alert(key, alert, '/admin/#/connections'), 20);
     await new Promise((r) => setTimeout(r, 100));
     stop();
     const told = storage.outbox.list({}).filter((j) => j.destination === 'telegram');

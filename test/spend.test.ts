@@ -129,12 +129,13 @@ describe('ad spend', () => {
     assert.equal(stats.byCampaign.find((c: Json) => c.campaign === 'Acil Tesisatçı').spend, 380);
     // Kombi Servisi spent 140 TRY in 7 days with no lead: one message, not one per sync.
     const told = await eventually(async () => {
-      const calls = telegram.calls.filter((c) => /Kombi Servisi/.test(c.text));
+      const calls = telegram.calls.filter((c) => /^Kombi Servisi/.test(c.text));
       return calls.length > 0 ? calls : undefined;
     }, 10_000, 'the wasted-spend alert');
     assert.equal(told.length, 1);
-    assert.match(told[0]!.text, /Kombi Servisi: spend, no lead\nKombi Servisi spent ₺140,00 in the last 7 days and brought no lead/);
-    assert.equal(telegram.calls.filter((c) => /Acil Tesisatçı: spend, no lead/.test(c.text)).length, 0);
+    // In the business's language (LOCALE=tr-TR).
+    assert.match(told[0]!.text, /^Kombi Servisi: harcama var, talep yok\nKombi Servisi son 7 günde ₺140,00 harcadı ve hiç talep getirmedi/);
+    assert.equal(telegram.calls.filter((c) => /Acil Tesisatçı: harcama var/.test(c.text)).length, 0);
   });
 
   test('a quota error is retried; a revoked token parks Google with one clear status while Meta keeps syncing', async () => {

@@ -2,6 +2,7 @@
 // backup script asks for it, since only this process can read the embedded ClickHouse), with
 // live progress; every outcome recorded in SQLite for /api/admin/status and the PWA; and the
 // owner told, through the outbox, when a backup fails or the last good one is too old.
+import type { OwnerAlert } from '../notify/texts.ts';
 import type { Logger } from '../log.ts';
 import type { Settings } from '../db/settings.ts';
 import { runBackup, type BackupDeps, type BackupResult, type Progress } from './backup.ts';
@@ -34,7 +35,7 @@ export function backupRecords(settings: Settings): { last: BackupRecord | undefi
 
 export interface Alerts {
   /** Tells the owner once per `key`. */
-  notify(key: string, title: string, body: string): void;
+  notify(key: string, alert: OwnerAlert): void;
 }
 
 interface Run {
@@ -74,7 +75,7 @@ export class Backups {
       .catch((err: unknown): BackupRecord => {
         const error = err instanceof Error ? err.message : String(err);
         this.log.error({ err }, 'backup failed');
-        this.alerts.notify(`backup-failed:${startedAt}`, 'Backup failed', error.slice(0, 200));
+        this.alerts.notify(`backup-failed:${startedAt}`, { kind: 'backup-failed', error: error.slice(0, 200) });
         return { outcome: 'failed', at: new Date().toISOString(), durationMs: Date.now() - startedAt, error };
       })
       .then((record) => {
@@ -118,7 +119,6 @@ export class Backups {
     const { lastOk } = backupRecords(this.settings);
     const ageHours = (now - (lastOk ? Date.parse(lastOk.at) : this.since)) / 3_600_000;
     if (ageHours <= this.deps.config.maxAgeHours) return;
-    const body = lastOk ? `The last good backup is ${Math.floor(ageHours)} hours old.` : 'No backup has succeeded yet.';
-    this.alerts.notify(`backup-missing:${new Date(now).toISOString().slice(0, 10)}`, 'Backups are late', body);
+    this.alerts.notify(`backup-missing:${new Date(now).toISOString().slice(0, 10)}`, { kind: 'backup-late', hours: lastOk ? Math.floor(ageHours) : undefined });
   }
 }

@@ -3,6 +3,7 @@
 // sales sent to it. A share that falls sharply against the week before (the tag removed from a
 // page, auto-tagging off, a banner blocking everything) is a warning with its likely cause.
 import type { LeadReports } from '../db/reports.ts';
+import type { OwnerAlert } from '../notify/texts.ts';
 import type { Metrics } from '../metrics.ts';
 import { ok, warn, type Check } from './report.ts';
 
@@ -95,13 +96,13 @@ export function signalChecks(reports: LeadReports, platforms: Platform[], now = 
  * Looks every hour for a share that fell by half against the week before and tells the owner,
  * once per platform and week (the key dedups it in the outbox), in words with the likely cause.
  */
-export function watchSignal(reports: LeadReports, platforms: Platform[], tell: (key: string, title: string, body: string) => void, everyMs = 3_600_000): () => void {
+export function watchSignal(reports: LeadReports, platforms: Platform[], tell: (key: string, alert: OwnerAlert) => void, everyMs = 3_600_000): () => void {
   const check = (now = Date.now()) => {
     for (const platform of platforms) {
       const drop = signalDrop(reports, platform, now);
       if (!drop) continue;
       const week = Math.floor(now / (7 * DAY));
-      tell(`signal-drop:${platform}:${week}`, `${LABEL[platform]} can credit fewer leads`, `Leads with a ${platform === 'google' ? 'Google click id' : 'Meta click id (with consent)'}: ${pct(drop.lastWeek, 1)} this week, ${pct(drop.weekBefore, 1)} the week before. Likely cause: ${drop.cause}. Run the connections check (Settings → Connections).`);
+      tell(`signal-drop:${platform}:${week}`, { kind: 'signal-drop', platform, lastWeek: pct(drop.lastWeek, 1), weekBefore: pct(drop.weekBefore, 1) });
     }
   };
   check();

@@ -6,7 +6,7 @@
 import type { Lead, LeadStore } from '../db/leads.ts';
 import type { Outbox } from '../db/outbox.ts';
 import type { PushSubscriptions } from '../db/push.ts';
-import { notifyTexts } from './texts.ts';
+import { notifyTexts, type OwnerAlert } from './texts.ts';
 
 /** What the owner's phone shows, and where tapping it leads. */
 export interface NotificationPayload {
@@ -56,6 +56,11 @@ export class Notifier {
         this.owner(`lead-flood:${new Date().toISOString().slice(0, 13)}`, { title: say.floodTitle, body: say.floodBody, url: '/admin/#/' });
       }
     });
+  }
+
+  /** Something that is not a lead (a failed backup, a campaign wasting money), in the owner's language. */
+  alert(key: string, alert: OwnerAlert, url: string): number {
+    return this.owner(key, { ...notifyTexts(this.options.locale).alert(alert), url });
   }
 
   /** A test notification to every device (Settings, the connections check); returns how many. */

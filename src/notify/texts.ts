@@ -2,6 +2,14 @@
 // Portuguese — the same languages as the owner's app.
 import type { Lead } from '../db/leads.ts';
 
+/** Something the owner is told that is not a lead: each part says what happened, this file says it in his language. */
+export type OwnerAlert =
+  | { kind: 'backup-failed'; error: string }
+  | { kind: 'backup-late'; hours: number | undefined }
+  | { kind: 'signal-drop'; platform: 'google' | 'meta'; lastWeek: string; weekBefore: string }
+  | { kind: 'spend-no-leads'; campaign: string; spend: string }
+  | { kind: 'cpl-doubled'; campaign: string; cpl: string; before: string };
+
 export interface NotifyTexts {
   newLead: (source: Lead['source'], who: string, test: boolean) => string;
   campaign: (name: string) => string;
@@ -15,6 +23,7 @@ export interface NotifyTexts {
   digestCampaign: (name: string, revenue: string) => string;
   digestKeyword: (keyword: string, leads: number) => string;
   digestWaiting: (n: number) => string;
+  alert: (a: OwnerAlert) => { title: string; body: string };
 }
 
 const en: NotifyTexts = {
@@ -30,6 +39,17 @@ const en: NotifyTexts = {
   digestCampaign: (name, revenue) => `Best campaign: ${name} (${revenue})`,
   digestKeyword: (keyword, leads) => `Best keyword: ${keyword} (${leads} ${leads === 1 ? 'lead' : 'leads'})`,
   digestWaiting: (n) => `${n} ${n === 1 ? 'lead waits' : 'leads wait'} for an answer`,
+  alert: (a) => {
+    switch (a.kind) {
+      case 'backup-failed': return { title: 'Backup failed', body: a.error };
+      case 'backup-late': return { title: 'Backups are late', body: a.hours === undefined ? 'No backup has succeeded yet.' : `The last good backup is ${a.hours} hours old.` };
+      case 'signal-drop': return a.platform === 'google'
+        ? { title: 'Google can credit fewer leads', body: `Leads with a Google click id: ${a.lastWeek} this week, ${a.weekBefore} the week before. Likely cause: auto-tagging switched off in Google Ads, the t.js tag missing from a landing page, or a consent banner now refusing by default. Run the connections check (Settings → Connections).` }
+        : { title: 'Meta can credit fewer leads', body: `Leads with a Meta click id (with consent): ${a.lastWeek} this week, ${a.weekBefore} the week before. Likely cause: the t.js tag missing from a landing page, Meta ads without their fbclid, or a consent banner now refusing by default. Run the connections check (Settings → Connections).` };
+      case 'spend-no-leads': return { title: `${a.campaign}: spend, no lead`, body: `${a.campaign} spent ${a.spend} in the last 7 days and brought no lead. Check the ad, its landing page and the tag (Settings → Connections).` };
+      case 'cpl-doubled': return { title: `${a.campaign}: cost per lead doubled`, body: `${a.campaign}: ${a.cpl} per lead in the last 7 days, ${a.before} the 7 days before.` };
+    }
+  },
 };
 
 const tr: NotifyTexts = {
@@ -45,6 +65,17 @@ const tr: NotifyTexts = {
   digestCampaign: (name, revenue) => `En iyi kampanya: ${name} (${revenue})`,
   digestKeyword: (keyword, leads) => `En iyi anahtar kelime: ${keyword} (${leads} talep)`,
   digestWaiting: (n) => `${n} talep yanıt bekliyor`,
+  alert: (a) => {
+    switch (a.kind) {
+      case 'backup-failed': return { title: 'Yedekleme başarısız', body: a.error };
+      case 'backup-late': return { title: 'Yedekler gecikti', body: a.hours === undefined ? 'Henüz başarılı bir yedek yok.' : `Son başarılı yedek ${a.hours} saat önce alındı.` };
+      case 'signal-drop': return a.platform === 'google'
+        ? { title: 'Google daha az talebi reklama yazabiliyor', body: `Google tıklama kimliği olan talepler: bu hafta ${a.lastWeek}, geçen hafta ${a.weekBefore}. Olası neden: Google Ads'te otomatik etiketleme kapatıldı, bir giriş sayfasında t.js etiketi yok ya da çerez bandı artık varsayılan olarak reddediyor. Bağlantı kontrolünü çalıştırın (Ayarlar → Bağlantılar).` }
+        : { title: 'Meta daha az talebi reklama yazabiliyor', body: `Meta tıklama kimliği olan (izinli) talepler: bu hafta ${a.lastWeek}, geçen hafta ${a.weekBefore}. Olası neden: bir giriş sayfasında t.js etiketi yok, Meta reklamları fbclid olmadan geliyor ya da çerez bandı artık varsayılan olarak reddediyor. Bağlantı kontrolünü çalıştırın (Ayarlar → Bağlantılar).` };
+      case 'spend-no-leads': return { title: `${a.campaign}: harcama var, talep yok`, body: `${a.campaign} son 7 günde ${a.spend} harcadı ve hiç talep getirmedi. Reklamı, giriş sayfasını ve etiketi kontrol edin (Ayarlar → Bağlantılar).` };
+      case 'cpl-doubled': return { title: `${a.campaign}: talep başına maliyet iki katına çıktı`, body: `${a.campaign}: son 7 günde talep başına ${a.cpl}, önceki 7 günde ${a.before}.` };
+    }
+  },
 };
 
 const ptBR: NotifyTexts = {
@@ -60,6 +91,17 @@ const ptBR: NotifyTexts = {
   digestCampaign: (name, revenue) => `Melhor campanha: ${name} (${revenue})`,
   digestKeyword: (keyword, leads) => `Melhor palavra-chave: ${keyword} (${leads} ${leads === 1 ? 'contato' : 'contatos'})`,
   digestWaiting: (n) => `${n} ${n === 1 ? 'contato aguarda' : 'contatos aguardam'} resposta`,
+  alert: (a) => {
+    switch (a.kind) {
+      case 'backup-failed': return { title: 'O backup falhou', body: a.error };
+      case 'backup-late': return { title: 'Os backups estão atrasados', body: a.hours === undefined ? 'Nenhum backup deu certo ainda.' : `O último backup bom tem ${a.hours} horas.` };
+      case 'signal-drop': return a.platform === 'google'
+        ? { title: 'O Google pode creditar menos contatos', body: `Contatos com ID de clique do Google: ${a.lastWeek} nesta semana, ${a.weekBefore} na anterior. Causa provável: a marcação automática desligada no Google Ads, a tag t.js faltando numa página de entrada ou um banner de cookies que agora recusa por padrão. Rode a verificação de conexões (Ajustes → Conexões).` }
+        : { title: 'A Meta pode creditar menos contatos', body: `Contatos com ID de clique da Meta (com consentimento): ${a.lastWeek} nesta semana, ${a.weekBefore} na anterior. Causa provável: a tag t.js faltando numa página de entrada, anúncios da Meta sem o fbclid ou um banner de cookies que agora recusa por padrão. Rode a verificação de conexões (Ajustes → Conexões).` };
+      case 'spend-no-leads': return { title: `${a.campaign}: investimento sem contatos`, body: `${a.campaign} investiu ${a.spend} nos últimos 7 dias e não trouxe nenhum contato. Confira o anúncio, a página de entrada e a tag (Ajustes → Conexões).` };
+      case 'cpl-doubled': return { title: `${a.campaign}: o custo por contato dobrou`, body: `${a.campaign}: ${a.cpl} por contato nos últimos 7 dias, ${a.before} nos 7 dias anteriores.` };
+    }
+  },
 };
 
 /** The texts for a BCP 47 locale: tr-* → Turkish, pt-* → Portuguese, anything else English. */

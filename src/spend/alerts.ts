@@ -2,12 +2,12 @@
 // lead doubled against the 7 days before, is told to the owner once a week (the key dedups it).
 import type { ClickHouse } from '../events/clickhouse.ts';
 import type { LeadReports } from '../db/reports.ts';
+import type { OwnerAlert } from '../notify/texts.ts';
 import { campaignNamer, DAY_MS, dayOf, spendByCampaign } from './figures.ts';
 
 export interface SpendAlert {
   key: string;
-  title: string;
-  body: string;
+  alert: OwnerAlert;
 }
 
 export async function spendAlerts(clickhouse: ClickHouse, reports: LeadReports, currency: string, money: (value: number, currency: string) => string, now = Date.now()): Promise<SpendAlert[]> {
@@ -31,7 +31,7 @@ export async function spendAlerts(clickhouse: ClickHouse, reports: LeadReports, 
     if (s.cost <= 0) continue;
     const leads = leadsLast.get(s.campaign) ?? 0;
     if (leads === 0) {
-      alerts.push({ key: `spend-no-leads:${s.platform}:${s.campaignId}:${week}`, title: `${s.campaign}: spend, no lead`, body: `${s.campaign} spent ${money(s.cost, s.currency)} in the last 7 days and brought no lead. Check the ad, its landing page and the tag (Settings → Connections).` });
+      alerts.push({ key: `spend-no-leads:${s.platform}:${s.campaignId}:${week}`, alert: { kind: 'spend-no-leads', campaign: s.campaign, spend: money(s.cost, s.currency) } });
       continue;
     }
     const before = weekBefore.find((b) => b.campaignId === s.campaignId && b.platform === s.platform && b.currency === s.currency);
@@ -40,7 +40,7 @@ export async function spendAlerts(clickhouse: ClickHouse, reports: LeadReports, 
     const cpl = s.cost / leads;
     const cplBefore = before.cost / leadsPrev;
     if (cpl >= 2 * cplBefore) {
-      alerts.push({ key: `cpl-doubled:${s.platform}:${s.campaignId}:${week}`, title: `${s.campaign}: cost per lead doubled`, body: `${s.campaign}: ${money(cpl, s.currency)} per lead in the last 7 days, ${money(cplBefore, s.currency)} the 7 days before.` });
+      alerts.push({ key: `cpl-doubled:${s.platform}:${s.campaignId}:${week}`, alert: { kind: 'cpl-doubled', campaign: s.campaign, cpl: money(cpl, s.currency), before: money(cplBefore, s.currency) } });
     }
   }
   return alerts;

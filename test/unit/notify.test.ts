@@ -55,3 +55,13 @@ test("the weekly digest's numbers are the week's, in the owner's language, on Mo
   assert.equal(isDigestHour(Date.parse('2026-11-29T05:30:00Z'), 'Europe/Istanbul'), false);
   assert.equal(isDigestHour(Date.parse('2026-11-30T05:30:00Z'), 'America/Sao_Paulo'), false);
 });
+
+test("the owner's alerts (backups, signal, spend) speak the business's language", async () => {
+  const { notifyTexts } = await import('../../src/notify/texts.ts');
+  const late = { kind: 'backup-late', hours: 40 } as const;
+  assert.deepEqual(notifyTexts('en-US').alert(late), { title: 'Backups are late', body: 'The last good backup is 40 hours old.' });
+  assert.deepEqual(notifyTexts('tr-TR').alert(late), { title: 'Yedekler gecikti', body: 'Son başarılı yedek 40 saat önce alındı.' });
+  assert.deepEqual(notifyTexts('pt-BR').alert({ kind: 'backup-late', hours: undefined }), { title: 'Os backups estão atrasados', body: 'Nenhum backup deu certo ainda.' });
+  assert.match(notifyTexts('tr-TR').alert({ kind: 'signal-drop', platform: 'google', lastWeek: '10%', weekBefore: '57%' }).body, /^Google tıklama kimliği olan talepler: bu hafta 10%, geçen hafta 57%\. Olası neden: Google Ads'te otomatik etiketleme kapatıldı/);
+  assert.equal(notifyTexts('pt-BR').alert({ kind: 'cpl-doubled', campaign: 'Curso X', cpl: 'R$ 40,00', before: 'R$ 18,00' }).title, 'Curso X: o custo por contato dobrou');
+});
