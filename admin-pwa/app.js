@@ -64,7 +64,14 @@ const formatPhone = (e164) => {
   return e164;
 };
 const percent = (x) => (x === null ? '—' : new Intl.NumberFormat(locale, { style: 'percent', maximumFractionDigits: 1 }).format(x));
-const ago = (ms) => t.ago(Math.floor((Date.now() - ms) / 60000));
+// "5 min ago", "3 saat önce", "há 2 dias": Intl's words for the language on screen.
+const relative = new Intl.RelativeTimeFormat(locale, { numeric: 'auto', style: 'short' });
+const ago = (ms) => {
+  const minutes = Math.round((ms - Date.now()) / 60000);
+  if (minutes > -60) return relative.format(minutes, 'minute');
+  if (minutes > -1440) return relative.format(Math.round(minutes / 60), 'hour');
+  return relative.format(Math.round(minutes / 1440), 'day');
+};
 const SOURCE_ICON = { form: '📝', call: '📞', whatsapp: '💬', google_lead_form: '🅖' };
 
 let offline = false;

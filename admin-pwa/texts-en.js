@@ -36,7 +36,6 @@ export const texts = {
   noLeads: 'No leads yet.',
   noMatch: 'No lead matches this search or filter.',
   refresh: 'Refresh',
-  ago: (minutes) => (minutes < 1 ? 'just now' : minutes < 60 ? `${minutes} min ago` : minutes < 1440 ? `${Math.floor(minutes / 60)} h ago` : `${Math.floor(minutes / 1440)} d ago`),
   // lead detail
   call: 'Call',
   whatsapp: 'WhatsApp',

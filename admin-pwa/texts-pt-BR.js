@@ -36,7 +36,6 @@ export const texts = {
   noLeads: 'Nenhum contato ainda.',
   noMatch: 'Nenhum contato corresponde a esta busca ou filtro.',
   refresh: 'Atualizar',
-  ago: (minutes) => (minutes < 1 ? 'agora' : minutes < 60 ? `há ${minutes} min` : minutes < 1440 ? `há ${Math.floor(minutes / 60)} h` : `há ${Math.floor(minutes / 1440)} d`),
   // lead detail
   call: 'Ligar',
   whatsapp: 'WhatsApp',

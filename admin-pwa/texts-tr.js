@@ -36,7 +36,6 @@ export const texts = {
   noLeads: 'Henüz talep yok.',
   noMatch: 'Bu arama veya filtreyle eşleşen talep yok.',
   refresh: 'Yenile',
-  ago: (minutes) => (minutes < 1 ? 'az önce' : minutes < 60 ? `${minutes} dk önce` : minutes < 1440 ? `${Math.floor(minutes / 60)} sa önce` : `${Math.floor(minutes / 1440)} gün önce`),
   // lead detail
   call: 'Ara',
   whatsapp: 'WhatsApp',
