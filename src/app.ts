@@ -34,6 +34,7 @@ import type { Logger } from './log.ts';
 import type { Metrics } from './metrics.ts';
 import { digestNotification, watchDigest, weeklyDigest } from './notify/digest.ts';
 import { Notifier } from './notify/notify.ts';
+import type { OwnerAlert } from './notify/texts.ts';
 import { routeLeadChanges } from './outbox/lead-jobs.ts';
 import { OutboxWorker } from './outbox/worker.ts';
 import { spendAlerts } from './spend/alerts.ts';
@@ -63,14 +64,14 @@ export async function assemble({ config, log, metrics, events, storage, uwsBuild
   notifier.watch(storage.leads);
   countLeadsAsEvents(storage.leads, events.sink, agents, log);
   worker.wake();
+  /** Tells the owner something that is not a lead, in his language, and sends it now. */
+  const tell = (url: string) => (key: string, alert: OwnerAlert) => {
+    notifier.alert(key, alert, url);
+    worker.wake();
+  };
 
   // Backups run here when asked (only this process can read the embedded ClickHouse).
-  const backups = new Backups(config.backup && backupDeps({ ...config, backup: config.backup }, storage, clickhouse), storage.settings, {
-    notify: (key, alert) => {
-      notifier.alert(key, alert, '/admin/#/settings');
-      worker.wake();
-    },
-  }, log);
+  const backups = new Backups(config.backup && backupDeps({ ...config, backup: config.backup }, storage, clickhouse), storage.settings, { notify: tell('/admin/#/settings') }, log);
   if (config.backup && !config.backup.encryptionKey) log.warn('BACKUP_ENCRYPTION_KEY is not set: backups (which hold phone numbers) are stored unencrypted');
   const digest = (key: string, now: number) => {
     notifier.owner(key, digestNotification(weeklyDigest(storage.reports, settings.currency, now), settings.locale, settings.currency));
@@ -82,10 +83,7 @@ export async function assemble({ config, log, metrics, events, storage, uwsBuild
     backups.watchAge(),
     keepLeadRetention(storage.personalData, config.retention.leadDays, log),
     watchDigest(digest, settings.timeZone),
-    watchSignal(storage.reports, platforms, (key, alert) => {
-      notifier.alert(key, alert, '/admin/#/connections');
-      worker.wake();
-    }),
+    watchSignal(storage.reports, platforms, tell('/admin/#/connections')),
   ];
 
   // The connections check: on demand, shortly after start, then daily; its last report feeds the app's banner.
@@ -113,8 +111,7 @@ export async function assemble({ config, log, metrics, events, storage, uwsBuild
     onSynced: () => {
       spendAlerts(clickhouse, storage.reports, settings.currency, money).then(
         (alerts) => {
-          for (const a of alerts) notifier.alert(a.key, a.alert, '/admin/#/dashboard');
-          if (alerts.length > 0) worker.wake();
+          for (const a of alerts) tell('/admin/#/dashboard')(a.key, a.alert);
         },
         (err: unknown) => log.error({ err }, 'spend alerts could not be computed'),
       );
