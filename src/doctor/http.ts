@@ -23,7 +23,7 @@ const CERTIFICATE_CODES: Record<string, string> = {
   CERT_NOT_YET_VALID: 'the TLS certificate is not valid yet (clock?)',
 };
 
-export function networkReason(err: unknown, timeoutMs = TIMEOUT_MS): string {
+function networkReason(err: unknown, timeoutMs = TIMEOUT_MS): string {
   const e = err as { name?: string; message?: string; cause?: { code?: string; message?: string } };
   if (e.name === 'TimeoutError' || e.name === 'AbortError') return `no answer within ${Math.round(timeoutMs / 1000)} s`;
   const code = e.cause?.code ?? '';

@@ -10,6 +10,7 @@ import type { LeadStore } from '../db/leads.ts';
 import type { Settings } from '../db/settings.ts';
 import type { Logger } from '../log.ts';
 import { backoffMs } from '../time.ts';
+import { DAY_MS, dayOf } from './figures.ts';
 import type { GoogleAdsApi } from './google-ads.ts';
 import type { MetaInsights } from './meta-insights.ts';
 import { SyncError } from './sync-error.ts';
@@ -43,7 +44,6 @@ export interface SpendStatus {
   nextAt: string | null;
 }
 
-const DAY_MS = 86_400_000;
 const FIRST_DAYS = 90;
 const RESYNC_DAYS = 7;
 /** A lead's click is looked for on its day, the two before and the one after (account time zones); after this long, given up. */
@@ -53,7 +53,6 @@ const LAST = 'spend.last';
 const PARKED = 'spend.parked';
 const filledKey = (p: Platform) => `spend.filled.${p}`;
 
-const dayOf = (ms: number) => new Date(ms).toISOString().slice(0, 10);
 
 export class SpendSync {
   private running: Promise<SyncResult> | undefined;
