@@ -689,7 +689,7 @@ async function settingsScreen() {
         deliveries.length === 0 ? h('p', { class: 'small' }, t.ok) : h('ul', { class: 'dead' }, deliveries.map((d) => h('li', {},
           d.lead ? h('a', { href: `#/lead/${d.lead.id}` }, d.lead.name || d.lead.phone || t.sources[d.lead.source]) : '',
           ` · ${t.destinations[d.destination] ?? d.destination}${d.event !== 'notification' ? ` · ${t.deliveryEvents[d.event] ?? d.event}` : ''}`,
-          h('span', { class: 'small reason' }, (d.last_error ?? '').slice(0, 200)),
+          h('span', { class: 'small reason' }, reasonText(d, d.last_error)),
           d.retryable && h('button', { onclick: async () => { await api(`/api/admin/deliveries/${d.id}/retry`, { method: 'POST' }); settingsScreen(); } }, t.retryDelivery))))),
       h('div', { class: 'actions' },
         h('button', { onclick: async () => { await api('/api/admin/session', { method: 'DELETE' }); location.hash = '#/login'; } }, t.logOut),
@@ -722,7 +722,13 @@ function receipt(d) {
     h('strong', {}, `${t.destinations[d.destination] ?? d.destination}${d.event && d.event !== 'notification' ? ` · ${t.deliveryEvents[d.event] ?? d.event}` : ''}`), ' ',
     `${RECEIPT_ICON[d.status] ?? '…'} ${t.deliveryStatus[d.status]}${when}`,
     d.attempts > 1 ? ` · ${t.attempts(d.attempts)}` : '',
-    d.reason ? h('span', { class: 'small reason' }, d.reason.slice(0, 200)) : '');
+    d.reason ? h('span', { class: 'small reason' }, reasonText(d, d.reason)) : '');
+}
+
+/** Why a delivery was left out, in the owner's language when it is one of ours; the platform's own words otherwise. */
+function reasonText(d, fallback) {
+  const words = d.notSent && t.notSent[d.notSent.code];
+  return words ? words(d.notSent.days) : (fallback ?? '').slice(0, 200);
 }
 
 /** This device's language: the business's (LOCALE) or one chosen here; the app reloads in it. */

@@ -12,6 +12,7 @@ import type { OutboxWorker } from '../outbox/worker.ts';
 import { KEEP_OFFLINE, ownerOnly, type AdminAuth } from './auth.ts';
 import { readJsonObject } from '../http/json.ts';
 import type { PushEndpoints } from '../destinations/push-endpoint.ts';
+import { notSentReason } from '../destinations/not-sent.ts';
 
 export interface LeadAdminDeps {
   auth: AdminAuth;
@@ -190,6 +191,8 @@ function deliveryView(deps: LeadAdminDeps, job: Job) {
     ...view,
     ...described,
     event: deliveryEvent(job),
+    // Left out on purpose: which reason, so the app can say it in the owner's language.
+    notSent: notSentReason(job.last_error),
     // A retry can change something only when the far side failed us (not when we chose not to send).
     retryable: job.state === 'dead' && !(job.last_error ?? '').startsWith('not sent:'),
     lead: lead ? { id: lead.id, name: lead.name, phone: lead.phone, source: lead.source } : null,

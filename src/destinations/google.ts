@@ -11,6 +11,7 @@ import { OAuth2Client } from 'google-auth-library';
 import type { GoogleConfig } from '../config.ts';
 import { isIP } from 'node:net';
 import { soldBeforeLead, type Lead } from '../db/leads.ts';
+import { notSent } from './not-sent.ts';
 import type { BatchDestination, DeliveryResult, Job, NewJob, RemoteStatus } from '../outbox/destination.ts';
 import { googleEmail, googlePhone, sha256Hex } from './normalise.ts';
 
@@ -57,11 +58,11 @@ function consentOf(lead: Lead): { consent: Record<string, string> | undefined; u
  */
 export function saleEvent(lead: Lead, clickWindowDays = 90, validateOnly = false): { event: GoogleEvent } | { reason: string } {
   const retracted = lead.status === 'LOST' && lead.sold_at !== null;
-  if ((lead.status !== 'SOLD' && !retracted) || lead.sale_value === null || lead.sold_at === null) return { reason: 'the lead is not marked sold' };
-  if (lead.is_test && !validateOnly) return { reason: 'a test lead: not sent to the live conversion action' };
-  if (soldBeforeLead(lead)) return { reason: 'the sale is dated before the lead came in, so no click of this lead can have earned it' };
+  if ((lead.status !== 'SOLD' && !retracted) || lead.sale_value === null || lead.sold_at === null) return { reason: notSent('notSold') };
+  if (lead.is_test && !validateOnly) return { reason: notSent('testLead') };
+  if (soldBeforeLead(lead)) return { reason: notSent('soldBeforeLead') };
   // The click came at the latest when the lead did: a sale further from it than the window cannot be credited.
-  if (lead.sold_at - lead.created_at > clickWindowDays * 86_400_000) return { reason: `the sale came more than ${clickWindowDays} days after the lead's click (GOOGLE_CLICK_WINDOW_DAYS): Google no longer credits that click` };
+  if (lead.sold_at - lead.created_at > clickWindowDays * 86_400_000) return { reason: notSent('pastClickWindow', clickWindowDays) };
   const { consent, useData } = consentOf(lead);
   const identifiers: Array<Record<string, string>> = [];
   if (useData && lead.email) identifiers.push({ emailAddress: sha256Hex(googleEmail(lead.email)) });
@@ -69,7 +70,7 @@ export function saleEvent(lead: Lead, clickWindowDays = 90, validateOnly = false
   // One click identifier only: gclid, else gbraid, else wbraid (Google rejects gbraid with wbraid).
   const clickId = lead.gclid ? { gclid: lead.gclid } : lead.gbraid ? { gbraid: lead.gbraid } : lead.wbraid ? { wbraid: lead.wbraid } : undefined;
   if (!clickId && identifiers.length === 0) {
-    return { reason: lead.consent_ads === 0 ? 'no click id, and no ads consent for email or phone: Google cannot match this sale' : 'no click id and no email or phone: Google cannot credit this sale' };
+    return { reason: notSent(lead.consent_ads === 0 ? 'noClickNoConsent' : 'noClickNoContact') };
   }
   // The landing page's device (IP, user agent) is personal data too: only with ads consent, and
   // no IP for visitors where Google does not match by IP.

@@ -8,6 +8,7 @@ import { request } from 'undici';
 import type { MetaConfig } from '../config.ts';
 import { soldBeforeLead, type Lead } from '../db/leads.ts';
 import { outcomeOfStatus, type BatchDestination, type DeliveryResult, type Job, type NewJob } from '../outbox/destination.ts';
+import { notSent } from './not-sent.ts';
 import { metaEmail, metaExternalId, metaPhone, sha256Hex } from './normalise.ts';
 
 export interface MetaJob {
@@ -47,10 +48,10 @@ export interface MetaEvent {
 }
 
 export function metaEvent(lead: Lead, name: MetaJob['event']): { event: MetaEvent } | { reason: string } {
-  if (lead.consent_ads !== 1) return { reason: 'no ads consent: nothing about this person is sent to Meta' };
+  if (lead.consent_ads !== 1) return { reason: notSent('noConsent') };
   const at = name === 'Purchase' ? lead.sold_at : lead.created_at;
-  if (at === null || (name === 'Purchase' && lead.sale_value === null)) return { reason: 'the lead is not marked sold' };
-  if (name === 'Purchase' && soldBeforeLead(lead)) return { reason: 'the sale is dated before the lead came in, so no click of this lead can have earned it' };
+  if (at === null || (name === 'Purchase' && lead.sale_value === null)) return { reason: notSent('notSold') };
+  if (name === 'Purchase' && soldBeforeLead(lead)) return { reason: notSent('soldBeforeLead') };
   const eventTime = Math.floor(at / 1000);
   const userData: Record<string, unknown> = {
     ...(lead.email ? { em: [sha256Hex(metaEmail(lead.email))] } : {}),
@@ -79,7 +80,7 @@ export function metaEvent(lead: Lead, name: MetaJob['event']): { event: MetaEven
 /** What Meta would refuse in this event, checked before it joins a batch. */
 export function metaProblem(event: MetaEvent, now = Date.now()): string | undefined {
   if (event.event_time > now / 1000 + 60) return 'the event time is in the future';
-  if (now / 1000 - event.event_time > MAX_AGE_SECONDS) return 'the event is older than the 7 days Meta accepts';
+  if (now / 1000 - event.event_time > MAX_AGE_SECONDS) return notSent('pastMetaWindow');
   if (event.action_source === 'website' && !event.event_source_url) return 'a website event needs the page URL';
   const custom = event.custom_data;
   if (custom && (!Number.isFinite(custom.value) || custom.value < 0 || !/^[A-Z]{3}$/.test(custom.currency ?? ''))) return 'the value or currency is invalid';
@@ -103,12 +104,12 @@ export function meta(config: MetaConfig, leadById: (id: string) => Lead | undefi
       const { leadId, event: name } = JSON.parse(job.payload) as MetaJob;
       const lead = leadById(leadId);
       if (!lead) return { outcome: 'permanent', response: 'the lead was erased' };
-      if (lead.is_test && !config.testEventCode) return { outcome: 'skipped', response: 'not sent: a test lead goes to Meta only with META_TEST_EVENT_CODE (Events Manager → Test events)' };
+      if (lead.is_test && !config.testEventCode) return { outcome: 'skipped', response: `not sent: ${notSent('testLeadMeta')}` };
       const built = metaEvent(lead, name);
       if ('reason' in built) return { outcome: 'skipped', response: `not sent: ${built.reason}` }; // by design, not a failure
       const problem = metaProblem(built.event);
       // Older than Meta's window is the way things are (a sale closed weeks after its lead), not a failure.
-      if (problem && /older than/.test(problem)) return { outcome: 'skipped', response: `not sent: ${problem}` };
+      if (problem === notSent('pastMetaWindow')) return { outcome: 'skipped', response: `not sent: ${problem}` };
       return problem ? { outcome: 'permanent', response: `not sent: ${problem}` } : built;
     },
     async post(events: MetaEvent[]): Promise<DeliveryResult> {
