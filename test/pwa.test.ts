@@ -286,6 +286,24 @@ describe('the owner PWA', () => {
     assert.deepEqual(errors, []);
   });
 
+  test("a sale dated past Google's 90 days or Meta's 7 is said before it is saved", async () => {
+    const res = await send(`${server.url}/lead`, { name: 'Ayşe Demir', phone: '0532 444 55 66', attribution: { gclid: 'G-LATE' } }, { 'Content-Type': 'application/json' });
+    const { id } = (await res.json()) as { id: string };
+    // The phone's clock 100 days on: today is past Google's window for this click.
+    const later = await browser.newContext({ ...PHONE, storageState: await context.storageState() });
+    const p = await later.newPage();
+    await p.clock.setFixedTime(Date.now() + 100 * 86_400_000);
+    await p.goto(`${server.url}/admin/#/lead/${id}`);
+    await p.waitForSelector('.sale');
+    const { texts } = (await import('../admin-pwa/texts-tr.js' as string)) as { texts: Record<string, string> };
+    assert.equal(await p.textContent('.sale .bad'), texts.googleWindow, 'today is 100 days after the click');
+    // Dated on the lead's own day: Google can credit it, Meta (7 days back at most) cannot.
+    await p.fill('input[name=date]', (await p.getAttribute('input[name=date]', 'min'))!);
+    await p.dispatchEvent('input[name=date]', 'change');
+    assert.equal(await p.textContent('.sale .bad'), texts.metaWindow);
+    await later.close();
+  });
+
   test('the service worker keeps only the screens\' data, and forgets it on logout', async () => {
     await page.goto(`${server.url}/admin/#/`);
     await page.waitForSelector('.leads li');

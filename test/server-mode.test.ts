@@ -1,7 +1,7 @@
 // End to end with CLICKHOUSE_URL: the same server writes to a ClickHouse server through
 // @clickhouse/client. Runs against the chdb-backed stand-in, or a real server from CLICKHOUSE_TEST_URL.
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import { createClient, type ClickHouseClient } from '@clickhouse/client';
 import { adminGet, eventually, removeDir, send, startClickHouseServer, startServer, type ClickHouseUnderTest, type RunningServer } from './support/harness.ts';
@@ -28,6 +28,7 @@ describe('ingest on a ClickHouse server', () => {
       CLICKHOUSE_USER: clickhouse.user,
       CLICKHOUSE_PASSWORD: clickhouse.password,
       FLUSH_INTERVAL_MS: '200',
+      TIMEZONE: 'Europe/Istanbul',
     });
   });
   after(async () => {
@@ -72,6 +73,15 @@ describe('ingest on a ClickHouse server', () => {
     const clickhouseChecks = doctor.checks.filter((c) => c.integration === 'ClickHouse').map((c) => `${c.status} ${c.tried}`);
     assert.match(clickhouseChecks[0]!, /^ok server mode: a test query answered; schema at version \d+; \d+ active parts$/);
     assert.ok(clickhouseChecks.some((c) => /^ok the user may insert into and alter \w+$/.test(c)), clickhouseChecks.join('\n'));
+  });
+
+  test("a visit at 23:30 in Istanbul counts on Istanbul's day, and one at 01:30 on the next", async () => {
+    // ClickHouse keeps UTC; 20:30 UTC is 23:30 in Istanbul (UTC+3), 22:30 UTC is 01:30 the next day there.
+    const visit = (session: string, at: string) => ({ event_id: randomUUID(), event_time: at, received_at: at, type: 'pageview', session_id: session, visitor_id: session, url: 'https://usta.example.com/', path: '/' });
+    await direct.insert({ table: `${database}.events`, values: [visit('late', '2026-11-30 20:30:00.000'), visit('after-midnight', '2026-11-30 22:30:00.000')], format: 'JSONEachRow' });
+    const stats = await adminGet<{ byDay: Array<{ day: string; visits: number }>; timeZone: string }>(server, '/api/admin/stats?from=2026-11-29T21:00:00Z&to=2026-12-01T21:00:00Z');
+    assert.equal(stats.timeZone, 'Europe/Istanbul');
+    assert.deepEqual(stats.byDay.map(({ day, visits }) => ({ day, visits })), [{ day: '2026-11-30', visits: 1 }, { day: '2026-12-01', visits: 1 }]);
   });
 
   test('during a ClickHouse outage beacons are still accepted, /readyz says so, and every row arrives once after it', async () => {
