@@ -29,7 +29,7 @@ import type { Route } from './http/server.ts';
 import { countLeadsAsEvents, leadsFromContactClicks } from './leads/from-events.ts';
 import { leadRoutes } from './leads/routes.ts';
 import { Turnstile } from './leads/spam.ts';
-import { stripeRoute } from './leads/stripe.ts';
+import { checkoutRoutes } from './checkout/routes.ts';
 import type { Logger } from './log.ts';
 import type { Metrics } from './metrics.ts';
 import { digestNotification, watchDigest, weeklyDigest } from './notify/digest.ts';
@@ -144,7 +144,7 @@ export async function assemble({ config, log, metrics, events, storage, uwsBuild
       store: storage.leads, geo, defaultCountry, thanksUrl: settings.thanksUrl, googleLeadFormKey: settings.googleLeadFormKey, spam: settings.spam,
       turnstile: settings.turnstile && new Turnstile(settings.turnstile.secret, settings.turnstile.verifyUrl),
     }),
-    ...(config.stripeWebhookSecret ? [stripeRoute({ secret: config.stripeWebhookSecret, storage, defaultCountry, log })] : []),
+    ...checkoutRoutes(config.checkouts, { storage, clickhouse, notifier, defaultCountry, log }),
     ...sessionRoutes({ auth, throttle: new LoginThrottle(), log }),
     statsRoute({ auth, reports: storage.reports, clickhouse, currency, timeZone: settings.timeZone }),
     ...leadAdminRoutes({ auth, storage, notifier, worker, clickhouse, defaultCountry, currency, vapidPublicKey, pushEndpoints }),

@@ -67,7 +67,8 @@ export interface Config {
   google: GoogleConfig | undefined;
   /** Meta Conversions API; undefined unless META_PIXEL_ID and META_ACCESS_TOKEN are set. */
   meta: MetaConfig | undefined;
-  stripeWebhookSecret: string | undefined;
+  /** Webhook secrets of the hosted checkouts; a checkout's route exists only when its secret is set. */
+  checkouts: { stripe: string | undefined; hotmart: string | undefined; kiwify: string | undefined };
   /** Backups to S3; undefined unless S3_BUCKET is set. */
   backup: BackupConfig | undefined;
   /** Requests per minute per client IP (0 = no limit), a global ceiling per second, and how many clients are tracked. */
@@ -239,7 +240,7 @@ export function readConfig(env: Env): Config {
     },
     bodyTimeoutMs: int('HTTP_BODY_TIMEOUT_MS', 30_000, 100, 600_000),
     retention: { eventDays: int('EVENT_RETENTION_DAYS', 730, 0, 36_500), leadDays: int('LEAD_RETENTION_DAYS', 730, 0, 36_500) },
-    stripeWebhookSecret: optional('STRIPE_WEBHOOK_SECRET'),
+    checkouts: { stripe: optional('STRIPE_WEBHOOK_SECRET'), hotmart: optional('HOTMART_HOTTOK'), kiwify: optional('KIWIFY_WEBHOOK_TOKEN') },
     siteUrls: parseSiteUrls(optional('SITE_URLS'), problems),
     doctorAfterStartMs: int('CONNECTIONS_CHECK_DELAY_MS', 30_000, 0, 86_400_000),
     spendSyncMinutes: int('SPEND_SYNC_MINUTES', 60, 0, 1440),

@@ -75,8 +75,19 @@ export function toRows(hit: Hit): EventRow[] {
     screen_width: b.screenW,
     screen_height: b.screenH,
     language: b.lang,
-    props: b.props,
+    props: b.type === 'checkout' ? checkoutProps(b) : b.props,
   }));
+}
+
+/**
+ * A click to a hosted checkout keeps what the sale's webhook will need and event rows otherwise
+ * leave out: Meta's ids, the landing page and the consent the tracker had (src/checkout/touches.ts
+ * reads them back). Nothing of it is sent when consent was refused (see beacon.ts).
+ */
+function checkoutProps(b: Beacon): Record<string, string> {
+  const props = { ...b.props };
+  for (const [key, value] of [['fbc', b.fbc], ['fbp', b.fbp], ['landing', b.landing], ['consent', b.consent]] as const) if (value) props[key] = value;
+  return props;
 }
 
 function eventTime(ts: number | undefined, receivedAt: number): number {

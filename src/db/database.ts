@@ -257,6 +257,57 @@ const MIGRATIONS: Array<{ version: number; name: string; sql: string; rebuildsTa
       ALTER TABLE leads ADD COLUMN quote_value REAL;
     `,
   },
+  {
+    version: 13,
+    name: 'sales from hosted checkouts (Hotmart, Kiwify, Stripe): leads of source checkout, the platform and transaction of a sale; the Stripe ledger serves every checkout',
+    rebuildsTables: true,
+    sql: `
+      CREATE TABLE leads_v13 (
+        id TEXT PRIMARY KEY,
+        event_id TEXT UNIQUE,
+        source TEXT NOT NULL CHECK (source IN ('form', 'call', 'whatsapp', 'google_lead_form', 'checkout')),
+        status TEXT NOT NULL DEFAULT 'NEW' CHECK (status IN ('NEW', 'CONTACTED', 'QUOTED', 'SOLD', 'LOST')),
+        is_test INTEGER NOT NULL DEFAULT 0,
+        name TEXT, phone TEXT, email TEXT, message TEXT, service TEXT, extra TEXT, ref_code TEXT,
+        gclid TEXT, gbraid TEXT, wbraid TEXT, fbclid TEXT, msclkid TEXT, fbc TEXT, fbp TEXT,
+        utm_source TEXT, utm_medium TEXT, utm_campaign TEXT, utm_term TEXT, utm_content TEXT,
+        landing_page TEXT, page_url TEXT, referrer TEXT, visitor_id TEXT, session_id TEXT,
+        client_ip TEXT, user_agent TEXT, country TEXT, region TEXT, city TEXT,
+        consent_ads INTEGER,
+        google_campaign_id TEXT, google_form_id TEXT,
+        sale_value REAL, sale_currency TEXT, sold_at INTEGER,
+        note TEXT,
+        created_at INTEGER NOT NULL,
+        updated_at INTEGER NOT NULL,
+        anonymised_at INTEGER,
+        flag TEXT,
+        client_net TEXT,
+        consent_personalization INTEGER,
+        utm_id TEXT, ad_campaign_id TEXT, ad_campaign TEXT, ad_group TEXT, ad_keyword TEXT, ad_resolved_at INTEGER,
+        quote_value REAL,
+        -- A sale paid on a hosted checkout: the platform (hotmart, kiwify, stripe) and its transaction id.
+        checkout TEXT,
+        checkout_ref TEXT
+      );
+      INSERT INTO leads_v13 SELECT *, NULL, NULL FROM leads;
+      DROP TABLE leads;
+      ALTER TABLE leads_v13 RENAME TO leads;
+      CREATE INDEX leads_status ON leads (status);
+      CREATE INDEX leads_ref_code ON leads (ref_code);
+      CREATE INDEX leads_phone ON leads (phone);
+      CREATE INDEX leads_email ON leads (email);
+      CREATE INDEX leads_visitor ON leads (visitor_id);
+      CREATE INDEX leads_ip_created ON leads (client_ip, created_at);
+      CREATE INDEX leads_net_created ON leads (client_net, created_at);
+      CREATE INDEX leads_unresolved_gclid ON leads (created_at) WHERE gclid IS NOT NULL AND ad_resolved_at IS NULL;
+
+      -- Keys are the platform's own: Stripe's event and PaymentIntent ids as before, hotmart:… and kiwify:… for the others.
+      ALTER TABLE stripe_events RENAME TO checkout_events;
+      ALTER TABLE stripe_payments RENAME TO checkout_payments;
+      DROP INDEX stripe_payments_lead;
+      CREATE INDEX checkout_payments_lead ON checkout_payments (lead_id);
+    `,
+  },
 ];
 
 /** The schema version this build writes (a backup from a newer one is refused). */

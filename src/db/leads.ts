@@ -4,7 +4,7 @@
 import { randomUUID } from 'node:crypto';
 import { foldText, type Db } from './database.ts';
 
-export const LEAD_SOURCES = ['form', 'call', 'whatsapp', 'google_lead_form'] as const;
+export const LEAD_SOURCES = ['form', 'call', 'whatsapp', 'google_lead_form', 'checkout'] as const;
 export type LeadSource = (typeof LEAD_SOURCES)[number];
 
 export const LEAD_STATUSES = ['NEW', 'CONTACTED', 'QUOTED', 'SOLD', 'LOST'] as const;
@@ -71,6 +71,9 @@ export interface Lead {
   anonymised_at: number | null;
   /** Held by a spam check: stored, but not notified nor sent to ad platforms. */
   flag: string | null;
+  /** A sale paid on a hosted checkout: the platform (hotmart, kiwify, stripe) and the transaction of its first payment. */
+  checkout: string | null;
+  checkout_ref: string | null;
   created_at: number;
   updated_at: number;
 }
@@ -81,7 +84,7 @@ export function soldBeforeLead(lead: Lead): boolean {
 }
 
 /** A lead as the intake hands it over: every column but the ones the store fills (id, updated_at, and the later ones). */
-export type NewLead = Omit<Lead, 'id' | 'status' | 'updated_at' | 'sale_value' | 'sale_currency' | 'sold_at' | 'quote_value' | 'note' | 'anonymised_at' | 'ad_campaign_id' | 'ad_campaign' | 'ad_group' | 'ad_keyword' | 'ad_resolved_at'>;
+export type NewLead = Omit<Lead, 'id' | 'status' | 'updated_at' | 'sale_value' | 'sale_currency' | 'sold_at' | 'quote_value' | 'note' | 'anonymised_at' | 'ad_campaign_id' | 'ad_campaign' | 'ad_group' | 'ad_keyword' | 'ad_resolved_at' | 'checkout' | 'checkout_ref'>;
 
 export interface HistoryEntry {
   at: number;
@@ -95,6 +98,8 @@ export interface Sale {
   value: number;
   currency: string;
   at: number;
+  /** Paid on a hosted checkout: its platform and transaction (kept from the first payment). */
+  checkout?: { platform: string; ref: string };
 }
 
 type Hook<T> = (lead: Lead, detail: T) => void;
@@ -196,6 +201,11 @@ export class LeadStore {
     return undefined;
   }
 
+  /** This visitor's most recent lead (the tracker's visitor id). */
+  latestOfVisitor(visitorId: string): Lead | undefined {
+    return this.db.prepare('SELECT * FROM leads WHERE visitor_id = ? ORDER BY rowid DESC LIMIT 1').get(visitorId) as Lead | undefined;
+  }
+
   /** Leads since `since` from this network (client_net) or with this phone: the flood checks count them. */
   countSince(column: 'client_net' | 'phone', value: string, since: number): number {
     return this.db.prepare(`SELECT count(*) FROM leads WHERE ${column} = ? AND created_at >= ?`).pluck().get(value, since) as number;
@@ -238,6 +248,7 @@ export class LeadStore {
       if (lead.status === 'SOLD' && lead.sale_value === sale.value && lead.sale_currency === sale.currency && lead.sold_at === sale.at) return { lead, changed: false };
       const now = Date.now();
       this.db.prepare("UPDATE leads SET status = 'SOLD', sale_value = ?, sale_currency = ?, sold_at = ?, updated_at = ? WHERE id = ?").run(sale.value, sale.currency, sale.at, now, id);
+      if (sale.checkout && lead.checkout_ref === null) this.db.prepare('UPDATE leads SET checkout = ?, checkout_ref = ? WHERE id = ?').run(sale.checkout.platform, sale.checkout.ref, id);
       const history = this.db.prepare('INSERT INTO lead_history (lead_id, at, actor, field, old_value, new_value) VALUES (?, ?, ?, ?, ?, ?)');
       if (lead.status !== 'SOLD') history.run(id, now, actor, 'status', lead.status, 'SOLD');
       history.run(id, now, actor, 'sale', lead.sale_value === null ? null : `${lead.sale_value} ${lead.sale_currency}`, `${sale.value} ${sale.currency} at ${new Date(sale.at).toISOString()}`);

@@ -12,7 +12,7 @@ import { PushSubscriptions } from './push.ts';
 import { LeadReports } from './reports.ts';
 import { Sessions } from './sessions.ts';
 import { Settings } from './settings.ts';
-import { StripeLedger } from './stripe.ts';
+import { CheckoutLedger } from './checkout.ts';
 
 export interface StorageOptions {
   /** Refuse a path without leads.db (the admin commands), instead of starting an empty database. */
@@ -27,7 +27,7 @@ export class Storage {
   readonly settings: Settings;
   readonly sessions: Sessions;
   readonly push: PushSubscriptions;
-  readonly stripe: StripeLedger;
+  readonly checkout: CheckoutLedger;
   readonly reports: LeadReports;
   readonly personalData: PersonalData;
 
@@ -37,7 +37,7 @@ export class Storage {
     this.settings = new Settings(db);
     this.sessions = new Sessions(db);
     this.push = new PushSubscriptions(db);
-    this.stripe = new StripeLedger(db);
+    this.checkout = new CheckoutLedger(db);
     this.reports = new LeadReports(db);
     this.personalData = new PersonalData(db);
   }

@@ -82,7 +82,7 @@ export function saleEvent(lead: Lead, clickWindowDays = 90, validateOnly = false
       eventTimestamp: { seconds: Math.floor(lead.sold_at / 1000), nanos: (lead.sold_at % 1000) * 1e6 },
       conversionValue: retracted ? 0 : lead.sale_value,
       currency: lead.sale_currency,
-      eventSource: lead.source === 'call' || lead.source === 'whatsapp' ? 'PHONE' : 'OTHER',
+      eventSource: lead.source === 'call' || lead.source === 'whatsapp' ? 'PHONE' : lead.checkout ? 'WEB' : 'OTHER',
       ...(consent ? { consent } : {}),
       ...(clickId || device ? { adIdentifiers: { ...clickId, ...(device ? { landingPageDeviceInfo: device } : {}) } } : {}),
       ...(identifiers.length > 0 ? { userData: { userIdentifiers: identifiers } } : {}),

@@ -35,6 +35,7 @@ const ACTION_SOURCE: Record<Lead['source'], string> = {
   call: 'phone_call',
   whatsapp: 'chat',
   google_lead_form: 'other',
+  checkout: 'website',
 };
 
 export interface MetaEvent {
@@ -62,15 +63,19 @@ export function metaEvent(lead: Lead, name: MetaJob['event']): { event: MetaEven
     ...(lead.client_ip ? { client_ip_address: lead.client_ip } : {}),
     ...(lead.user_agent ? { client_user_agent: lead.user_agent } : {}),
   };
-  // A sale is closed offline, recorded in our system; a lead happened where it came from.
-  const actionSource = name === 'Purchase' ? 'system_generated' : ACTION_SOURCE[lead.source];
+  // A sale is closed offline, recorded in our system, unless the buyer paid on a web checkout
+  // (Hotmart, Kiwify, Stripe): then it happened on the website, under the platform's transaction
+  // id (the id a browser pixel on the thank-you page would send, so Meta counts it once).
+  const paidOnline = name === 'Purchase' && lead.checkout_ref !== null && Boolean(lead.page_url ?? lead.landing_page);
+  const actionSource = name === 'Purchase' ? (paidOnline ? 'website' : 'system_generated') : ACTION_SOURCE[lead.source];
+  const pageUrl = lead.page_url ?? (paidOnline ? lead.landing_page : null);
   return {
     event: {
       event_name: name,
       event_time: eventTime,
-      event_id: name === 'Lead' ? (lead.event_id ?? lead.id) : `${lead.id}:purchase`,
+      event_id: name === 'Lead' ? (lead.event_id ?? lead.id) : (lead.checkout_ref ?? `${lead.id}:purchase`),
       action_source: actionSource,
-      ...(lead.page_url ? { event_source_url: lead.page_url } : {}),
+      ...(pageUrl ? { event_source_url: pageUrl } : {}),
       user_data: userData,
       ...(name === 'Purchase' ? { custom_data: { value: lead.sale_value!, currency: lead.sale_currency! } } : {}),
     },
@@ -93,7 +98,8 @@ export function meta(config: MetaConfig, leadById: (id: string) => Lead | undefi
     name: 'meta',
     batchSize: META_BATCH_SIZE,
     jobsFor(lead, change): NewJob[] {
-      if (change.kind === 'created') return lead.flag ? [] : [{ dedupKey: `meta:lead:${lead.id}`, payload: { leadId: lead.id, event: 'Lead' } }];
+      // A buyer a checkout reported is a sale, not a lead: only its Purchase goes.
+      if (change.kind === 'created') return lead.flag || lead.source === 'checkout' ? [] : [{ dedupKey: `meta:lead:${lead.id}`, payload: { leadId: lead.id, event: 'Lead' } }];
       // One Purchase per lead: Meta keeps the first event of an event_id and counts a second one as
       // another purchase, so a correction cannot reach it. Before it is sent, a correction changes
       // what is sent (the event is built from the lead at send time).

@@ -73,21 +73,39 @@ export async function runDoctor(deps: DoctorDeps, options: DoctorOptions = {}): 
     ...pushChecks(storage.settings.get('vapid') !== undefined || Boolean(config.leads.vapid.publicKey && config.leads.vapid.privateKey), devices, send, deps.sendTestPush),
     ...backups,
     ...website,
-    ...webhookChecks(config),
+    ...webhookChecks(config, (platform) => storage.checkout.lastReceived(platform)),
     ...signalChecks(storage.reports, platforms),
   ]);
 }
 
 /** Webhooks and spam protection: configured or not, and what to paste into each provider's console. */
-function webhookChecks(config: Config): Check[] {
+function webhookChecks(config: Config, lastReceived: (platform: 'stripe' | 'hotmart' | 'kiwify') => number | undefined): Check[] {
   const origin = config.publicOrigin ?? 'https://<PUBLIC_ORIGIN>';
   return [
     config.leads.turnstile ? ok('Turnstile', 'TURNSTILE_SECRET is set: form leads need a solved challenge (put the widget in each form)') : ok('Turnstile', 'not configured (optional: the honeypot and flood rules hold spam)'),
-    config.stripeWebhookSecret
-      ? ok('Stripe', `webhook secret set; the endpoint in Stripe → Developers → Webhooks must be ${origin}/hooks/stripe (events checkout.session.completed, payment_intent.succeeded)`)
-      : ok('Stripe', `not configured (optional): to record Stripe payments, add the endpoint ${origin}/hooks/stripe in Stripe → Developers → Webhooks and set STRIPE_WEBHOOK_SECRET`),
+    ...checkoutChecks(config, origin, lastReceived),
     config.leads.googleLeadFormKey
       ? ok('Google lead forms', `key set; in Google Ads → the lead form asset → Lead delivery, the webhook URL is ${origin}/hooks/google-lead-form and the key is GOOGLE_LEAD_FORM_KEY`)
       : ok('Google lead forms', `not configured (optional): set GOOGLE_LEAD_FORM_KEY and paste ${origin}/hooks/google-lead-form into the lead form's webhook`),
   ];
+}
+
+/**
+ * The hosted checkouts: each set up or not, where to paste its URL, and the proof that the
+ * platform reaches us (the last webhook it sent; each platform has a "send test" button).
+ */
+function checkoutChecks(config: Config, origin: string, lastReceived: (platform: 'stripe' | 'hotmart' | 'kiwify') => number | undefined): Check[] {
+  const setups = [
+    { platform: 'stripe', name: 'Stripe', secret: config.checkouts.stripe, key: 'STRIPE_WEBHOOK_SECRET', where: 'Stripe → Developers → Webhooks (events checkout.session.completed, checkout.session.async_payment_succeeded, payment_intent.succeeded, charge.refunded)' },
+    { platform: 'hotmart', name: 'Hotmart', secret: config.checkouts.hotmart, key: 'HOTMART_HOTTOK', where: 'Hotmart → Tools → Webhook (API and notifications), version 2.0.0 (events approved, complete, refunded, chargeback, cancelled)' },
+    { platform: 'kiwify', name: 'Kiwify', secret: config.checkouts.kiwify, key: 'KIWIFY_WEBHOOK_TOKEN', where: 'Kiwify → Apps → Webhooks (events approved purchase, refund, chargeback)' },
+  ] as const;
+  return setups.map(({ platform, name, secret, key, where }) => {
+    const url = `${origin}/hooks/${platform}`;
+    if (!secret) return ok(name, `not configured (optional): to record sales paid on ${name}, add ${url} in ${where} and set ${key}`);
+    const last = lastReceived(platform);
+    return last === undefined
+      ? warn(name, `${key} is set, but no webhook from ${name} has arrived yet`, `Add ${url} in ${where}, then send its test event: this line turns ok once one arrives.`)
+      : ok(name, `${key} set; the last webhook from ${name} arrived ${new Date(last).toISOString()} at ${url}`);
+  });
 }

@@ -44,8 +44,9 @@ export interface RequestHeaders {
   'if-none-match': string;
   'x-lc-csrf': string;
   'stripe-signature': string;
+  'x-hotmart-hottok': string;
 }
-const COPIED_HEADERS = ['content-type', 'user-agent', 'x-forwarded-for', 'cf-connecting-ip', 'authorization', 'cookie', 'origin', 'referer', 'accept-encoding', 'accept-language', 'if-none-match', 'x-lc-csrf', 'stripe-signature'] as const;
+const COPIED_HEADERS = ['content-type', 'user-agent', 'x-forwarded-for', 'cf-connecting-ip', 'authorization', 'cookie', 'origin', 'referer', 'accept-encoding', 'accept-language', 'if-none-match', 'x-lc-csrf', 'stripe-signature', 'x-hotmart-hottok'] as const;
 const COPIED = new Set<string>(COPIED_HEADERS);
 
 export type Handler = (req: Request) => Reply | Promise<Reply>;

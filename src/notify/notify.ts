@@ -44,18 +44,34 @@ export function notification(lead: Lead, options: NotifyOptions): NotificationPa
   };
 }
 
+/** A sale a checkout reported: "Venda aprovada: R$ 497,00" — "Curso X — via Google · campanha Y". */
+export function saleNotification(lead: Lead, product: string | undefined, options: NotifyOptions): NotificationPayload {
+  const say = notifyTexts(options.locale);
+  const value = new Intl.NumberFormat(options.locale, { style: 'currency', currency: lead.sale_currency ?? 'USD' }).format(lead.sale_value ?? 0);
+  const platform = lead.gclid || lead.gbraid || lead.wbraid ? 'Google' : lead.fbc || lead.fbclid ? 'Meta' : lead.utm_source;
+  const campaign = lead.ad_campaign ?? lead.utm_campaign;
+  const via = platform ? [say.via(platform), campaign ? say.campaign(campaign) : undefined].filter(Boolean).join(' · ') : say.noClick;
+  return { title: say.saleTitle(value), body: [product, via].filter(Boolean).join(' — '), leadId: lead.id, url: `/admin/#/lead/${lead.id}` };
+}
+
 export class Notifier {
   constructor(private readonly storage: { outbox: Outbox; push: PushSubscriptions }, private readonly options: NotifyOptions) {}
 
   /** Notifies new leads from now on (inside the transaction that stores each). */
   watch(leads: LeadStore): void {
     leads.onCreate.push((lead) => {
+      if (lead.source === 'checkout') return; // told as a sale, with its value (sale below)
       if (!lead.flag) this.owner(lead.id, notification(lead, this.options), { leadId: lead.id });
       else if (lead.flag === 'flood') {
         const say = notifyTexts(this.options.locale);
         this.owner(`lead-flood:${new Date().toISOString().slice(0, 13)}`, { title: say.floodTitle, body: say.floodBody, url: '/admin/#/' });
       }
     });
+  }
+
+  /** A sale a checkout reported (inside the transaction that records it). */
+  sale(lead: Lead, product: string | undefined): void {
+    this.owner(`sale:${lead.id}`, saleNotification(lead, product, this.options), { leadId: lead.id });
   }
 
   /** Something that is not a lead (a failed backup, a campaign wasting money), in the owner's language. */

@@ -13,6 +13,10 @@ export type OwnerAlert =
 export interface NotifyTexts {
   newLead: (source: Lead['source'], who: string, test: boolean) => string;
   campaign: (name: string) => string;
+  /** A sale a checkout reported: its value, and how the buyer came ("via Google · campaign Y"). */
+  saleTitle: (value: string) => string;
+  via: (platform: string) => string;
+  noClick: string;
   floodTitle: string;
   floodBody: string;
   testTitle: string;
@@ -27,8 +31,11 @@ export interface NotifyTexts {
 }
 
 const en: NotifyTexts = {
-  newLead: (source, who, test) => `New lead (${({ form: 'form', call: 'call click', whatsapp: 'WhatsApp click', google_lead_form: 'Google lead form' })[source]})${who}${test ? ' [test]' : ''}`,
+  newLead: (source, who, test) => `New lead (${({ form: 'form', call: 'call click', whatsapp: 'WhatsApp click', google_lead_form: 'Google lead form', checkout: 'checkout' })[source]})${who}${test ? ' [test]' : ''}`,
   campaign: (name) => `campaign ${name}`,
+  saleTitle: (value) => `Sale: ${value}`,
+  via: (platform) => `via ${platform}`,
+  noClick: 'no ad click known',
   floodTitle: 'Leads held',
   floodBody: 'Many leads from one source within an hour: they are held in the app, not notified one by one.',
   testTitle: 'Lean Capture',
@@ -53,8 +60,11 @@ const en: NotifyTexts = {
 };
 
 const tr: NotifyTexts = {
-  newLead: (source, who, test) => `Yeni talep (${({ form: 'form', call: 'arama tıklaması', whatsapp: 'WhatsApp tıklaması', google_lead_form: 'Google formu' })[source]})${who}${test ? ' [test]' : ''}`,
+  newLead: (source, who, test) => `Yeni talep (${({ form: 'form', call: 'arama tıklaması', whatsapp: 'WhatsApp tıklaması', google_lead_form: 'Google formu', checkout: 'ödeme sayfası' })[source]})${who}${test ? ' [test]' : ''}`,
   campaign: (name) => `kampanya ${name}`,
+  saleTitle: (value) => `Satış onaylandı: ${value}`,
+  via: (platform) => `${platform} üzerinden`,
+  noClick: 'bilinen bir reklam tıklaması yok',
   floodTitle: 'Talepler bekletildi',
   floodBody: 'Bir saat içinde tek kaynaktan çok sayıda talep geldi: tek tek bildirilmiyor, uygulamada bekletiliyor.',
   testTitle: 'Lean Capture',
@@ -79,8 +89,11 @@ const tr: NotifyTexts = {
 };
 
 const ptBR: NotifyTexts = {
-  newLead: (source, who, test) => `Novo contato (${({ form: 'formulário', call: 'clique para ligar', whatsapp: 'clique no WhatsApp', google_lead_form: 'formulário do Google' })[source]})${who}${test ? ' [teste]' : ''}`,
+  newLead: (source, who, test) => `Novo contato (${({ form: 'formulário', call: 'clique para ligar', whatsapp: 'clique no WhatsApp', google_lead_form: 'formulário do Google', checkout: 'checkout' })[source]})${who}${test ? ' [teste]' : ''}`,
   campaign: (name) => `campanha ${name}`,
+  saleTitle: (value) => `Venda aprovada: ${value}`,
+  via: (platform) => `via ${platform}`,
+  noClick: 'sem clique de anúncio conhecido',
   floodTitle: 'Contatos retidos',
   floodBody: 'Muitos contatos da mesma origem em uma hora: ficam retidos no app, sem uma notificação para cada um.',
   testTitle: 'Lean Capture',

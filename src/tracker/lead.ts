@@ -1,5 +1,5 @@
 // /t-lead.js: the part of the tracker that makes leads, loaded by /t.js (src/tracker/t.ts) on
-// pages with a lead form, a tel: link or a WhatsApp link. It works through the `lc` object the
+// pages with a lead form, a tel: link, a WhatsApp link or a link to a hosted checkout. It works through the `lc` object the
 // core leaves on window: send, attribution, consent, visitor, session, clean, endpoint, load time.
 // Same rules as the core: every entry point wrapped, nothing thrown into the page.
 
@@ -14,10 +14,26 @@ safe(() => {
   lc.l = 1;
   const on = (type: string, f: (e: any) => unknown) => d.addEventListener(type, safe(f), true);
 
+  // Hosted checkouts: the link (or form) takes this visitor's id to the platform, which passes it
+  // back in its webhook (Hotmart and Kiwify: sck; Stripe Payment Links: client_reference_id),
+  // with the UTMs; only with consent where the site asks. Done at the click, so links a page adds
+  // later are carried too. Returns the link, or nothing when it is not a checkout.
+  const checkout = (href: string) => {
+    const u = new URL(href, location.href);
+    const host = u.hostname;
+    if (!lc.c() || !/^(pay|go)\.hotmart\.com$|^pay\.kiwify\.com(\.br)?$|^buy\.stripe\.com$/.test(host)) return;
+    const a = lc.a();
+    for (const k in a) /^utm_/.test(k) && a[k] && u.searchParams.set(k, a[k]);
+    u.searchParams.set(host[0] == 'b' ? 'client_reference_id' : 'sck', lc.v());
+    lc.s('checkout', host, { href: u.href });
+    return u.href;
+  };
+
   // Calls and WhatsApp: the WhatsApp text gets a reference code the owner can match to this click.
   on('click', (e) => {
     const a = e.target.closest('a');
     if (a?.protocol == 'tel:') lc.s('call', '', { href: a.href });
+    if (a?.href) a.href = checkout(a.href) || a.href;
     if (!/^(wa\.me|api\.whatsapp\.com)$/.test(a?.hostname)) return;
     const ref = lc.v().slice(0, 5);
     const u = new URL((a.lc ||= a.href)); // from the original link: a second click adds no second code
@@ -30,6 +46,9 @@ safe(() => {
   // markup in the form itself (name="lc_hp", see the README).
   on('submit', (e) => {
     const form = e.target;
+    // A form that posts to a checkout: its fields carry the same (a GET form's action loses its query).
+    const to = checkout(form.action);
+    if (to) new URL(to).searchParams.forEach((value, name) => form.append(Object.assign(d.createElement('input'), { type: 'hidden', name, value })));
     if (!('lcLead' in form.dataset)) return;
     e.preventDefault();
     // One id per form on this page: a double click, a retry or a second send is the same lead.

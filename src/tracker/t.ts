@@ -1,7 +1,8 @@
 // The tracker served as /t.js, the part every page loads: pageviews (SPA too), click ids and UTMs
 // kept as timed first and last touches, consent (our own API and Google Consent Mode), custom
-// events. Pages with a lead form, a tel: or a WhatsApp link also load /t-lead.js (src/tracker/
-// lead.ts), which turns those into leads through the `lc` object below.
+// events. Pages with a lead form, a tel: or a WhatsApp link, or a link to a hosted checkout also
+// load /t-lead.js (src/tracker/lead.ts), which turns those into leads (and carries the visitor to
+// the checkout) through the `lc` object below.
 // It runs on the business's pages, so every entry point is wrapped: nothing it does may throw
 // into the host page or block it. Minified by esbuild at server start (src/collect/tracker-route.ts);
 // the size budget (1.5 KB gzipped) is checked by a test, so this file trades names for bytes.
@@ -101,8 +102,8 @@ safe(() => {
   let leadPart = 0;
   const loadLeadPart = () =>
     leadPart ||
-    !d.querySelector('form[data-lc-lead],a[href^="tel:"],a[href*="wa.me"],a[href*="whatsapp.com"]') ||
-    ((leadPart = 1), d.head.append(Object.assign(d.createElement('script'), { src: script.src.replace(/t\.js\b/, 't-lead.js') })));
+    !d.querySelector('[data-lc-lead],[href^="tel:"],[href*="wa.me"],[href*=whatsapp],[href*="pay."],[href*="buy."]') ||
+    ((leadPart = 1), d.head.append(Object.assign(d.createElement('script'), { src: script.src.replace('t.js', 't-lead.js') })));
 
   // Pageviews; a reload of the same URL within 10 s is not counted again. Single-page apps and
   // back/forward are seen by watching the URL (a 300 ms check costs less than patching History).

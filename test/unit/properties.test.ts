@@ -7,7 +7,7 @@ import fc from 'fast-check';
 import { parseCollect } from '../../src/collect/beacon.ts';
 import { clientIp } from '../../src/http/client-ip.ts';
 import { attributionFromCookies, fieldsFromForm, fieldsFromJson, normaliseEmail, normalisePhone, parseLead } from '../../src/leads/lead.ts';
-import { verifyStripeSignature } from '../../src/leads/stripe.ts';
+import { verifyStripeSignature } from '../../src/checkout/stripe.ts';
 
 const RUNS = Number(process.env.FC_RUNS ?? 300);
 
