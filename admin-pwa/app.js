@@ -72,7 +72,8 @@ const ago = (ms) => {
   if (minutes > -1440) return relative.format(Math.round(minutes / 60), 'hour');
   return relative.format(Math.round(minutes / 1440), 'day');
 };
-const SOURCE_ICON = { form: '📝', call: '📞', whatsapp: '💬', google_lead_form: '🅖' };
+const SOURCE_ICON = { form: '📝', call: '📞', whatsapp: '💬', google_lead_form: '🅖', checkout: '🛒' };
+const CHECKOUTS = { hotmart: 'Hotmart', kiwify: 'Kiwify', stripe: 'Stripe' };
 
 let offline = false;
 /** Bumped by every navigation: a screen whose data arrives after the owner moved on does not render. */
@@ -706,6 +707,7 @@ function historyText(x) {
     return m ? `${money(Number(m[1]), m[2])}${m[3] ? ` · ${dateTime(Date.parse(m[3]))}` : ''}` : v ?? '—';
   };
   if (x.field === 'status') return `${t.historyFields.status}: ${status(x.old_value)} → ${status(x.new_value)}`;
+  if (x.field === 'attribution' && t.checkoutUnmatched[x.new_value]) return t.checkoutUnmatched[x.new_value](CHECKOUTS[x.actor] ?? x.actor);
   if (x.field === 'quote_value') return `${t.historyFields.quote_value}: ${money(Number(x.new_value))}`;
   if (x.field === 'sale') return `${t.historyFields.sale}: ${x.old_value ? `${sale(x.old_value)} → ` : ''}${sale(x.new_value)}`;
   return `${t.historyFields[x.field] ?? x.field}: ${x.old_value ?? '—'} → ${x.new_value ?? '—'}`;

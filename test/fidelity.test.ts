@@ -14,6 +14,7 @@ import { googlePhone } from '../src/destinations/normalise.ts';
 import { ADMIN_TOKEN, adminGet, eventually, removeDir, startServer, type RunningServer } from './support/harness.ts';
 import { CLIENT, startGoogle } from './support/google.ts';
 import { META, startMeta } from './support/meta.ts';
+import { HOTTOK, KIWIFY_TOKEN, hotmartBody, kiwifyBody, post } from './support/checkouts.ts';
 
 type Json = Record<string, any>;
 const VISITORS = Number(process.env.FIDELITY_VISITORS ?? 1);
@@ -32,6 +33,8 @@ let meta: Awaited<ReturnType<typeof startMeta>>;
 const outcomes: Array<{ kind: string; ok: boolean; why: string }> = [];
 /** Leads whose sale must reach Google, and Meta (as one Purchase); leads whose consent was denied. */
 const expected = { google: [] as string[], meta: [] as string[], denied: [] as string[] };
+/** The event_id a lead's Purchase goes to Meta under when it is not `<lead>:purchase` (a checkout's transaction). */
+const metaEventIds = new Map<string, string>();
 
 const admin = (path: string, method = 'GET', body?: unknown) =>
   fetch(server.url + path, { method, headers: { Authorization: `Bearer ${ADMIN_TOKEN}`, 'Content-Type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) });
@@ -50,6 +53,15 @@ function page(tracker: string, attributes: string, head = ''): string {
 <form id="lead" data-lc-lead method="post" action="/fallback"><input name="phone"><button id="send">Send</button></form>
 <script>for (const id of ['tel', 'wa']) document.getElementById(id).addEventListener('click', (e) => e.preventDefault());
 window.fbq = (...args) => (window.fbqCalls = window.fbqCalls || []).push(args); // the Meta pixel, as a stand-in</script>
+</body></html>`;
+}
+
+function shop(tracker: string, attributes: string, head = ''): string {
+  return `<!doctype html><html><head><meta charset="utf-8"><title>Curso</title>${head}
+<script defer src="${tracker}/t.js" ${attributes}></script></head><body>
+<a id="hotmart" href="https://pay.hotmart.com/X93485743A?off=k2pasun0&amp;checkoutMode=10">Comprar</a>
+<a id="stripe" href="https://buy.stripe.com/test_14k5lq7Hn0yd8lW000">Pay</a>
+<button id="later" onclick="document.body.insertAdjacentHTML('beforeend', '&lt;a id=kiwify href=https://pay.kiwify.com.br/gOjcexD&gt;Comprar agora&lt;/a&gt;')">Offer</button>
 </body></html>`;
 }
 
@@ -73,6 +85,8 @@ before(async () => {
     META_API_VERSION: META.version,
     META_GRAPH_URL: meta.url,
     STRIPE_WEBHOOK_SECRET: STRIPE_SECRET,
+    HOTMART_HOTTOK: HOTTOK,
+    KIWIFY_WEBHOOK_TOKEN: KIWIFY_TOKEN,
     TRUST_PROXY: '1',
     // The production defaults, on: every visitor has its own address through its proxy.
     RATE_LIMIT_COLLECT: '600',
@@ -87,6 +101,9 @@ before(async () => {
     '/banner': (t) => page(t, '', CONSENT_MODE),
     '/banner-required': (t) => page(t, 'data-consent="required"', CONSENT_MODE),
     '/fallback': () => '<!doctype html><p>posted</p>',
+    // A sales page whose buy buttons go to hosted checkouts; one added later, as a pop-up would.
+    '/shop': (t) => shop(t, ''),
+    '/shop-consent': (t) => shop(t, 'data-consent="required"', CONSENT_MODE),
     // A single-page app whose quote form appears in a pop-up, without a URL change.
     '/spa': (t) => `<!doctype html><html><head><meta charset="utf-8"><title>Usta</title><script defer src="${t}/t.js"></script></head><body>
 <button id="open">Get a quote</button>
@@ -108,7 +125,7 @@ before(async () => {
 after(async () => {
   const correct = outcomes.filter((o) => o.ok).length;
   const at = (id: string) => google?.events().filter((e) => e.transactionId === id) ?? [];
-  const purchases = (id: string) => meta?.events.filter((e) => e.event_name === 'Purchase' && e.event_id === `${id}:purchase`) ?? [];
+  const purchases = (id: string) => meta?.events.filter((e) => e.event_name === 'Purchase' && e.event_id === (metaEventIds.get(id) ?? `${id}:purchase`)) ?? [];
   // A restated value (a refund) is a legitimate second event of a transaction; the same value twice is a duplicate.
   const repeats = (events: Array<Record<string, any>>) => events.length - new Set(events.map((e) => e.conversionValue ?? e.custom_data?.value)).size;
   const googleOnce = expected.google.filter((id) => at(id).length >= 1 && repeats(at(id)) === 0).length;
@@ -431,6 +448,116 @@ test('a Stripe payment reported twice (Checkout and its PaymentIntent), then par
       await stripe(`evt_c_${pi}`, 'charge.refunded', { id: `ch_${pi}`, payment_intent: pi, amount: 120000, amount_refunded: 20000, currency: 'try' });
       await eventually(async () => (google.events().some((e) => e.transactionId === lead.id && e.conversionValue === 1000) ? true : undefined), 15_000, 'the restated value');
       assert.deepEqual(google.events().filter((e) => e.transactionId === lead.id).map((e) => e.conversionValue), [1200, 1000]);
+    });
+  }
+});
+
+/** Clicks a buy button; the checkout (another site) is intercepted: returns the URL the browser went to. */
+async function checkoutClick(p: Page, selector: string, pattern: string): Promise<URL> {
+  let went = '';
+  await p.context().route(pattern, (route) => {
+    went = route.request().url();
+    return route.fulfill({ status: 200, contentType: 'text/html', body: '<!doctype html><p>checkout</p>' });
+  });
+  await p.click(selector);
+  await eventually(async () => went || undefined, 10_000, `the browser at ${pattern}`);
+  return new URL(went);
+}
+
+/** The click to the checkout, in ClickHouse: what the webhook's match reads. */
+const checkoutEvent = (visitor: string) =>
+  eventually(async () => (await adminGet<{ events: Json[] }>(server, '/api/admin/events?limit=500')).events.find((e) => e.type === 'checkout' && e.visitor_id === visitor), 10_000, 'the checkout click in ClickHouse');
+
+/** The lead a checkout's transaction made. */
+const checkoutLead = (eventId: string) =>
+  eventually(async () => (await adminGet<{ leads: Json[] }>(server, '/api/admin/leads')).leads.find((l) => l.source === 'checkout' && l.event_id === eventId), 10_000, `the lead of ${eventId}`);
+
+const BUYER = { name: 'Ana Beatriz Souza', email: 'ana.souza@gmail.com', phone: '11987654321' };
+
+test('Hotmart after a Google and a Meta click: the buy link carries the visitor; the webhook (sent three times, then "complete") is one sale; Google and Meta get it once, under the click and the transaction; a refund restates it at Google', async () => {
+  for (let v = 0; v < VISITORS; v++) {
+    await journey('Hotmart sale, replayed, refunded', async () => {
+      const p = await land('/shop', `?gclid=Cj0-hot-${v}&fbclid=FB-hot-${v}&utm_source=google&utm_campaign=confeitaria`);
+      const visitor: string = await p.evaluate(() => (window as any).lc.v());
+      const to = await checkoutClick(p, '#hotmart', 'https://pay.hotmart.com/**');
+      assert.equal(to.searchParams.get('sck'), visitor, 'the visitor goes to Hotmart in sck');
+      assert.equal(to.searchParams.get('off'), 'k2pasun0', 'the offer stays');
+      assert.equal(to.searchParams.get('utm_campaign'), 'confeitaria');
+      await checkoutEvent(visitor);
+      await p.context().close();
+      const transaction = `HP${Date.now()}${v}`;
+      const approved = hotmartBody('PURCHASE_APPROVED', { transaction, price: 497, sck: visitor, buyer: BUYER });
+      for (let i = 0; i < 3; i++) assert.equal((await post.hotmart(server.url, approved)).status, 200, 'a replay is acknowledged');
+      assert.equal((await post.hotmart(server.url, hotmartBody('PURCHASE_COMPLETE', { transaction, price: 497, sck: visitor, buyer: BUYER }))).status, 200);
+      const lead = await checkoutLead(`hotmart:${transaction}`);
+      assert.deepEqual([lead.status, lead.sale_value, lead.sale_currency, lead.gclid, lead.consent_ads, lead.email, lead.phone], ['SOLD', 497, 'BRL', `Cj0-hot-${v}`, true, BUYER.email, '+5511987654321']);
+      assert.match(lead.fbc ?? '', new RegExp(`^fb\\.1\\.\\d+\\.FB-hot-${v}$`));
+      expected.google.push(lead.id);
+      expected.meta.push(lead.id);
+      metaEventIds.set(lead.id, transaction);
+      const event = await googleEvent(lead.id);
+      assert.deepEqual([event.adIdentifiers?.gclid, event.conversionValue, event.currency, event.eventSource, event.consent.adUserData], [`Cj0-hot-${v}`, 497, 'BRL', 'WEB', 'CONSENT_GRANTED']);
+      const purchase = await eventually(async () => meta.events.find((e) => e.event_name === 'Purchase' && e.event_id === transaction), 15_000, 'the Purchase at Meta');
+      assert.deepEqual([purchase.action_source, purchase.user_data.fbc, purchase.custom_data], ['website', lead.fbc, { value: 497, currency: 'BRL' }]);
+      assert.match(purchase.event_source_url, /\/shop\?/);
+      assert.equal((await post.hotmart(server.url, hotmartBody('PURCHASE_REFUNDED', { transaction, price: 497, sck: visitor, buyer: BUYER }))).status, 200);
+      await eventually(async () => (google.events().some((e) => e.transactionId === lead.id && e.conversionValue === 0) ? true : undefined), 15_000, 'the refund restated at Google');
+      assert.deepEqual(google.events().filter((e) => e.transactionId === lead.id).map((e) => e.conversionValue), [497, 0]);
+    });
+  }
+});
+
+test('Kiwify on a site that asks for consent: refused, the link goes as it was; given, a link the page adds later carries the visitor; the sale reaches Meta with the fbc and Google with the click', async () => {
+  for (let v = 0; v < VISITORS; v++) {
+    await journey('Kiwify sale, consent asked', async () => {
+      const refused = await land('/shop-consent', `?gclid=Cj0-kiwi-no-${v}`);
+      await refused.click('#later');
+      const plain = await checkoutClick(refused, '#kiwify', 'https://pay.kiwify.com.br/**');
+      assert.equal(plain.search, '', 'no consent: nothing added to the link');
+      await refused.context().close();
+
+      const p = await land('/shop-consent', `?gclid=Cj0-kiwi-${v}&fbclid=FB-kiwi-${v}&utm_source=facebook`);
+      await p.evaluate(() => (window as any).accept());
+      const visitor: string = await p.evaluate(() => (window as any).lc.v());
+      await p.click('#later'); // the pop-up's link did not exist when the page loaded
+      const to = await checkoutClick(p, '#kiwify', 'https://pay.kiwify.com.br/**');
+      assert.equal(to.searchParams.get('sck'), visitor);
+      assert.equal(to.searchParams.get('utm_source'), 'facebook');
+      await checkoutEvent(visitor);
+      await p.context().close();
+      const orderId = `kw-${Date.now()}-${v}`;
+      const body = kiwifyBody('order_approved', { orderId, cents: 19_700, sck: visitor, buyer: { ...BUYER, phone: '+5511912345678' } });
+      for (let i = 0; i < 3; i++) assert.equal((await post.kiwify(server.url, body)).status, 200);
+      const lead = await checkoutLead(`kiwify:${orderId}`);
+      assert.deepEqual([lead.sale_value, lead.sale_currency, lead.gclid, lead.consent_ads], [197, 'BRL', `Cj0-kiwi-${v}`, true]);
+      expected.google.push(lead.id);
+      expected.meta.push(lead.id);
+      metaEventIds.set(lead.id, orderId);
+      assert.equal((await googleEvent(lead.id)).adIdentifiers?.gclid, `Cj0-kiwi-${v}`);
+      const purchase = await eventually(async () => meta.events.find((e) => e.event_name === 'Purchase' && e.event_id === orderId), 15_000, 'the Purchase at Meta');
+      assert.match(purchase.user_data.fbc, new RegExp(`\\.FB-kiwi-${v}$`));
+    });
+  }
+});
+
+test('a Stripe Payment Link after a Google click: client_reference_id carries the visitor; the payment is one sale at Google', async () => {
+  for (let v = 0; v < VISITORS; v++) {
+    await journey('Stripe Payment Link sale', async () => {
+      const p = await land('/shop', `?gclid=Cj0-link-${v}`);
+      const visitor: string = await p.evaluate(() => (window as any).lc.v());
+      const to = await checkoutClick(p, '#stripe', 'https://buy.stripe.com/**');
+      assert.equal(to.searchParams.get('client_reference_id'), visitor);
+      await checkoutEvent(visitor);
+      await p.context().close();
+      const pi = `pi_link_${v}_${Date.now()}`;
+      const body = JSON.stringify({ id: `evt_${pi}`, type: 'checkout.session.completed', created: Math.floor(Date.now() / 1000), livemode: true, data: { object: { id: `cs_${pi}`, payment_status: 'paid', payment_intent: pi, payment_link: 'plink_1', amount_total: 19_900, currency: 'brl', client_reference_id: visitor, customer_details: { email: 'link.buyer@gmail.com', name: 'Link Buyer' } } } });
+      const t = Math.floor(Date.now() / 1000);
+      const signature = `t=${t},v1=${createHmac('sha256', STRIPE_SECRET).update(`${t}.${body}`).digest('hex')}`;
+      assert.equal((await post.stripe(server.url, body, signature)).status, 200);
+      const lead = await checkoutLead(`stripe:${pi}`);
+      expected.google.push(lead.id);
+      const event = await googleEvent(lead.id);
+      assert.deepEqual([event.adIdentifiers?.gclid, event.conversionValue, event.currency], [`Cj0-link-${v}`, 199, 'BRL']);
     });
   }
 });

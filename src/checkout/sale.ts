@@ -112,10 +112,10 @@ export async function recordCheckout(deps: CheckoutDeps, e: CheckoutEvent): Prom
     else {
       lead = createLead(deps, e, email, phone, undefined);
       matchedBy = 'none';
-      // Said in the lead's history, where the owner looks when a sale credits no campaign.
-      leads.remark(lead.id, e.platform, 'attribution', e.visitorId
-        ? `${e.platform} passed visitor ${e.visitorId}, of whom no event is known, and no lead has this buyer's email or phone: the sale is recorded without a click`
-        : `${e.platform} passed no visitor id (the link to the checkout was not carried by our tag, or consent was refused) and no lead has this buyer's email or phone: the sale is recorded without a click`);
+      // Said in the lead's history (the app words it), where the owner looks when a sale credits no
+      // campaign: no visitor id came back (the link was not carried by our tag, or consent was
+      // refused), or one no event is known of; and no lead has this buyer's email or phone.
+      leads.remark(lead.id, e.platform, 'attribution', e.visitorId ? 'unknown-visitor' : 'no-visitor');
     }
     checkout.addPayment(key, lead.id, e.amount ?? 0, e.currency);
     const sold = restate(deps, lead.id, e.currency, e);
