@@ -404,7 +404,7 @@ test('a Stripe payment, signed and fresh, becomes the sale of its lead once', as
     const checkout = JSON.stringify({ id: 'evt_1', type: 'checkout.session.completed', created: Math.floor(Date.now() / 1000) - 60, data: { object: { id: 'cs_1', payment_status: 'paid', payment_intent: 'pi_1', amount_total: 125050, currency: 'try', client_reference_id: byReference } } });
     const first = await post(checkout, sign(checkout));
     assert.equal(first.status, 200);
-    assert.deepEqual(await first.json(), { matched: true, leadId: byReference, duplicate: false });
+    assert.deepEqual(await first.json(), { matched: true, leadId: byReference, matchedBy: 'lead', duplicate: false });
     assert.deepEqual(await (await post(checkout, sign(checkout))).json(), { matched: true, leadId: byReference, duplicate: true }, 'Stripe resending the event changes nothing');
     const l = (await adminGet<Json>(server, `/api/admin/leads/${byReference}`)).lead;
     assert.deepEqual([l.status, l.sale_value, l.sale_currency], ['SOLD', 1250.5, 'TRY']);
