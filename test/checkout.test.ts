@@ -106,6 +106,9 @@ test('a sale without our tracking parameter is matched by the buyer\'s email to 
   assert.equal(event.adIdentifiers?.gclid, 'Cj0-email-match');
   const told = await eventually(async () => telegram.calls.find((c) => c.text.includes('Venda aprovada')), 10_000, 'the owner told');
   assert.equal(told.text, 'Venda aprovada: R$\u00a0497,00\nCurso de Confeitaria — via Google · campanha confeitaria-pesquisa');
+  // The Sales screen's figures: the sale under its campaign.
+  const stats = await adminGet<Json>(server, '/api/admin/stats');
+  assert.deepEqual(stats.byCampaign.find((c: Json) => c.campaign === 'confeitaria-pesquisa')?.revenue, 497);
 });
 
 test('a sale matched to nothing is still recorded (a checkout lead without a click) and says why; a Kiwify chargeback restates it', async () => {
@@ -127,6 +130,8 @@ test('a sale matched to nothing is still recorded (a checkout lead without a cli
   assert.equal(((await (await post.kiwify(server.url, chargeback)).json()) as Json).refunded, true);
   assert.equal((await adminGet<Json>(server, `/api/admin/leads/${reply.leadId}`)).lead.sale_value, 0);
   assert.equal(((await (await post.kiwify(server.url, chargeback)).json()) as Json).duplicate, true, 'a resent chargeback changes nothing');
+  const stats = await adminGet<Json>(server, '/api/admin/stats');
+  assert.deepEqual(stats.bySource.find((x: Json) => x.source === 'checkout'), { source: 'checkout', leads: 1, sales: 1, revenue: 0 }, 'sales from checkouts in the figures');
 });
 
 test('the platforms\' own test deliveries (Hotmart\'s product 0, Stripe test mode) make test leads that reach no live conversion', async () => {
@@ -140,7 +145,7 @@ test('the platforms\' own test deliveries (Hotmart\'s product 0, Stripe test mod
       const d = (await adminGet<Json>(server, `/api/admin/leads/${id}`)).deliveries as Json[];
       return d.some((x) => x.destination === 'meta' && x.state === 'skipped') && d.some((x) => x.destination === 'google-test' && ['done', 'skipped'].includes(x.state)) ? d : undefined;
     }, 10_000, 'the test sale checked by Google, left out at Meta');
-    assert.equal(deliveries.find((d) => d.destination === 'meta').notSent.code, 'testLeadMeta');
+    assert.equal(deliveries.find((d) => d.destination === 'meta')?.notSent.code, 'testLeadMeta');
     assert.equal(deliveries.filter((d) => d.destination === 'google').length, 0, 'nothing for the live conversion action');
   }
   assert.equal(google.events().filter((e) => e.transactionId === sample.leadId || e.transactionId === stripe.leadId).length, 0);

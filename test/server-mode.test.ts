@@ -6,6 +6,7 @@ import { after, before, describe, test } from 'node:test';
 import { createClient, type ClickHouseClient } from '@clickhouse/client';
 import { adminGet, eventually, removeDir, send, startClickHouseServer, startServer, type ClickHouseUnderTest, type RunningServer } from './support/harness.ts';
 import { startProxy, type CuttableProxy } from './support/tcp-proxy.ts';
+import { HOTTOK, hotmartBody, post } from './support/checkouts.ts';
 
 describe('ingest on a ClickHouse server', () => {
   let clickhouse: ClickHouseUnderTest;
@@ -29,6 +30,7 @@ describe('ingest on a ClickHouse server', () => {
       CLICKHOUSE_PASSWORD: clickhouse.password,
       FLUSH_INTERVAL_MS: '200',
       TIMEZONE: 'Europe/Istanbul',
+      HOTMART_HOTTOK: HOTTOK,
     });
   });
   after(async () => {
@@ -98,6 +100,14 @@ describe('ingest on a ClickHouse server', () => {
     assert.equal(notReady.pendingRows, 25);
     assert.doesNotMatch(JSON.stringify(notReady), /ECONN|socket|Error|Code: \d+|127\.0\.0\.1/, 'public readiness tells no internals');
 
+    // A checkout's sale that names a visitor waits for ClickHouse to say who that was: 503, so the
+    // platform sends it again, and nothing is recorded half-way.
+    const sale = hotmartBody('PURCHASE_APPROVED', { transaction: 'HP-OUTAGE-1', price: 97, sck: 'v-outage', buyer: { name: 'Ana', email: 'ana.outage@gmail.com', phone: '11987650001' } });
+    const waiting = await post.hotmart(server.url, sale);
+    assert.equal(waiting.status, 503);
+    assert.equal(waiting.headers.get('retry-after'), '60');
+    assert.equal((await adminGet<{ leads: unknown[] }>(server, '/api/admin/leads?q=ana.outage')).leads.length, 0);
+
     await proxy.restore();
     await eventually(async () => ((await count()) === before + 25 ? true : undefined), 60_000, 'the backlog to drain');
     const ready = await fetch(`${server.url}/readyz`);
@@ -105,6 +115,8 @@ describe('ingest on a ClickHouse server', () => {
     assert.equal(((await ready.json()) as { pendingRows: number }).pendingRows, 0);
     await new Promise((r) => setTimeout(r, 500));
     assert.equal(await count(), before + 25, 'no row inserted twice');
+    assert.equal((await post.hotmart(server.url, sale)).status, 200, 'the sale, sent again once ClickHouse answers');
+    assert.equal((await adminGet<{ leads: unknown[] }>(server, '/api/admin/leads?q=ana.outage')).leads.length, 1);
   });
 });
 
