@@ -13,7 +13,7 @@ import { dirname } from 'node:path';
 export type Db = Database.Database;
 
 /** `rebuildsTables`: the migration recreates tables others refer to, so foreign keys are off while it runs (SQLite's documented procedure). */
-const MIGRATIONS: Array<{ version: number; name: string; sql: string; rebuildsTables?: boolean }> = [
+export const MIGRATIONS: ReadonlyArray<{ version: number; name: string; sql: string; rebuildsTables?: boolean }> = [
   {
     version: 1,
     name: 'leads, history, outbox, push subscriptions, settings',
