@@ -75,11 +75,11 @@ test('a forged Hotmart token or Kiwify signature is refused and stores nothing; 
   assert.deepEqual(await (await post.hotmart(server.url, JSON.stringify({ id: 'x', event: 'CLUB_FIRST_ACCESS', version: '2.0.0', data: { user: { email: 'a@b.c' } } }))).json(), { ignored: 'CLUB_FIRST_ACCESS' });
   const pix = kiwifyBody('pix_created', { orderId: 'kw-pix-1', cents: 9700, buyer: buyer('4') });
   assert.deepEqual(await (await post.kiwify(server.url, pix)).json(), { ignored: 'pix_created' });
-  const old = JSON.parse(body);
-  old.version = '1.0.0';
-  const v1 = await post.hotmart(server.url, JSON.stringify(old));
-  assert.equal(v1.status, 400);
-  assert.match(((await v1.json()) as Json).detail, /choose version 2\.0\.0/);
+  const future = JSON.parse(body);
+  future.version = '3.0.0';
+  const unknown = await post.hotmart(server.url, JSON.stringify(future));
+  assert.equal(unknown.status, 400);
+  assert.match(((await unknown.json()) as Json).detail, /choose version 2\.0\.0/);
   assert.equal((await post.hotmart(server.url, '{"event": "PURCHASE_APPROVED", "version": "2.0.0", "data": {}}')).status, 400, 'no transaction');
   assert.equal((await leads()).length, before, 'still nothing stored');
   const hotmart = (await doctor()).find((c) => c.integration === 'Hotmart');
@@ -111,6 +111,24 @@ test('a sale without our tracking parameter is matched by the buyer\'s email to 
   assert.deepEqual(stats.byCampaign.find((c: Json) => c.campaign === 'confeitaria-pesquisa')?.revenue, 497);
 });
 
+test('Hotmart\'s legacy postback (1.0.0: a form with the hottok in it) is read too: approved, then refunded', async () => {
+  const postback = (status: string, hottok = HOTTOK) =>
+    fetch(`${server.url}/hooks/hotmart`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ hottok, prod: '4774438', prod_name: 'Ebook Receitas', off: 'k2pasun0', price: '97.00', full_price: '97.00', currency: 'BRL', transaction: 'HP-V1-1', status, payment_type: 'billet', email: 'postback.v1@gmail.com', name: 'Carla Nunes', first_name: 'Carla', last_name: 'Nunes', phone_checkout_local_code: '21', phone_checkout_number: '988887777', address_country_ISO: 'BR', xcod: '', sck: '' }).toString(),
+    });
+  assert.equal((await postback('approved', 'wrong')).status, 401);
+  const sold = (await (await postback('approved')).json()) as Json;
+  assert.equal(sold.matchedBy, 'none');
+  assert.equal(((await (await postback('approved')).json()) as Json).duplicate, true, 'Hotmart resending the postback');
+  const lead = (await adminGet<Json>(server, `/api/admin/leads/${sold.leadId}`)).lead;
+  assert.deepEqual([lead.name, lead.email, lead.phone, lead.sale_value, lead.sale_currency, lead.service], ['Carla Nunes', 'postback.v1@gmail.com', '+5521988887777', 97, 'BRL', 'Ebook Receitas']);
+  assert.deepEqual(await (await postback('billet_printed')).json(), { ignored: 'billet_printed' });
+  assert.equal(((await (await postback('refunded')).json()) as Json).refunded, true);
+  assert.equal((await adminGet<Json>(server, `/api/admin/leads/${sold.leadId}`)).lead.sale_value, 0);
+});
+
 test('a sale matched to nothing is still recorded (a checkout lead without a click) and says why; a Kiwify chargeback restates it', async () => {
   const orderId = 'kw-none-1';
   const body = kiwifyBody('order_approved', { orderId, cents: 4990, buyer: { name: 'Sem Clique', email: 'sem.clique@gmail.com', phone: '+5521999990000' }, utm: { utm_source: 'instagram', utm_campaign: 'bio' } });
@@ -131,7 +149,7 @@ test('a sale matched to nothing is still recorded (a checkout lead without a cli
   assert.equal((await adminGet<Json>(server, `/api/admin/leads/${reply.leadId}`)).lead.sale_value, 0);
   assert.equal(((await (await post.kiwify(server.url, chargeback)).json()) as Json).duplicate, true, 'a resent chargeback changes nothing');
   const stats = await adminGet<Json>(server, '/api/admin/stats');
-  assert.deepEqual(stats.bySource.find((x: Json) => x.source === 'checkout'), { source: 'checkout', leads: 1, sales: 1, revenue: 0 }, 'sales from checkouts in the figures');
+  assert.deepEqual(stats.bySource.find((x: Json) => x.source === 'checkout'), { source: 'checkout', leads: 2, sales: 2, revenue: 0 }, 'sales from checkouts in the figures (both refunded by now)');
 });
 
 test('the platforms\' own test deliveries (Hotmart\'s product 0, Stripe test mode) make test leads that reach no live conversion', async () => {
