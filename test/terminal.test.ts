@@ -12,7 +12,7 @@ const ROOT = fileURLToPath(new URL('..', import.meta.url));
 
 test('a first start in a terminal prints readable lines and the block of next steps', { timeout: 90_000 }, async () => {
   const dataDir = tempDir('tty');
-  const command = `exec ${process.execPath} --import ${JSON.stringify(import.meta.resolve('tsx'))} ${join(ROOT, 'src/main.ts')}`;
+  const command = `exec ${process.execPath} ${join(ROOT, 'scripts/start.mjs')}`; // what npm start runs
   const child = spawn('script', ['-qefc', command, '/dev/null'], {
     cwd: tempDir('tty-cwd'),
     env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', TERM: 'dumb', PORT: '0', HOST: '127.0.0.1', DATA_DIR: dataDir, CONNECTIONS_CHECK_DELAY_MS: '0', SPEND_SYNC_MINUTES: '0', PUBLIC_ORIGIN: 'https://track.example.com' },

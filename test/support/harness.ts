@@ -46,7 +46,9 @@ interface Child {
 
 function spawnChild(script: string, args: string[], env: Record<string, string>, ready: RegExp, what: string): Promise<{ child: Child; match: RegExpExecArray }> {
   // cwd is a fresh directory so a developer's .env in the repo cannot leak into a test.
-  const proc = spawn(process.execPath, ['--import', import.meta.resolve('tsx'), join(ROOT, script), ...args], {
+  // TypeScript through tsx; the server as it ships, through scripts/start.mjs (plain JavaScript).
+  const loader = script.endsWith('.mjs') ? [] : ['--import', import.meta.resolve('tsx')];
+  const proc = spawn(process.execPath, [...loader, join(ROOT, script), ...args], {
     cwd: tempDir('cwd'),
     env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -88,7 +90,7 @@ export const NO_RATE_LIMITS = { RATE_LIMIT_COLLECT: '0', RATE_LIMIT_LEAD: '0', R
 export async function startServer(env: Record<string, string> = {}): Promise<RunningServer> {
   const dataDir = env.DATA_DIR ?? tempDir('data');
   const { child, match } = await spawnChild(
-    'src/main.ts',
+    'scripts/start.mjs',
     [],
     // Every test client is 127.0.0.1: rate limits are off unless a test sets them (test/abuse.test.ts does).
     // The connections check and the spend sync run only when a test asks (their own runs would call the stand-ins).
