@@ -10,7 +10,6 @@
 //   - Lazy imports stay lazy (code splitting): a ClickHouse server install never loads chdb.
 //   - Not minified, no source maps (they would cost ~25 MB): a stack trace names the functions
 //     of src/ and lines of the bundle.
-import { build } from 'esbuild';
 import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -37,6 +36,10 @@ function alive(pid) {
   }
 }
 
+// esbuild keeps a worker thread and a child process for its synchronous API (the tracker is
+// built with it at start) unless told not to: the server needs neither after start.
+process.env.ESBUILD_WORKER_THREADS ??= '0';
+const { build, stop } = await import('esbuild');
 await build({
   entryPoints: [join(src, 'main.ts')],
   bundle: true,
@@ -63,4 +66,5 @@ await build({
     },
   ],
 });
+stop(); // esbuild's build service (a child process) is not needed any more
 await import(pathToFileURL(join(out, 'main.js')).href);
