@@ -102,6 +102,7 @@ test('a sale without our tracking parameter is matched by the buyer\'s email to 
   assert.deepEqual(await reply.json(), { matched: true, leadId: id, matchedBy: 'contact', duplicate: false });
   const lead = (await adminGet<Json>(server, `/api/admin/leads/${id}`)).lead;
   assert.deepEqual([lead.status, lead.sale_value, lead.sale_currency, lead.checkout, lead.checkout_ref], ['SOLD', 497, 'BRL', 'hotmart', transaction]);
+  assert.equal(lead.phone, '+5511911112222', 'the phone the buyer gave at checkout, on a lead that had none');
   const event = await eventually(async () => google.events().find((e) => e.transactionId === id), 15_000, 'the sale at Google');
   assert.equal(event.adIdentifiers?.gclid, 'Cj0-email-match');
   const told = await eventually(async () => telegram.calls.find((c) => c.text.includes('Venda aprovada')), 10_000, 'the owner told');

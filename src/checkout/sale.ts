@@ -117,6 +117,8 @@ export async function recordCheckout(deps: CheckoutDeps, e: CheckoutEvent): Prom
       // refused), or one no event is known of; and no lead has this buyer's email or phone.
       leads.remark(lead.id, e.platform, 'attribution', e.visitorId ? 'unknown-visitor' : 'no-visitor');
     }
+    // The buyer's phone on a lead that had none: the owner can call, and the upload matches better.
+    if (lead.phone === null && phone) lead = leads.update(lead.id, { phone }, e.platform) ?? lead;
     checkout.addPayment(key, lead.id, e.amount ?? 0, e.currency);
     const sold = restate(deps, lead.id, e.currency, e);
     if (sold?.changed) deps.notifier.sale(sold.lead, e.product);
