@@ -27,7 +27,9 @@ COPY admin-pwa ./admin-pwa
 COPY scripts ./scripts
 # The node user (uid 1000) owns the data volume; nothing in /app is writable by it.
 RUN mkdir -p /data && chown node:node /data
+# MALLOC_ARENA_MAX=2: glibc's allocator keeps fewer arenas (~15 MB less at peak, same throughput; docs/performance.md).
 ENV NODE_ENV=production \
+    MALLOC_ARENA_MAX=2 \
     HOST=0.0.0.0 \
     PORT=8080 \
     DATA_DIR=/data

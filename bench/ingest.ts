@@ -52,7 +52,8 @@ function start(script: string, env: Record<string, string>, ready: RegExp): Prom
   const loader = script.endsWith('.mjs') ? [] : ['--import', import.meta.resolve('tsx')];
   const child = spawn('taskset', ['-c', '0', process.execPath, ...loader, join(ROOT, script)], {
     cwd: work,
-    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...env },
+    // As npm start, the Dockerfile and the systemd unit run it: MALLOC_ARENA_MAX=2 unless set.
+    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', MALLOC_ARENA_MAX: process.env.MALLOC_ARENA_MAX ?? '2', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   children.push(child);

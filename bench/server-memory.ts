@@ -20,7 +20,8 @@ process.on('exit', () => {
 });
 
 function start(core: string, args: string[], env: Record<string, string>, ready: RegExp): Promise<{ child: ChildProcess; port: number }> {
-  const child = spawn('taskset', ['-c', core, process.execPath, ...args], { cwd: work, env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  // As npm start, the Dockerfile and the systemd unit run it: MALLOC_ARENA_MAX=2 unless set.
+  const child = spawn('taskset', ['-c', core, process.execPath, ...args], { cwd: work, env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', MALLOC_ARENA_MAX: process.env.MALLOC_ARENA_MAX ?? '2', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   children.push(child);
   const output: string[] = [];
   return new Promise((resolve, reject) => {
