@@ -200,7 +200,7 @@ test("the server starts exactly as the Dockerfile's CMD runs it, with the image'
   // ENV lines of the shared stage: KEY=value pairs, continued with backslashes.
   const envBlock = /^ENV ((?:.*\\\n)*.*)$/m.exec(dockerfile)![1]!;
   const imageEnv = Object.fromEntries(envBlock.split(/\\\n/).flatMap((l) => l.trim().split(/\s+/)).filter(Boolean).map((kv) => kv.split('=') as [string, string]));
-  assert.deepEqual(Object.keys(imageEnv).sort(), ['DATA_DIR', 'HOST', 'NODE_ENV', 'PORT']);
+  assert.deepEqual(Object.keys(imageEnv).sort(), ['DATA_DIR', 'HOST', 'MALLOC_ARENA_MAX', 'NODE_ENV', 'PORT']);
   const dataDir = tempDir('docker-data');
   // The image's WORKDIR is the repository root; only the data directory and port are the test's.
   const child = spawn(cmd[0] === 'node' ? process.execPath : cmd[0]!, cmd.slice(1), {
