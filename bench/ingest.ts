@@ -7,12 +7,10 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
-import { fileURLToPath } from 'node:url';
 import { Session } from 'chdb';
 import { cityRecord, writeMmdb } from '../test/support/mmdb.ts';
+import { ROOT, startPinned } from './child.ts';
 
-const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
 const CONNECTIONS = 64;
 const PACED_DELAY_MS = 10;
@@ -41,34 +39,9 @@ for (const tool of ['wrk', 'taskset']) {
 }
 
 const work = mkdtempSync(join(tmpdir(), 'lc-bench-'));
-const children: ChildProcess[] = [];
-process.on('exit', () => {
-  for (const c of children) c.kill('SIGKILL');
-  rmSync(work, { recursive: true, force: true });
-});
+process.on('exit', () => rmSync(work, { recursive: true, force: true }));
 
-function start(script: string, env: Record<string, string>, ready: RegExp): Promise<{ child: ChildProcess; port: number; output: string[] }> {
-  // The server as it ships (scripts/start.mjs: plain JavaScript); the rest through tsx.
-  const loader = script.endsWith('.mjs') ? [] : ['--import', import.meta.resolve('tsx')];
-  const child = spawn('taskset', ['-c', '0', process.execPath, ...loader, join(ROOT, script)], {
-    cwd: work,
-    // As npm start, the Dockerfile and the systemd unit run it: MALLOC_ARENA_MAX=2 unless set.
-    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', MALLOC_ARENA_MAX: process.env.MALLOC_ARENA_MAX ?? '2', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  children.push(child);
-  const output: string[] = [];
-  return new Promise((resolve, reject) => {
-    for (const stream of [child.stdout!, child.stderr!]) {
-      createInterface({ input: stream }).on('line', (line) => {
-        output.push(line);
-        const m = ready.exec(line);
-        if (m) resolve({ child, port: Number(m[1]), output });
-      });
-    }
-    child.once('exit', (code) => reject(new Error(`${script} exited with ${code}:\n${output.join('\n')}`)));
-  });
-}
+const start = (script: string, env: Record<string, string>, ready: RegExp) => startPinned('0', script, [], env, ready, work);
 
 function wrk(port: number, seconds: number, connections: number, delayMs = 0): WrkResult {
   const run = spawnSync(

@@ -3,49 +3,26 @@
 // RSS idle after start, the peak while wrk sends beacons as fast as it can for BENCH_SECONDS
 // (server on core 0, wrk on core 1), and idle again after. Prints one summary line.
 // Needs wrk and taskset (Debian: apt-get install -y wrk util-linux).
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
+import { ROOT, startPinned } from './child.ts';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
-import { fileURLToPath } from 'node:url';
 
-const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
 const work = mkdtempSync(join(tmpdir(), 'lc-bench-mem-'));
-const children: ChildProcess[] = [];
-process.on('exit', () => {
-  for (const c of children) c.kill('SIGKILL');
-  rmSync(work, { recursive: true, force: true });
-});
-
-function start(core: string, args: string[], env: Record<string, string>, ready: RegExp): Promise<{ child: ChildProcess; port: number }> {
-  // As npm start, the Dockerfile and the systemd unit run it: MALLOC_ARENA_MAX=2 unless set.
-  const child = spawn('taskset', ['-c', core, process.execPath, ...args], { cwd: work, env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', MALLOC_ARENA_MAX: process.env.MALLOC_ARENA_MAX ?? '2', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-  children.push(child);
-  const output: string[] = [];
-  return new Promise((resolve, reject) => {
-    for (const stream of [child.stdout!, child.stderr!]) {
-      createInterface({ input: stream }).on('line', (line) => {
-        output.push(line);
-        const m = ready.exec(line);
-        if (m) resolve({ child, port: Number(m[1]) });
-      });
-    }
-    child.once('exit', (code) => reject(new Error(`${args.join(' ')} exited with ${code}:\n${output.join('\n')}`)));
-  });
-}
+process.on('exit', () => rmSync(work, { recursive: true, force: true }));
 
 const rssMb = (pid: number) => Number(/^VmRSS:\s+(\d+) kB$/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))![1]) / 1024;
 const settle = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-const clickhouse = await start('1', ['--import', import.meta.resolve('tsx'), join(ROOT, 'test/support/clickhouse-http.ts'), join(work, 'ch'), 'bench', 'bench-pass'], {}, /^listening (\d+)$/);
-const server = await start('0', [join(ROOT, 'scripts/start.mjs')], {
+const clickhouse = await startPinned('1', 'test/support/clickhouse-http.ts', [join(work, 'ch'), 'bench', 'bench-pass'], {}, /^listening (\d+)$/, work);
+const server = await startPinned('0', 'scripts/start.mjs', [], {
   PORT: '0', HOST: '127.0.0.1', DATA_DIR: join(work, 'data'), LOG_LEVEL: 'info', ADMIN_TOKEN: 'bench-admin-token-0123456789',
   CLICKHOUSE_URL: `http://127.0.0.1:${clickhouse.port}`, CLICKHOUSE_USER: 'bench', CLICKHOUSE_PASSWORD: 'bench-pass',
   CONNECTIONS_CHECK_DELAY_MS: '0', SPEND_SYNC_MINUTES: '0', RATE_LIMIT_COLLECT: '0', RATE_LIMIT_GLOBAL: '0',
   ...(process.env.BENCH_NODE_OPTIONS ? { NODE_OPTIONS: process.env.BENCH_NODE_OPTIONS } : {}),
-}, /"port":(\d+),"msg":"listening"/);
+}, /"port":(\d+),"msg":"listening"/, work);
 const pid = server.child.pid!;
 await settle(5000);
 const idle = rssMb(pid);
