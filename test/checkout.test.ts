@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { adminGet, eventually, removeDir, send, startServer, type RunningServer } from './support/harness.ts';
-import { CLIENT, startGoogle } from './support/google.ts';
+import { googleEnv, startGoogle } from './support/google.ts';
 import { META, startMeta } from './support/meta.ts';
 import { startTelegram } from './support/telegram.ts';
 import { HOTTOK, KIWIFY_TOKEN, STRIPE_SECRET, hotmartBody, kiwifyBody, kiwifySignature, post } from './support/checkouts.ts';
@@ -26,13 +26,7 @@ before(async () => {
     LOCALE: 'pt-BR',
     DEFAULT_COUNTRY: 'BR',
     CURRENCY: 'BRL',
-    GOOGLE_CLIENT_ID: CLIENT.id,
-    GOOGLE_CLIENT_SECRET: CLIENT.secret,
-    GOOGLE_REFRESH_TOKEN: CLIENT.refreshToken,
-    GOOGLE_ADS_CUSTOMER_ID: '123-456-7890',
-    GOOGLE_CONVERSION_ACTION_ID: '55555',
-    GOOGLE_DATAMANAGER_ENDPOINT: google.origin,
-    GOOGLE_OAUTH_TOKEN_URL: google.tokenUrl,
+    ...googleEnv(google),
     META_PIXEL_ID: META.pixelId,
     META_ACCESS_TOKEN: META.token,
     META_API_VERSION: META.version,

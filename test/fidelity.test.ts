@@ -12,7 +12,7 @@ import { after, before, test } from 'node:test';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { googlePhone } from '../src/destinations/normalise.ts';
 import { ADMIN_TOKEN, adminGet, eventually, removeDir, startServer, type RunningServer } from './support/harness.ts';
-import { CLIENT, startGoogle } from './support/google.ts';
+import { googleEnv, startGoogle } from './support/google.ts';
 import { META, startMeta } from './support/meta.ts';
 import { HOTTOK, KIWIFY_TOKEN, hotmartBody, kiwifyBody, post } from './support/checkouts.ts';
 
@@ -74,13 +74,7 @@ before(async () => {
     DEFAULT_COUNTRY: 'TR',
     CURRENCY: 'TRY',
     FLUSH_INTERVAL_MS: '100',
-    GOOGLE_CLIENT_ID: CLIENT.id,
-    GOOGLE_CLIENT_SECRET: CLIENT.secret,
-    GOOGLE_REFRESH_TOKEN: CLIENT.refreshToken,
-    GOOGLE_ADS_CUSTOMER_ID: '123-456-7890',
-    GOOGLE_CONVERSION_ACTION_ID: '55555',
-    GOOGLE_DATAMANAGER_ENDPOINT: google.origin,
-    GOOGLE_OAUTH_TOKEN_URL: google.tokenUrl,
+    ...googleEnv(google),
     GOOGLE_LEAD_FORM_KEY: 'fidelity-lead-form-key-0123',
     META_PIXEL_ID: META.pixelId,
     META_ACCESS_TOKEN: META.token,

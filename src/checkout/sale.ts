@@ -101,7 +101,8 @@ export async function recordCheckout(deps: CheckoutDeps, e: CheckoutEvent): Prom
 
   return deps.storage.transaction(() => {
     // A platform resends until it gets a 2xx, and reports one payment in several events.
-    if (!checkout.fresh(e.eventKey) || checkout.payment(key)) return { duplicate: true as const, leadId: checkout.payment(key)?.lead_id };
+    const recorded = checkout.payment(key);
+    if (!checkout.fresh(e.eventKey) || recorded) return { duplicate: true as const, leadId: recorded?.lead_id };
     let matchedBy: MatchedBy;
     let lead: Lead | undefined;
     const byContact = !touches ? leads.findByContact({ email, phone }) : undefined;

@@ -17,6 +17,19 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 
 export const CLIENT = { id: 'test-client.apps.googleusercontent.com', secret: 'test-secret', refreshToken: '1//test-refresh-token' };
 
+/** The GOOGLE_* settings of a server that sends to this stand-in (customer 123-456-7890, conversion action 55555). */
+export function googleEnv(google: { origin: string; tokenUrl: string }): Record<string, string> {
+  return {
+    GOOGLE_CLIENT_ID: CLIENT.id,
+    GOOGLE_CLIENT_SECRET: CLIENT.secret,
+    GOOGLE_REFRESH_TOKEN: CLIENT.refreshToken,
+    GOOGLE_ADS_CUSTOMER_ID: '123-456-7890',
+    GOOGLE_CONVERSION_ACTION_ID: '55555',
+    GOOGLE_DATAMANAGER_ENDPOINT: google.origin,
+    GOOGLE_OAUTH_TOKEN_URL: google.tokenUrl,
+  };
+}
+
 type Scripted = { status: number; code: string; message: string } | 'hold';
 
 export interface IngestedRequest {
