@@ -4,6 +4,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { SERVER_NODE_FLAGS } from '../test/support/harness.ts';
 
 export const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const children: ChildProcess[] = [];
@@ -13,11 +14,11 @@ process.on('exit', () => {
 
 /**
  * Runs `script` (a path under the repository, then its arguments) on `core`: the server as it
- * ships (scripts/start.mjs, plain JavaScript, with MALLOC_ARENA_MAX=2 as npm start, the Dockerfile
+ * ships (scripts/start.mjs, plain JavaScript, with the node options and MALLOC_ARENA_MAX=2 npm start, the Dockerfile
  * and the systemd unit set it), anything else through tsx. `ready`'s first group is the port.
  */
 export function startPinned(core: string, script: string, args: string[], env: Record<string, string>, ready: RegExp, cwd: string): Promise<{ child: ChildProcess; port: number; output: string[] }> {
-  const loader = script.endsWith('.mjs') ? [] : ['--import', import.meta.resolve('tsx')];
+  const loader = script.endsWith('.mjs') ? SERVER_NODE_FLAGS : ['--import', import.meta.resolve('tsx')];
   const child = spawn('taskset', ['-c', core, process.execPath, ...loader, join(ROOT, script), ...args], {
     cwd,
     env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', MALLOC_ARENA_MAX: process.env.MALLOC_ARENA_MAX ?? '2', ...env },

@@ -13,7 +13,7 @@ import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { gzipSync } from 'node:zlib';
-import { removeDir, runScript, startServer, tempDir } from './support/harness.ts';
+import { removeDir, runScript, SERVER_NODE_FLAGS, startServer, tempDir } from './support/harness.ts';
 import { cityRecord, writeMmdb } from './support/mmdb.ts';
 import { startS3 } from './support/s3.ts';
 
@@ -195,7 +195,7 @@ function tar(name: string, data: Buffer): Buffer {
 test("the server starts exactly as the Dockerfile's CMD runs it, with the image's environment, and answers /healthz", async () => {
   const dockerfile = readFileSync(join(ROOT, 'Dockerfile'), 'utf8');
   const cmd = JSON.parse(/^CMD (\[.*\])$/m.exec(dockerfile)![1]!) as string[];
-  assert.deepEqual(cmd.slice(0, 1), ['node']);
+  assert.deepEqual(cmd.slice(0, -1), ['node', ...SERVER_NODE_FLAGS], 'node runs with the options npm start gives it');
   assert.match(/^ENTRYPOINT (\[.*\])$/m.exec(dockerfile)![1]!, /tini/);
   // ENV lines of the shared stage: KEY=value pairs, continued with backslashes.
   const envBlock = /^ENV ((?:.*\\\n)*.*)$/m.exec(dockerfile)![1]!;
@@ -259,6 +259,7 @@ test('bare VPS: the admin commands, run exactly as docs/deploy.md writes them fr
   assert.doesNotMatch(unit, /^Environment=DATA_DIR/m, 'DATA_DIR has one home: .env');
   const [node, ...args] = /^ExecStart=(.*)$/m.exec(unit)![1]!.split(' ');
   assert.equal(node, '/usr/bin/node');
+  assert.deepEqual(args.slice(0, -1), SERVER_NODE_FLAGS, 'node runs with the options npm start gives it');
   const server = spawn(process.execPath, args, { cwd: app, env: { PATH: process.env.PATH ?? '', HOME: app, JOURNAL_STREAM: '8:12345' }, stdio: ['ignore', 'pipe', 'pipe'] });
   const lines: string[] = [];
   try {

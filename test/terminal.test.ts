@@ -6,13 +6,13 @@ import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { removeDir, tempDir } from './support/harness.ts';
+import { removeDir, SERVER_NODE_FLAGS, tempDir } from './support/harness.ts';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 
 test('a first start in a terminal prints readable lines and the block of next steps', { timeout: 90_000 }, async () => {
   const dataDir = tempDir('tty');
-  const command = `exec ${process.execPath} ${join(ROOT, 'scripts/start.mjs')}`; // what npm start runs
+  const command = `exec ${process.execPath} ${SERVER_NODE_FLAGS.join(' ')} ${join(ROOT, 'scripts/start.mjs')}`; // what npm start runs
   const child = spawn('script', ['-qefc', command, '/dev/null'], {
     cwd: tempDir('tty-cwd'),
     env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', TERM: 'dumb', PORT: '0', HOST: '127.0.0.1', DATA_DIR: dataDir, CONNECTIONS_CHECK_DELAY_MS: '0', SPEND_SYNC_MINUTES: '0', PUBLIC_ORIGIN: 'https://track.example.com' },

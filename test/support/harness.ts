@@ -1,13 +1,16 @@
 // Test harness: runs the real server (and the stand-in ClickHouse server) as child processes on
 // free ports with temporary data directories, and reads results back over HTTP or from ClickHouse.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+
+/** The node options the server runs with, as `npm start` gives them (the Dockerfile and the systemd unit repeat them; test/deploy.test.ts checks). */
+export const SERVER_NODE_FLAGS: string[] = /exec node (.*?) ?scripts\/start\.mjs/.exec((JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { scripts: { start: string } }).scripts.start)![1]!.split(' ').filter(Boolean);
 export const ADMIN_TOKEN = 'test-admin-token-0123456789';
 export const IPHONE_UA =
   'Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.4 Mobile/15E148 Safari/604.1';
@@ -47,7 +50,7 @@ interface Child {
 function spawnChild(script: string, args: string[], env: Record<string, string>, ready: RegExp, what: string): Promise<{ child: Child; match: RegExpExecArray }> {
   // cwd is a fresh directory so a developer's .env in the repo cannot leak into a test.
   // TypeScript through tsx; the server as it ships, through scripts/start.mjs (plain JavaScript).
-  const loader = script.endsWith('.mjs') ? [] : ['--import', import.meta.resolve('tsx')];
+  const loader = script.endsWith('.mjs') ? SERVER_NODE_FLAGS : ['--import', import.meta.resolve('tsx')];
   const proc = spawn(process.execPath, [...loader, join(ROOT, script), ...args], {
     cwd: tempDir('cwd'),
     env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...env },
