@@ -34,6 +34,7 @@ export interface JournalBatch {
   from: number;
   to: number;
   rows: number;
+  /** The rows, without the records' headers. Valid until the next readBatch: its memory is reused. */
   payload: Buffer;
   /** The rows' format, as their records say (every record of a batch has the same). */
   format: RowFormat;
@@ -86,6 +87,10 @@ export class Journal {
   /** Since when appends fail (disk full or failing), or 0 while they succeed. */
   private failingSince = 0;
   private failedWrites = 0;
+  /** Every turn's record is encoded here and written at once: no buffer per turn for the GC to collect. */
+  private readonly recordBuffer = Buffer.allocUnsafe(HEADER + MAX_RECORD_BYTES);
+  /** Where batches are read and their rows gathered; reused while batches follow each other, let go once caught up. */
+  private batchBuffer: Buffer | undefined;
   /** Rows appended by this process, for the backlog figures. */
   appendedRows = 0;
   damagedRecords = 0;
@@ -166,7 +171,7 @@ export class Journal {
     this.pending = [];
     this.pendingRows = 0;
     this.pendingChars = 0;
-    const record = encodeRecord(payload, rows, ROW_FORMAT);
+    const record = encodeRecord(payload, rows, ROW_FORMAT, this.recordBuffer);
     const live = this.segments.at(-1)!;
     try {
       writeAll(this.fd, record);
@@ -243,6 +248,12 @@ export class Journal {
    * Returns undefined when nothing is waiting. Damaged records are skipped and counted.
    */
   async readBatch(maxRows: number): Promise<JournalBatch | undefined> {
+    const batch = await this.nextBatch(maxRows);
+    if (batch === undefined) this.batchBuffer = undefined; // caught up: the memory goes back
+    return batch;
+  }
+
+  private async nextBatch(maxRows: number): Promise<JournalBatch | undefined> {
     for (;;) {
       const segment = this.segments.find((s) => s.id === this.cursor.segment);
       if (segment === undefined) return undefined;
@@ -257,15 +268,18 @@ export class Journal {
       const inFlightTo = this.cursor.inFlight?.to;
       const from = this.cursor.offset;
       const limit = inFlightTo ?? segment.size;
-      // Read and check in slices, so no single turn of the event loop checksums a whole batch.
-      const payloads: Buffer[] = [];
+      // Read and check in slices, so no single turn of the event loop checksums a whole batch. Each
+      // slice is read just past the rows gathered so far, and its rows are moved down over the
+      // records' headers: the batch's rows end up side by side in one buffer, with no copy more.
+      let gathered = 0;
       let rows = 0;
       let format: RowFormat | undefined;
       let at = from;
       while (at < limit) {
         const start = at;
         const end = Math.min(limit, start + READ_CHUNK_BYTES);
-        const bytes = await readRange(join(this.options.dir, segmentName(segment.id)), start, end);
+        const buffer = this.batchSpace(gathered + end - start);
+        const bytes = await readRange(join(this.options.dir, segmentName(segment.id)), start, end, buffer.subarray(gathered, gathered + end - start));
         // Nothing follows these bytes only at the end of a closed segment, or of a batch range
         // that was cut at record boundaries before.
         const complete = end === limit && (inFlightTo !== undefined || !segment.live);
@@ -275,7 +289,10 @@ export class Journal {
           this.metrics.journalDamaged.inc(parsed.damaged);
           this.log.warn({ segment: segment.id, offset: at, damaged: parsed.damaged }, 'damaged journal records skipped');
         }
-        payloads.push(...parsed.payloads);
+        for (const payload of parsed.payloads) {
+          buffer.set(payload, gathered); // never past the payload itself: headers only shrink the rows
+          gathered += payload.length;
+        }
         rows += parsed.rows;
         format = parsed.format;
         at += parsed.consumed;
@@ -293,12 +310,22 @@ export class Journal {
         from,
         to,
         rows,
-        payload: payloads.length === 1 ? payloads[0]! : Buffer.concat(payloads),
+        payload: this.batchBuffer!.subarray(0, gathered),
         format: format!,
         token: `lc:${segment.id}:${from}-${to}`,
         replayed: segment.id < this.firstOwnSegment,
       };
     }
+  }
+
+  /** The batch buffer, grown to hold at least `bytes` (what it holds so far is kept). */
+  private batchSpace(bytes: number): Buffer {
+    const current = this.batchBuffer;
+    if (current !== undefined && current.length >= bytes) return current;
+    const grown = Buffer.allocUnsafe(Math.max(bytes, 2 * (current?.length ?? 0)));
+    current?.copy(grown);
+    this.batchBuffer = grown;
+    return grown;
   }
 
   /** Keeps rows of a batch that ClickHouse refused as invalid in journal/rejected/ (never deleted by us); returns its path. */
@@ -440,10 +467,10 @@ function writeAll(fd: number, buffer: Buffer): void {
   while (written < buffer.length) written += writeSync(fd, buffer, written);
 }
 
-async function readRange(path: string, from: number, to: number): Promise<Buffer> {
+/** Reads bytes from..to of a file into `buffer` (to - from long); returns the part read. */
+async function readRange(path: string, from: number, to: number, buffer: Buffer): Promise<Buffer> {
   const handle = await open(path, 'r');
   try {
-    const buffer = Buffer.allocUnsafe(to - from);
     let read = 0;
     while (read < buffer.length) {
       const { bytesRead } = await handle.read(buffer, read, buffer.length - read, from + read);

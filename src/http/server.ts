@@ -258,8 +258,11 @@ class PendingBody {
       send(this.deps, this.res, tooLarge(this.max), this.cors, true);
       return;
     }
-    // uWS reuses the chunk's memory after this callback returns: copy it.
-    this.chunks.push(Buffer.from(chunk.slice(0)));
+    // uWS reuses the chunk's memory after this callback returns: copy it, into Node's shared pool
+    // when small (a beacon's body): no memory of its own per request for the GC to track.
+    const copy = Buffer.allocUnsafe(chunk.byteLength);
+    copy.set(new Uint8Array(chunk));
+    this.chunks.push(copy);
     if (!isLast) return;
     this.release();
     this.request.body = this.chunks.length === 1 ? this.chunks[0]! : Buffer.concat(this.chunks, this.size);

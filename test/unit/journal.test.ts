@@ -115,6 +115,34 @@ test('a damaged segment is replayed around the damage and the damage is counted'
   removeDir(dir);
 });
 
+test('batches larger than one read (2 MiB) come back whole and in order, around damage at any offset, and a replay spanning reads is byte-identical', async () => {
+  const dir = tempDir('journal');
+  // Rows of uneven sizes (so record boundaries fall anywhere across the 2 MiB reads), ~5 MiB in all, one record damaged.
+  const row = (n: number) => `{"n":${n},"pad":"${'x'.repeat((n * 7919) % 3000)}"}\n`;
+  const records = Array.from({ length: 3500 }, (_, n) => encodeRecord(Buffer.from(row(n)), 1));
+  records[1700]![20] = records[1700]![20]! ^ 0x01;
+  writeFileSync(join(dir, segmentName(1)), Buffer.concat(records));
+  const expected = (from: number, to: number) => Array.from({ length: to - from }, (_, i) => from + i).filter((n) => n !== 1700).map(row).join('');
+
+  const first = open(dir);
+  const inFlight = (await first.readBatch(3000))!;
+  assert.equal(inFlight.rows, 3000);
+  assert.equal(inFlight.payload.toString(), expected(0, 3001), 'rows 0..3000 but the damaged one');
+  assert.equal(first.damagedRecords, 1);
+  first.close(); // a crash before the insert was confirmed
+
+  const second = open(dir);
+  const replayed = (await second.readBatch(10));
+  assert.deepEqual([replayed!.token, replayed!.rows, replayed!.payload.toString() === expected(0, 3001)], [inFlight.token, 3000, true], 'the whole batch in flight, not 10 rows');
+  await second.confirm(replayed!);
+  const rest = (await second.readBatch(100_000))!;
+  assert.equal(rest.payload.toString(), expected(3001, 3500));
+  await second.confirm(rest);
+  assert.equal(await second.readBatch(1000), undefined);
+  second.close();
+  removeDir(dir);
+});
+
 test('a second writer on the same journal is refused while the first lives, and a dead one is taken over', () => {
   const dir = tempDir('journal');
   const first = open(dir);
