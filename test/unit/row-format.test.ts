@@ -6,7 +6,7 @@ import { test } from 'node:test';
 import fc from 'fast-check';
 import type { ClickHouse } from '../../src/events/clickhouse.ts';
 import { openEmbedded } from '../../src/events/embedded.ts';
-import { lowerOtherThreads } from '../../src/events/engine-priority.ts';
+import { ENGINE_NICE, lowerOtherThreads } from '../../src/events/engine-priority.ts';
 import { encodeRows, EVENT_COLUMNS } from '../../src/events/row-format.ts';
 import { migrate, type EventRow } from '../../src/events/schema.ts';
 import { removeDir, tempDir } from '../support/harness.ts';
@@ -69,8 +69,8 @@ test('the embedded engine\'s threads run at a lower priority than the event loop
     // the engine's pools are running now
     const threads = readdirSync('/proc/self/task');
     await lowerOtherThreads(); // what the server does every few seconds (threads come and go)
-    const nice = (tid: string) => (existsSync(`/proc/self/task/${tid}`) ? Number(readFileSync(`/proc/self/task/${tid}/stat`, 'utf8').split(') ')[1]!.split(' ')[16]) : 10);
+    const nice = (tid: string) => (existsSync(`/proc/self/task/${tid}`) ? Number(readFileSync(`/proc/self/task/${tid}/stat`, 'utf8').split(') ')[1]!.split(' ')[16]) : ENGINE_NICE);
     assert.equal(nice(String(process.pid)), 0, 'the event loop keeps its priority');
     const others = threads.filter((t) => t !== String(process.pid)).map(nice);
-    assert.ok(others.length > 3 && others.every((n) => n === 10), `every other thread at nice 10: ${others.join(' ')}`);
+    assert.ok(others.length > 3 && others.every((n) => n === ENGINE_NICE), `every other thread at nice ${ENGINE_NICE}: ${others.join(' ')}`);
   }));
