@@ -14,8 +14,8 @@ process.on('exit', () => {
 
 /**
  * Runs `script` (a path under the repository, then its arguments) on `core`: the server as it
- * ships (scripts/start.mjs, plain JavaScript, with the node options and MALLOC_ARENA_MAX=2 npm start, the Dockerfile
- * and the systemd unit set it), anything else through tsx. `ready`'s first group is the port.
+ * ships (scripts/start.mjs, plain JavaScript, with the node options and MALLOC_ARENA_MAX=2 that npm
+ * start, the Dockerfile and the systemd unit give it), anything else through tsx. `ready`'s first group is the port.
  */
 export function startPinned(core: string, script: string, args: string[], env: Record<string, string>, ready: RegExp, cwd: string): Promise<{ child: ChildProcess; port: number; output: string[] }> {
   const loader = script.endsWith('.mjs') ? SERVER_NODE_FLAGS : ['--import', import.meta.resolve('tsx')];

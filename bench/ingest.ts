@@ -120,7 +120,8 @@ interface PipelineRun {
   activeParts: number;
   paced?: WrkResult;
   stallMs?: number;
-  backlog?: { rows: number; clearedMs: number };
+  /** Rows waiting for ClickHouse when the peak ended, and how long until none did (undefined: still some after 60 s). */
+  backlog?: { rows: number; clearedMs: number | undefined };
   rows: number;
   accepted: number;
   acked: number;
@@ -141,13 +142,17 @@ async function pipeline(fsync: string, latency: boolean): Promise<PipelineRun> {
   console.error(`bench: pipeline, JOURNAL_FSYNC=${fsync}: ${rate(peak).toFixed(0)}/s`);
   let paced: WrkResult | undefined;
   let stallMs: number | undefined;
-  let backlog: { rows: number; clearedMs: number } | undefined;
+  let backlog: { rows: number; clearedMs: number | undefined } | undefined;
   if (latency) {
     // At peak the engine yields the core to the event loop and the journal holds what waits: how much, and how soon it lands once the burst ends.
     const started = performance.now();
     const rows = await metric(full.port, 'lc_batch_pending_rows');
-    while ((await metric(full.port, 'lc_batch_pending_rows')) > 0 && performance.now() - started < 60_000) await new Promise((r) => setTimeout(r, 100));
-    backlog = { rows, clearedMs: performance.now() - started };
+    let pending = rows;
+    while (pending > 0 && performance.now() - started < 60_000) {
+      await new Promise((r) => setTimeout(r, 100));
+      pending = await metric(full.port, 'lc_batch_pending_rows');
+    }
+    backlog = { rows, clearedMs: pending > 0 ? undefined : performance.now() - started };
     const pacedConnections = Math.max(1, Math.round(((rate(peak) / 2) * PACED_DELAY_MS) / 1000));
     await metric(full.port, 'lc_event_loop_delay_max_seconds'); // a scrape starts a new stall window
     paced = wrk(full.port, SECONDS, pacedConnections, PACED_DELAY_MS);
@@ -195,7 +200,7 @@ console.log(
     ` | fsync off ${rate(off.peak).toFixed(0)}/s (${ratio(off)}), always ${rate(always.peak).toFixed(0)}/s (${ratio(always)})` +
     ` | at ${rate(main.paced!).toFixed(0)}/s: p50 ${ms(main.paced!.p50_us)} ms, p99 ${ms(main.paced!.p99_us)} ms` +
     ` | max event-loop stall ${main.stallMs!.toFixed(1)} ms | ${main.insertsPerSecond.toFixed(1)} inserts/s at peak, ${main.activeParts} active parts after` +
-    ` | backlog after the peak ${main.backlog!.rows} rows, in ClickHouse ${(main.backlog!.clearedMs / 1000).toFixed(1)} s later` +
+    ` | backlog after the peak ${main.backlog!.rows} rows, ${main.backlog!.clearedMs === undefined ? 'NOT all in ClickHouse 60 s later' : `in ClickHouse ${(main.backlog!.clearedMs / 1000).toFixed(1)} s later`}` +
     ` | RSS peak ${main.peakRssMb.toFixed(0)} MB, idle ${main.idleRssMb.toFixed(0)} MB | FLUSH_MAX_ROWS=${FLUSH_MAX_ROWS}` +
     ` | ClickHouse rows ${all.reduce((n, r) => n + r.rows, 0)} / accepted ${all.reduce((n, r) => n + r.accepted, 0)} / acknowledged ${all.reduce((n, r) => n + r.acked, 0)}` +
     ` (lost ${lost}, errors ${all.reduce((n, r) => n + r.errors, 0)}${consistent ? '' : ', INCONSISTENT'})`,
