@@ -45,7 +45,10 @@ const zoneOffset = (ms) => {
 const zoneDay = (ms) => new Intl.DateTimeFormat('en-CA', { timeZone }).format(ms);
 const zoneMidnight = (day) => {
   const utc = Date.parse(`${day}T00:00:00Z`);
-  return utc - zoneOffset(utc - zoneOffset(utc));
+  const first = utc - zoneOffset(utc);
+  const second = utc - zoneOffset(first);
+  // Where the clocks change at midnight, one of the two falls on the day before: the earliest in the day.
+  return [Math.min(first, second), Math.max(first, second)].find((t) => zoneDay(t) === day) ?? second;
 };
 const times = (x) => `${new Intl.NumberFormat(locale, { minimumFractionDigits: 2, maximumFractionDigits: 2 }).format(x)}×`;
 const separators = Object.fromEntries(new Intl.NumberFormat(locale).formatToParts(12345.6).filter((p) => p.type === 'group' || p.type === 'decimal').map((p) => [p.type, p.value]));

@@ -103,13 +103,13 @@ export async function assemble({ config, log, metrics, events, storage, uwsBuild
   // Ad spend: synced hourly and on demand; after each sync, campaigns that waste money are told once a week.
   const money = (value: number, currency: string) => new Intl.NumberFormat(settings.locale, { style: 'currency', currency }).format(value);
   const spend = new SpendSync({
-    clickhouse, leads: storage.leads, settings: storage.settings, log, everyMs: config.spendSyncMinutes * 60_000,
+    clickhouse, leads: storage.leads, settings: storage.settings, log, timeZone: settings.timeZone, everyMs: config.spendSyncMinutes * 60_000,
     sources: {
       google: config.google?.ads ? googleAdsApi({ ...config.google, ads: config.google.ads }) : undefined,
       meta: config.meta?.adAccountId ? metaInsights({ ...config.meta, adAccountId: config.meta.adAccountId }) : undefined,
     },
     onSynced: () => {
-      spendAlerts(clickhouse, storage.reports, settings.currency, money).then(
+      spendAlerts(clickhouse, storage.reports, settings.currency, settings.timeZone, money).then(
         (alerts) => {
           for (const a of alerts) tell('/admin/#/dashboard')(a.key, a.alert);
         },

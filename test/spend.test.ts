@@ -14,7 +14,10 @@ import { startTelegram } from './support/telegram.ts';
 
 type Json = Record<string, any>;
 const DAY = 86_400_000;
-const day = (offset: number) => new Date(Date.now() + offset * DAY).toISOString().slice(0, 10);
+// The business's days are its time zone's (the ad accounts report in it too): a zone whose date
+// differs from UTC's right now and is not near its midnight, so a day cut in UTC anywhere shows.
+const [ZONE, OFFSET] = new Date().getUTCHours() >= 10 ? ['Pacific/Kiritimati', '+14:00'] : ['Pacific/Pago_Pago', '-11:00'];
+const day = (offset: number) => new Intl.DateTimeFormat('en-CA', { timeZone: ZONE }).format(Date.now() + offset * DAY);
 
 describe('ad spend', () => {
   let server: RunningServer;
@@ -40,8 +43,8 @@ describe('ad spend', () => {
     const res = await fetch(`${server.url}/api/admin/leads/${id}/sale`, { method: 'POST', headers: { Authorization: `Bearer ${ADMIN_TOKEN}`, 'Content-Type': 'application/json' }, body: JSON.stringify({ value }) });
     assert.equal(res.status, 201);
   };
-  // The last 7 UTC days, today included.
-  const week = () => `from=${Date.parse(`${day(-6)}T00:00:00Z`)}&to=${Date.now() + 1000}`;
+  // The business's last 7 days, today included.
+  const week = () => `from=${Date.parse(`${day(-6)}T00:00:00${OFFSET}`)}&to=${Date.now() + 1000}`;
 
   before(async () => {
     [google, meta, telegram] = await Promise.all([startGoogle(), startMeta(), startTelegram('123:TEST', ['42'])]);
@@ -54,8 +57,9 @@ describe('ad spend', () => {
     meta.insights.currency = 'USD';
     google.ads.loginCustomerId = '9998887777';
     google.ads.clicks.push({ day: day(0), gclid: 'GCLID-A', campaignId: '111', campaign: 'Acil Tesisatçı', adGroupId: '5001', adGroup: 'Acil', keyword: 'acil tesisatçı' });
+    assert.notEqual(day(0), new Date().toISOString().slice(0, 10));
     server = await startServer({
-      CURRENCY: 'TRY', LOCALE: 'tr-TR', DEFAULT_COUNTRY: 'TR',
+      CURRENCY: 'TRY', LOCALE: 'tr-TR', DEFAULT_COUNTRY: 'TR', TIMEZONE: ZONE,
       GOOGLE_CLIENT_ID: CLIENT.id, GOOGLE_CLIENT_SECRET: CLIENT.secret, GOOGLE_REFRESH_TOKEN: CLIENT.refreshToken,
       GOOGLE_ADS_CUSTOMER_ID: '123-456-7890', GOOGLE_ADS_LOGIN_CUSTOMER_ID: '999-888-7777', GOOGLE_CONVERSION_ACTION_ID: '55555',
       GOOGLE_DATAMANAGER_ENDPOINT: google.origin, GOOGLE_OAUTH_TOKEN_URL: google.tokenUrl,
@@ -111,7 +115,7 @@ describe('ad spend', () => {
     assert.equal(stats.totals.roas, 3.06);
     assert.equal(stats.totals.costPerLead, 245);
     assert.equal(stats.totals.costPerSale, 245);
-    assert.deepEqual(stats.byDay.map((d: Json) => d.spend), [70, 70, 70, 70, 70, 70, 70]);
+    assert.deepEqual(stats.byDay.map((d: Json) => [d.day, d.spend]), [-6, -5, -4, -3, -2, -1, 0].map((d) => [day(d), 70]));
     assert.deepEqual(stats.byKeyword, [{ campaign: 'Acil Tesisatçı', keyword: 'acil tesisatçı', leads: 1, sales: 1, revenue: 1000 }]);
     // The 7 days before, for the comparison: spend only (the leads and sales are all this week).
     assert.deepEqual(stats.previous, { visits: 0, leads: 0, sales: 0, revenue: 0, spend: 490 });

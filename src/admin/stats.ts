@@ -63,8 +63,8 @@ async function stats(deps: StatsDeps, req: Request): Promise<Reply> {
     visitsBy('utm_campaign'),
     visitsBy('city'),
     visitsBy(`toString(toDate(event_time, '${deps.timeZone}'))`),
-    spendByCampaign(deps.clickhouse, from, to),
-    spendByDay(deps.clickhouse, from, to, deps.currency),
+    spendByCampaign(deps.clickhouse, from, to, deps.timeZone),
+    spendByDay(deps.clickhouse, from, to, deps.currency, deps.timeZone),
   ]);
   const inCurrency = spend.filter((s) => s.currency === deps.currency);
   const name = campaignNamer(spend);
@@ -132,7 +132,7 @@ async function previousTotals(deps: StatsDeps, from: number, to: number): Promis
       `SELECT uniqExact(session_id) AS visits FROM events WHERE type = 'pageview' AND session_id != '' AND event_time >= fromUnixTimestamp64Milli({from:Int64}) AND event_time < fromUnixTimestamp64Milli({to:Int64})`,
       { from, to },
     ),
-    spendByCampaign(deps.clickhouse, from, to),
+    spendByCampaign(deps.clickhouse, from, to, deps.timeZone),
   ]);
   const [leads] = deps.reports.leads('total', from, to);
   const [sales] = deps.reports.sales('total', deps.currency, from, to);

@@ -9,6 +9,7 @@
 import Database from 'better-sqlite3';
 import { existsSync, mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
+import { dayIn } from '../time.ts';
 
 export type Db = Database.Database;
 
@@ -336,14 +337,6 @@ export function openDatabase(path: string, existing = false): Db {
   db.function('lc_day', { deterministic: true }, (ms: unknown, timeZone: unknown) => (typeof ms === 'number' || typeof ms === 'bigint' ? dayIn(Number(ms), String(timeZone)) : null));
   migrate(db);
   return db;
-}
-
-const dayFormats = new Map<string, Intl.DateTimeFormat>();
-/** The calendar day (YYYY-MM-DD) of a moment in a time zone: the business's days, not UTC's. */
-export function dayIn(ms: number, timeZone: string): string {
-  let format = dayFormats.get(timeZone);
-  if (!format) dayFormats.set(timeZone, (format = new Intl.DateTimeFormat('en-CA', { timeZone, year: 'numeric', month: '2-digit', day: '2-digit' })));
-  return format.format(ms);
 }
 
 /**

@@ -5,7 +5,7 @@
 import type { BackupRecord } from '../backup/service.ts';
 import type { Config } from '../config.ts';
 import type { Storage } from '../db/storage.ts';
-import { withDeadline } from '../time.ts';
+import { dayIn, withDeadline } from '../time.ts';
 import { backupChecks } from './backups.ts';
 import { CHECK_MESSAGE, pushChecks, telegramChecks } from './notifications.ts';
 import { googleChecks, metaChecks, type Dated } from './platforms.ts';
@@ -45,14 +45,15 @@ export async function runDoctor(deps: DoctorDeps, options: DoctorOptions = {}): 
 
   const now = Date.now();
   const leads30d = storage.reports.signal(now - 30 * DAY, now);
+  const today = dayIn(now, config.leads.timeZone);
   const [origin, clickhouse, google, meta, telegram, backups, website] = await Promise.all([
     group('Server', async () => [await publicOriginCheck(config.publicOrigin)]),
     group('ClickHouse', () => clickhouseChecks(deps.clickhouse)),
     group('Google Ads', async () =>
       config.google
-        ? googleChecks(config.google, config.leads.currency, leads30d.reduce((n, r) => n + r.google, 0), leads30d.reduce((n, r) => n + r.leads, 0), dates)
+        ? googleChecks(config.google, config.leads.currency, leads30d.reduce((n, r) => n + r.google, 0), leads30d.reduce((n, r) => n + r.leads, 0), dates, today)
         : [warn('Google Ads', 'not configured: sales are not sent to Google', 'Set the GOOGLE_* keys (docs/deploy.md, section 6).')]),
-    group('Meta', async () => (config.meta ? metaChecks(config.meta, config.publicOrigin, dates) : [warn('Meta', 'not configured: leads and sales are not sent to Meta', 'Set META_PIXEL_ID and META_ACCESS_TOKEN (docs/deploy.md, section 7).')])),
+    group('Meta', async () => (config.meta ? metaChecks(config.meta, config.publicOrigin, dates, today) : [warn('Meta', 'not configured: leads and sales are not sent to Meta', 'Set META_PIXEL_ID and META_ACCESS_TOKEN (docs/deploy.md, section 7).')])),
     group('Telegram', async () => (config.leads.telegram ? telegramChecks(config.leads.telegram, send) : [ok('Telegram', 'not configured (optional: web push notifies the phone)')])),
     group('Backups', () => backupChecks(config.backup, deps.lastGoodBackup())),
     group('Website', () => websiteChecks(config.siteUrls, config.publicOrigin)),

@@ -15,7 +15,8 @@ export interface Dated {
 
 const CHECK_ID = () => `lc-connection-check-${Date.now()}`;
 
-export async function googleChecks(config: GoogleConfig, currency: string, leadsWithGoogleClick30d: number, leads30d: number, dates: Dated[]): Promise<Check[]> {
+/** `today`: the business's day (YYYY-MM-DD), the day the spend checks read. */
+export async function googleChecks(config: GoogleConfig, currency: string, leadsWithGoogleClick30d: number, leads30d: number, dates: Dated[], today: string): Promise<Check[]> {
   const name = 'Google Ads';
   // Loaded here: Google's libraries are large, and only this check and the outbox need them.
   const { OAuth2Client } = await import('google-auth-library');
@@ -52,14 +53,14 @@ export async function googleChecks(config: GoogleConfig, currency: string, leads
   else if (result.outcome === 'transient') checks.push(warn(name, `the test sale got no clear answer: ${result.response ?? ''}`.slice(0, 300), 'Run the check again in a few minutes.'));
   else checks.push(fail(name, `the test sale for ${where} was refused: ${result.response ?? ''}`.slice(0, 400), 'Check GOOGLE_ADS_CUSTOMER_ID, GOOGLE_ADS_LOGIN_CUSTOMER_ID and GOOGLE_CONVERSION_ACTION_ID (Google Ads → Goals → Conversions), and that the OAuth user can reach that account.'));
 
-  checks.push(await googleAdsApiCheck(config));
+  checks.push(await googleAdsApiCheck(config, today));
   if (leads30d === 0) checks.push(ok(name, 'click ids: no leads in the last 30 days to look at'));
   else if (leadsWithGoogleClick30d === 0) checks.push(warn(name, `click ids: none of the ${leads30d} leads of the last 30 days carried a Google click id (gclid, gbraid, wbraid)`, 'Turn on auto-tagging (Google Ads → Admin → Account settings), and check the t.js tag is on every landing page (npm run doctor lists SITE_URLS pages without it).'));
   else checks.push(ok(name, `click ids: ${leadsWithGoogleClick30d} of ${leads30d} leads of the last 30 days carried a Google click id`));
   return checks;
 }
 
-export async function metaChecks(config: MetaConfig, publicOrigin: string | undefined, dates: Dated[]): Promise<Check[]> {
+export async function metaChecks(config: MetaConfig, publicOrigin: string | undefined, dates: Dated[], today: string): Promise<Check[]> {
   const name = 'Meta';
   const base = `${config.graphUrl.replace(/\/$/, '')}/${config.apiVersion}`;
   const answer = await ask(`${base}/${config.pixelId}?fields=id,name&access_token=${encodeURIComponent(config.accessToken)}`);
@@ -73,7 +74,7 @@ export async function metaChecks(config: MetaConfig, publicOrigin: string | unde
     if (code === 190 || code === 102) return [fail(name, `Meta refused the access token: ${reason}`, 'Create a new token in Events Manager → your dataset → Settings → Conversions API → Generate access token, and set META_ACCESS_TOKEN.')];
     return [fail(name, `Meta does not give this token dataset ${config.pixelId}: ${reason}`, 'Check META_PIXEL_ID (Events Manager → Data sources: the dataset id) and that the token was made for that dataset.')];
   }
-  const checks = [ok(name, `the token reaches dataset ${body.name ? `"${body.name}" ` : ''}(${body.id ?? config.pixelId})`), await metaSpendCheck(config)];
+  const checks = [ok(name, `the token reaches dataset ${body.name ? `"${body.name}" ` : ''}(${body.id ?? config.pixelId})`), await metaSpendCheck(config, today)];
   if (!config.testEventCode) {
     checks.push(warn(name, 'no test event sent: META_TEST_EVENT_CODE is not set', 'Copy the code from Events Manager → your dataset → Test events into META_TEST_EVENT_CODE, run the check, see the Lead arrive there, then empty the setting again.'));
     return checks;
@@ -93,15 +94,13 @@ export async function metaChecks(config: MetaConfig, publicOrigin: string | unde
   return checks;
 }
 
-const today = () => new Date().toISOString().slice(0, 10);
-
 /** The Google Ads API for spend and click_view: today's campaign costs, read (nothing changes). */
-async function googleAdsApiCheck(config: GoogleConfig): Promise<Check> {
+async function googleAdsApiCheck(config: GoogleConfig, today: string): Promise<Check> {
   const name = 'Google Ads';
   if (!config.ads) return ok(name, 'spend: not configured (optional: set GOOGLE_ADS_DEVELOPER_TOKEN to see cost per lead and ROAS, docs/deploy.md, section 6)');
   const { googleAdsApi } = await import('../spend/google-ads.ts');
   try {
-    const rows = await googleAdsApi({ ...config, ads: config.ads }).search(`SELECT campaign.id, campaign.name, segments.date, metrics.cost_micros, metrics.clicks, metrics.impressions, customer.currency_code FROM campaign WHERE segments.date BETWEEN '${today()}' AND '${today()}'`);
+    const rows = await googleAdsApi({ ...config, ads: config.ads }).search(`SELECT campaign.id, campaign.name, segments.date, metrics.cost_micros, metrics.clicks, metrics.impressions, customer.currency_code FROM campaign WHERE segments.date BETWEEN '${today}' AND '${today}'`);
     return ok(name, `spend: the Google Ads API (${config.ads.version}) accepts the developer token for account ${config.customerId}; ${rows.length} campaign(s) with costs today`);
   } catch (err) {
     return fail(name, `spend: ${(err as Error).message}`.slice(0, 400), 'Check GOOGLE_ADS_DEVELOPER_TOKEN (Google Ads manager account → Admin → API Center; basic access or more), and that GOOGLE_REFRESH_TOKEN was made with the adwords scope.');
@@ -109,12 +108,12 @@ async function googleAdsApiCheck(config: GoogleConfig): Promise<Check> {
 }
 
 /** Meta's insights for spend: today's, read (needs ads_read on the ad account). */
-async function metaSpendCheck(config: MetaConfig): Promise<Check> {
+async function metaSpendCheck(config: MetaConfig, today: string): Promise<Check> {
   const name = 'Meta';
   if (!config.adAccountId) return ok(name, 'spend: not configured (optional: set META_AD_ACCOUNT_ID to see cost per lead and ROAS, docs/deploy.md, section 7)');
   const { metaInsights } = await import('../spend/meta-insights.ts');
   try {
-    await metaInsights({ ...config, adAccountId: config.adAccountId }).campaignDays(today(), today());
+    await metaInsights({ ...config, adAccountId: config.adAccountId }).campaignDays(today, today);
     return ok(name, `spend: the token reads ad account ${config.adAccountId}'s insights (ads_read)`);
   } catch (err) {
     return fail(name, `spend: ${(err as Error).message}`.slice(0, 400), 'Give the token the ads_read permission on the ad account (Business settings → System users → assign the ad account; generate the token with ads_read), or check META_AD_ACCOUNT_ID.');

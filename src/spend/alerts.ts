@@ -3,18 +3,21 @@
 import type { ClickHouse } from '../events/clickhouse.ts';
 import type { LeadReports } from '../db/reports.ts';
 import type { OwnerAlert } from '../notify/texts.ts';
-import { campaignNamer, DAY_MS, dayOf, spendByCampaign } from './figures.ts';
+import { dayIn, dayPlus, startOfDayIn } from '../time.ts';
+import { campaignNamer, DAY_MS, spendByCampaign } from './figures.ts';
 
 export interface SpendAlert {
   key: string;
   alert: OwnerAlert;
 }
 
-export async function spendAlerts(clickhouse: ClickHouse, reports: LeadReports, currency: string, money: (value: number, currency: string) => string, now = Date.now()): Promise<SpendAlert[]> {
+export async function spendAlerts(clickhouse: ClickHouse, reports: LeadReports, currency: string, timeZone: string, money: (value: number, currency: string) => string, now = Date.now()): Promise<SpendAlert[]> {
   const week = Math.floor(now / (7 * DAY_MS));
-  // Whole UTC days: the last 7 (today included) and the 7 before.
-  const weekStart = Date.parse(`${dayOf(now)}T00:00:00Z`) - 6 * DAY_MS;
-  const [lastWeek, weekBefore] = await Promise.all([spendByCampaign(clickhouse, weekStart, now), spendByCampaign(clickhouse, weekStart - 7 * DAY_MS, weekStart)]);
+  // Whole days of the business: the last 7 (today included) and the 7 before.
+  const today = dayIn(now, timeZone);
+  const weekStart = startOfDayIn(dayPlus(today, -6), timeZone);
+  const weekBeforeStart = startOfDayIn(dayPlus(today, -13), timeZone);
+  const [lastWeek, weekBefore] = await Promise.all([spendByCampaign(clickhouse, weekStart, now, timeZone), spendByCampaign(clickhouse, weekBeforeStart, weekStart, timeZone)]);
   const name = campaignNamer([...lastWeek, ...weekBefore]);
   const leadsBy = (from: number, to: number) => {
     const leads = new Map<string, number>();
@@ -25,7 +28,7 @@ export async function spendAlerts(clickhouse: ClickHouse, reports: LeadReports, 
     return leads;
   };
   const leadsLast = leadsBy(weekStart, now);
-  const leadsBefore = leadsBy(weekStart - 7 * DAY_MS, weekStart);
+  const leadsBefore = leadsBy(weekBeforeStart, weekStart);
   const alerts: SpendAlert[] = [];
   for (const s of lastWeek) {
     if (s.cost <= 0) continue;

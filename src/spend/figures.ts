@@ -3,6 +3,7 @@
 // hold the campaign's id (Meta's {{campaign.id}}, Google's ValueTrack {campaignid}): ids of
 // campaigns with spend are read as their names, so both land on one row.
 import type { ClickHouse } from '../events/clickhouse.ts';
+import { dayIn } from '../time.ts';
 
 export interface CampaignSpend {
   platform: string;
@@ -15,24 +16,25 @@ export interface CampaignSpend {
 }
 
 const DAY_MS = 86_400_000;
-export const dayOf = (ms: number) => new Date(ms).toISOString().slice(0, 10);
 
-/** Spend per campaign (and currency) over the UTC days that [from, to) touches. */
-export async function spendByCampaign(clickhouse: ClickHouse, from: number, to: number): Promise<CampaignSpend[]> {
+// The ad platforms report spend per day of the ad account's time zone, taken to be the business's.
+
+/** Spend per campaign (and currency) over the days in `timeZone` that [from, to) touches. */
+export async function spendByCampaign(clickhouse: ClickHouse, from: number, to: number, timeZone: string): Promise<CampaignSpend[]> {
   const rows = await clickhouse.query<{ platform: string; campaign_id: string; campaign_name: string; currency: string; total_cost: number; total_clicks: string; total_impressions: string }>(
     `SELECT platform, campaign_id, argMax(campaign, day) AS campaign_name, currency, sum(cost) AS total_cost, sum(clicks) AS total_clicks, sum(impressions) AS total_impressions
      FROM ad_spend FINAL WHERE day >= toDate({from:String}) AND day <= toDate({to:String})
      GROUP BY platform, campaign_id, currency ORDER BY total_cost DESC`,
-    { from: dayOf(from), to: dayOf(to - 1) },
+    { from: dayIn(from, timeZone), to: dayIn(to - 1, timeZone) },
   );
   return rows.map((r) => ({ platform: r.platform, campaignId: r.campaign_id, campaign: r.campaign_name, currency: r.currency, cost: Math.round(Number(r.total_cost) * 100) / 100, clicks: Number(r.total_clicks), impressions: Number(r.total_impressions) }));
 }
 
-/** Spend per UTC day in `currency` over [from, to). */
-export async function spendByDay(clickhouse: ClickHouse, from: number, to: number, currency: string): Promise<Map<string, number>> {
+/** Spend per day in `timeZone`, in `currency`, over [from, to). */
+export async function spendByDay(clickhouse: ClickHouse, from: number, to: number, currency: string, timeZone: string): Promise<Map<string, number>> {
   const rows = await clickhouse.query<{ d: string; total: number }>(
     `SELECT toString(day) AS d, sum(cost) AS total FROM ad_spend FINAL WHERE day >= toDate({from:String}) AND day <= toDate({to:String}) AND currency = {currency:String} GROUP BY day`,
-    { from: dayOf(from), to: dayOf(to - 1), currency },
+    { from: dayIn(from, timeZone), to: dayIn(to - 1, timeZone), currency },
   );
   return new Map(rows.map((r) => [r.d, Math.round(Number(r.total) * 100) / 100]));
 }

@@ -9,8 +9,8 @@ import type { SpendRow } from '../events/schema.ts';
 import type { LeadStore } from '../db/leads.ts';
 import type { Settings } from '../db/settings.ts';
 import type { Logger } from '../log.ts';
-import { backoffMs } from '../time.ts';
-import { DAY_MS, dayOf } from './figures.ts';
+import { backoffMs, dayIn, dayPlus } from '../time.ts';
+import { DAY_MS } from './figures.ts';
 import type { GoogleAdsApi } from './google-ads.ts';
 import type { MetaInsights } from './meta-insights.ts';
 import { SyncError } from './sync-error.ts';
@@ -69,6 +69,8 @@ export class SpendSync {
       settings: Settings;
       sources: SpendSources;
       log: Logger;
+      /** The business's (and its ad accounts') time zone: the days asked for are its days. */
+      timeZone: string;
       /** After each run (alerts look at the new figures). */
       onSynced?: (result: SyncResult) => void;
       everyMs?: number;
@@ -160,9 +162,14 @@ export class SpendSync {
     return result;
   }
 
+  /** The business's day `n` days from the one `at` falls on. */
+  private day(at: number, n = 0): string {
+    return dayPlus(dayIn(at, this.deps.timeZone), n);
+  }
+
   private async googleSpend(now: number, days: number): Promise<SpendRow[]> {
     this.progress = { step: `Google Ads: ${days} days of campaign costs`, done: 0, total: days };
-    const query = `SELECT campaign.id, campaign.name, segments.date, metrics.cost_micros, metrics.clicks, metrics.impressions, customer.currency_code FROM campaign WHERE segments.date BETWEEN '${dayOf(now - (days - 1) * DAY_MS)}' AND '${dayOf(now)}'`;
+    const query = `SELECT campaign.id, campaign.name, segments.date, metrics.cost_micros, metrics.clicks, metrics.impressions, customer.currency_code FROM campaign WHERE segments.date BETWEEN '${this.day(now, -(days - 1))}' AND '${this.day(now)}'`;
     const rows = await this.deps.sources.google!.search(query);
     this.progress = { ...this.progress, done: days };
     return rows
@@ -182,7 +189,7 @@ export class SpendSync {
 
   private async metaSpend(now: number, days: number): Promise<SpendRow[]> {
     this.progress = { step: `Meta: ${days} days of campaign spend`, done: 0, total: days };
-    const rows = await this.deps.sources.meta!.campaignDays(dayOf(now - (days - 1) * DAY_MS), dayOf(now));
+    const rows = await this.deps.sources.meta!.campaignDays(this.day(now, -(days - 1)), this.day(now));
     this.progress = { ...this.progress, done: days };
     return rows
       .filter((r) => r.campaign_id && r.date_start)
@@ -208,8 +215,8 @@ export class SpendSync {
   private async resolveClicks(now: number): Promise<number> {
     const leads = this.deps.leads.unresolvedGoogleClicks(now - (FIRST_DAYS - 1) * DAY_MS);
     if (leads.length === 0) return 0;
-    const oldest = dayOf(now - (FIRST_DAYS - 1) * DAY_MS);
-    const daysOf = (at: number) => [0, -1, -2, 1].map((d) => dayOf(at + d * DAY_MS)).filter((d) => d >= oldest && d <= dayOf(now));
+    const oldest = this.day(now, -(FIRST_DAYS - 1));
+    const daysOf = (at: number) => [0, -1, -2, 1].map((d) => this.day(at, d)).filter((d) => d >= oldest && d <= this.day(now));
     const wanted = [...new Set(leads.flatMap((l) => daysOf(l.created_at)))].sort();
     const clicks = new Map<string, { campaignId: string; campaign: string; adGroup: string; keyword: string }>();
     for (const [i, day] of wanted.entries()) {
