@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { after, before, describe, test } from 'node:test';
 import { chromium } from 'playwright-core';
 import { CLIENT, startGoogle } from './support/google.ts';
-import { adminGet, eventually, removeDir, send, startServer, ADMIN_TOKEN, type RunningServer } from './support/harness.ts';
+import { adminGet, eventually, monthIn, removeDir, send, startServer, ADMIN_TOKEN, type RunningServer } from './support/harness.ts';
 import { META, startMeta } from './support/meta.ts';
 import { startTelegram } from './support/telegram.ts';
 
@@ -227,7 +227,7 @@ describe('ad spend', () => {
       assert.match(detail, /Anahtar kelimeacil tesisatçı/);
       const history = await page.$$eval('.history li', (els) => els.map((e) => e.textContent));
       assert.ok(history.some((x) => /Durum: Yeni → Satıldı$/.test(x!)), JSON.stringify(history));
-      assert.ok(history.some((x) => /Satış: ₺1\.000,00 · \d+ Ara 2026 \d\d:\d\d$/.test(x!)), JSON.stringify(history));
+      assert.ok(history.some((x) => new RegExp(`Satış: ₺1\\.000,00 · \\d+ ${monthIn(ZONE)} \\d\\d:\\d\\d$`).test(x!)), JSON.stringify(history));
       await page.screenshot({ path: `${artifacts}12-lead-receipts.png`, fullPage: true });
       assert.deepEqual(errors, []);
     } finally {

@@ -205,3 +205,6 @@ export async function queryEmbedded<T>(dataDir: string, sql: string): Promise<T[
     session.close();
   }
 }
+
+/** This month as a Turkish date shows it in `timeZone` ("Ara 2026"): tests that read dates stay true next month. */
+export const monthIn = (timeZone: string): string => new Intl.DateTimeFormat('tr-TR', { month: 'short', year: 'numeric', timeZone }).format(Date.now());
