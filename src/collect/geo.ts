@@ -24,12 +24,16 @@ export interface GeoStatus {
 export const NO_GEO: Geo = Object.freeze({ country: '', region: '', city: '' });
 const POLL_MS = 10_000;
 const DECODER_CACHE = 10_000;
+/** Answers kept by address: a visitor's beacons come from one address (pageview, clicks, leave). */
+const ANSWERS_CACHED = 10_000;
 
 export class GeoLocator {
   private reader: Reader<CityResponse> | undefined;
   private state: GeoStatus;
   /** mtime, size and inode of the loaded file: geoipupdate renames a new file into place. */
   private loadedVersion = '';
+  /** Cleared when full (a flood of fresh addresses costs a lookup each, not memory) and on reload. */
+  private readonly answers = new Map<string, Geo>();
 
   constructor(private readonly path: string, private readonly log: Logger) {
     this.state = { path, loaded: false };
@@ -39,18 +43,28 @@ export class GeoLocator {
 
   lookup(ip: string): Geo {
     if (this.reader === undefined) return NO_GEO;
+    let geo = this.answers.get(ip);
+    if (geo === undefined) {
+      geo = this.find(this.reader, ip);
+      if (this.answers.size >= ANSWERS_CACHED) this.answers.clear();
+      this.answers.set(ip, geo);
+    }
+    return geo;
+  }
+
+  private find(reader: Reader<CityResponse>, ip: string): Geo {
     let found: CityResponse | null;
     try {
-      found = this.reader.get(ip);
+      found = reader.get(ip);
     } catch {
       return NO_GEO; // not an IP, or a damaged tree node: no geo rather than no event
     }
     if (found === null) return NO_GEO;
-    return {
+    return Object.freeze({
       country: found.country?.iso_code ?? found.registered_country?.iso_code ?? '',
       region: found.subdivisions?.[0]?.names?.en ?? '',
       city: found.city?.names?.en ?? '',
-    };
+    });
   }
 
   status(): GeoStatus {
@@ -76,6 +90,7 @@ export class GeoLocator {
       const reader = new Reader<CityResponse>(readFileSync(this.path), { cache: lru(DECODER_CACHE) });
       if (!reader.metadata.databaseType.includes('City')) throw new Error(`database type is ${reader.metadata.databaseType}, expected a City database`);
       this.reader = reader;
+      this.answers.clear();
       this.loadedVersion = version;
       this.state = {
         path: this.path,

@@ -97,6 +97,8 @@ const STATUS_TEXT: Record<number, string> = {
   409: 'Conflict', 413: 'Content Too Large', 415: 'Unsupported Media Type', 422: 'Unprocessable Content',
   429: 'Too Many Requests', 500: 'Internal Server Error', 503: 'Service Unavailable',
 };
+/** Status lines made once, not per reply. */
+const STATUS_LINES = new Map(Object.entries(STATUS_TEXT).map(([status, text]) => [Number(status), `${status} ${text}`]));
 
 export interface HttpServer {
   readonly port: number;
@@ -327,7 +329,7 @@ function send(deps: Ctx, res: HttpResponse, reply: Reply, cors: boolean, closeCo
   }
   if (reply.status >= 400) deps.metrics.rejected(reply.status);
   res.cork(() => {
-    res.writeStatus(`${reply.status} ${STATUS_TEXT[reply.status] ?? ''}`);
+    res.writeStatus(STATUS_LINES.get(reply.status) ?? String(reply.status));
     if (cors) res.writeHeader('Access-Control-Allow-Origin', '*');
     const defaults = cors ? deps.security.visitor : deps.security.owner;
     for (const name in defaults) if (reply.headers?.[name] === undefined) res.writeHeader(name, defaults[name]!);
