@@ -1,6 +1,6 @@
 // POST /collect: parse → enrich → batch, then 204. Bad input gets a problem+json 4xx and
 // nothing from that request is stored.
-import { JournalFullError } from '../events/journal.ts';
+import { JournalFullError, RecordTooLargeError } from '../events/journal.ts';
 import type { EventSink } from '../events/sink.ts';
 import type { Route } from '../http/server.ts';
 import { NO_CONTENT, problem, retryAfter, type Reply } from '../http/reply.ts';
@@ -49,7 +49,10 @@ export function collectRoute(deps: CollectDeps): Route {
           if (contacts.length > 0) deps.onContactClicks?.(contacts, hit);
           return NO_CONTENT;
         },
-        (err: unknown) => unavailable(deps, err instanceof JournalFullError ? 'full' : 'write-failed'),
+        (err: unknown) =>
+          err instanceof RecordTooLargeError
+            ? problem(413, 'body-too-large', 'Request body too large', 'Its events make rows too large to journal at once: send them in smaller batches.')
+            : unavailable(deps, err instanceof JournalFullError ? 'full' : 'write-failed'),
       );
     },
   };

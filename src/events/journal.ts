@@ -18,7 +18,7 @@ import type { FsyncPolicy } from '../config.ts';
 import type { Logger } from '../log.ts';
 import type { Metrics } from '../metrics.ts';
 import { releaseOwnership, takeOwnership } from './owner-lock.ts';
-import { encodeRecord, HEADER, MAX_RECORD_BYTES, parseRecords, segmentName } from './record.ts';
+import { HEADER, MAX_RECORD_BYTES, parseRecords, sealRecord, segmentName } from './record.ts';
 import type { RowFormat } from './clickhouse.ts';
 import { ROW_FORMAT } from './row-format.ts';
 
@@ -67,6 +67,8 @@ const ROTATE_CAUGHT_UP_BYTES = 1024 * 1024;
 const READ_CHUNK_BYTES = 2 * 1024 * 1024;
 
 export class JournalFullError extends Error {}
+/** The rows of one write do not fit in a journal record (far beyond what one /collect body makes). */
+export class RecordTooLargeError extends Error {}
 
 export class Journal {
   private readonly segments: Segment[] = [];
@@ -75,9 +77,9 @@ export class Journal {
   /** The cursor writes in flight, chained: each replaces cursor.json after the one before. */
   private cursorWrites: Promise<unknown> = Promise.resolve();
   private totalBytes = 0;
-  private pending: string[] = [];
+  /** This turn's rows so far: bytes written into recordBuffer after its header, and how many rows. */
+  private pendingBytes = 0;
   private pendingRows = 0;
-  private pendingChars = 0;
   private turn: { promise: Promise<void>; resolve: () => void; reject: (err: Error) => void } | undefined;
   private dirty = false;
   private fsyncTimer: NodeJS.Timeout | undefined;
@@ -87,7 +89,7 @@ export class Journal {
   /** Since when appends fail (disk full or failing), or 0 while they succeed. */
   private failingSince = 0;
   private failedWrites = 0;
-  /** Every turn's record is encoded here and written at once: no buffer per turn for the GC to collect. */
+  /** Every turn's rows are written here as they come and the record written at once: no string or buffer per turn for the GC. */
   private readonly recordBuffer = Buffer.allocUnsafe(HEADER + MAX_RECORD_BYTES);
   /** Where batches are read and their rows gathered; reused while batches follow each other, let go once caught up. */
   private batchBuffer: Buffer | undefined;
@@ -142,10 +144,12 @@ export class Journal {
    */
   append(lines: string, rows: number): Promise<void> {
     if (this.full()) return Promise.reject(new JournalFullError('journal is full'));
-    if (this.pendingChars + lines.length > MAX_RECORD_BYTES / 3 && this.turn !== undefined) this.commit();
-    this.pending.push(lines);
+    // UTF-8 takes at most 3 bytes per UTF-16 unit: only text that may not fit is measured exactly.
+    const most = 3 * lines.length <= MAX_RECORD_BYTES ? 3 * lines.length : Buffer.byteLength(lines);
+    if (most > MAX_RECORD_BYTES) return Promise.reject(new RecordTooLargeError(`${most} bytes of rows exceed a journal record (${MAX_RECORD_BYTES} bytes)`));
+    if (this.turn !== undefined && this.pendingBytes + most > MAX_RECORD_BYTES) this.commit();
+    this.pendingBytes += this.recordBuffer.write(lines, HEADER + this.pendingBytes, 'utf8');
     this.pendingRows += rows;
-    this.pendingChars += lines.length;
     if (this.turn === undefined) {
       let resolve!: () => void;
       let reject!: (err: Error) => void;
@@ -165,13 +169,11 @@ export class Journal {
   /** Writes the turn's record with one write (and one fsync if the policy says always). */
   private commit(): void {
     const turn = this.turn!;
-    const payload = this.pending.join('');
     const rows = this.pendingRows;
+    const record = sealRecord(this.recordBuffer, this.pendingBytes, rows, ROW_FORMAT);
     this.turn = undefined;
-    this.pending = [];
+    this.pendingBytes = 0;
     this.pendingRows = 0;
-    this.pendingChars = 0;
-    const record = encodeRecord(payload, rows, ROW_FORMAT, this.recordBuffer);
     const live = this.segments.at(-1)!;
     try {
       writeAll(this.fd, record);

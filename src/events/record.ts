@@ -19,22 +19,23 @@ export function segmentName(id: number): string {
 
 /**
  * A record of `rows` rows in `format` (JSONEachRow unless said: the format of journals before
- * TabSeparated). `payload`: the rows as bytes, or as text (encoded as UTF-8 straight into the
- * record: no copy). Written into `into` (a view of it is returned) when the text fits whatever
- * its characters: the journal reuses one buffer for every record instead of allocating one per turn.
+ * TabSeparated). `payload`: the rows as bytes or as text (encoded as UTF-8 into the record).
  */
-export function encodeRecord(payload: Buffer | string, rows: number, format: RowFormat = 'JSONEachRow', into?: Buffer): Buffer {
-  let record: Buffer;
-  let length: number;
-  if (typeof payload === 'string' && into !== undefined && into.length >= HEADER + 3 * payload.length) {
-    length = into.write(payload, HEADER, 'utf8'); // at most 3 bytes per UTF-16 unit
-    record = into.subarray(0, HEADER + length);
-  } else {
-    length = typeof payload === 'string' ? Buffer.byteLength(payload) : payload.length;
-    record = Buffer.allocUnsafe(HEADER + length);
-    if (typeof payload === 'string') record.write(payload, HEADER, 'utf8');
-    else payload.copy(record, HEADER);
-  }
+export function encodeRecord(payload: Buffer | string, rows: number, format: RowFormat = 'JSONEachRow'): Buffer {
+  const length = typeof payload === 'string' ? Buffer.byteLength(payload) : payload.length;
+  const record = Buffer.allocUnsafe(HEADER + length);
+  if (typeof payload === 'string') record.write(payload, HEADER, 'utf8');
+  else payload.copy(record, HEADER);
+  return sealRecord(record, length, rows, format);
+}
+
+/**
+ * The record whose `length` payload bytes already sit in `buffer` after HEADER: its header is
+ * written in front of them and a view of the record returned. The journal writes each turn's rows
+ * straight into one buffer it reuses, and seals it once per turn.
+ */
+export function sealRecord(buffer: Buffer, length: number, rows: number, format: RowFormat): Buffer {
+  const record = buffer.subarray(0, HEADER + length);
   record.writeUInt32BE(MAGICS[format], 0);
   record.writeUInt32BE(length, 4);
   record.writeUInt32BE(rows, 8);

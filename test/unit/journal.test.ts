@@ -3,8 +3,8 @@ import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { pino } from 'pino';
-import { Journal, JournalFullError } from '../../src/events/journal.ts';
-import { encodeRecord, parseRecords, segmentName } from '../../src/events/record.ts';
+import { Journal, JournalFullError, RecordTooLargeError } from '../../src/events/journal.ts';
+import { encodeRecord, MAX_RECORD_BYTES, parseRecords, segmentName } from '../../src/events/record.ts';
 import { createMetrics } from '../../src/metrics.ts';
 import { removeDir, tempDir } from '../support/harness.ts';
 
@@ -52,6 +52,25 @@ test('the writes of one event-loop turn become one record', async () => {
   const parsed = parseRecords(bytes, Infinity, true);
   assert.equal(parsed.payloads.length, 1);
   assert.equal(parsed.payloads[0]!.toString(), lines(1, 2, 3));
+  removeDir(dir);
+});
+
+test('a turn past a record\'s size is cut into whole records, non-ASCII rows included; rows too large for any record are refused and nothing is written', async () => {
+  const dir = tempDir('journal');
+  const journal = open(dir);
+  // 2.5 MiB in one turn: 3-byte characters, so the cut must count bytes, not characters.
+  const row = (n: number) => `${n}\t${'ş€'.repeat(20_000)}\n`;
+  const appends = Array.from({ length: 25 }, (_, n) => journal.append(row(n), 1));
+  const tooLarge = 'x'.repeat(MAX_RECORD_BYTES + 1);
+  await assert.rejects(journal.append(tooLarge, 1), RecordTooLargeError);
+  await Promise.all(appends);
+  journal.close();
+  const parsed = parseRecords(readFileSync(join(dir, segmentName(1))), Infinity, true);
+  assert.equal(parsed.damaged, 0);
+  assert.ok(parsed.payloads.length >= 3, `${parsed.payloads.length} records`);
+  assert.ok(parsed.payloads.every((p) => p.length <= MAX_RECORD_BYTES));
+  assert.equal(Buffer.concat(parsed.payloads).toString(), Array.from({ length: 25 }, (_, n) => row(n)).join(''));
+  assert.equal(parsed.rows, 25);
   removeDir(dir);
 });
 
