@@ -13,10 +13,15 @@ export function clientIp(trust: TrustProxy, remoteAddress: string, forwardedFor:
     case 'hops': {
       // The chain as the last proxy sees it: [client, proxy1, ..., peer]. Each trusted hop vouches
       // for the address to its left, so we step `hops` places left from the peer.
+      // Walked from the right end of the header (no split per request): the n-th hop names its entry n from the right.
       if (forwardedFor === '') return remoteAddress;
-      const chain = forwardedFor.split(',');
-      chain.push(remoteAddress);
-      const candidate = chain[Math.max(chain.length - 1 - trust.hops, 0)]!.trim();
+      let end = forwardedFor.length;
+      let start = forwardedFor.lastIndexOf(',', end - 1) + 1;
+      for (let hop = 1; hop < trust.hops && start > 0; hop++) {
+        end = start - 1;
+        start = forwardedFor.lastIndexOf(',', end - 1) + 1;
+      }
+      const candidate = forwardedFor.slice(start, end).trim();
       return candidate === remoteAddress || isIP(candidate) ? candidate : remoteAddress;
     }
   }
