@@ -45,8 +45,7 @@ export function collectRoute(deps: CollectDeps): Route {
       return deps.events.write(rows).then(
         () => {
           deps.metrics.accepted.inc(rows.length);
-          const contacts = hit.beacons.filter((b) => b.type === 'call' || b.type === 'whatsapp');
-          if (contacts.length > 0) deps.onContactClicks?.(contacts, hit);
+          if (deps.onContactClicks && hit.beacons.some(isContact)) deps.onContactClicks(hit.beacons.filter(isContact), hit);
           return NO_CONTENT;
         },
         (err: unknown) =>
@@ -57,6 +56,8 @@ export function collectRoute(deps: CollectDeps): Route {
     },
   };
 }
+
+const isContact = (b: Beacon) => b.type === 'call' || b.type === 'whatsapp';
 
 function unavailable(deps: CollectDeps, why: 'full' | 'write-failed'): Reply {
   deps.metrics.journalRefused(why);
