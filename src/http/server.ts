@@ -97,8 +97,19 @@ const STATUS_TEXT: Record<number, string> = {
   409: 'Conflict', 413: 'Content Too Large', 415: 'Unsupported Media Type', 422: 'Unprocessable Content',
   429: 'Too Many Requests', 500: 'Internal Server Error', 503: 'Service Unavailable',
 };
-/** Status lines made once, not per reply. */
-const STATUS_LINES = new Map(Object.entries(STATUS_TEXT).map(([status, text]) => [Number(status), `${status} ${text}`]));
+// What every reply writes is encoded once: uWS copies a string argument into UTF-8 on each call,
+// bytes it takes as they are (~2% of the event loop at peak went to those copies).
+const STATUS_LINES = new Map(Object.entries(STATUS_TEXT).map(([status, text]) => [Number(status), Buffer.from(`${status} ${text}`)]));
+const ALLOW_ORIGIN = Buffer.from('Access-Control-Allow-Origin');
+const ANY_ORIGIN = Buffer.from('*');
+const CONTENT_LENGTH = Buffer.from('content-length');
+
+/** A default header: its name to look up in a reply's own headers, and the bytes written. */
+interface DefaultHeader {
+  name: string;
+  nameBytes: Buffer;
+  value: Buffer;
+}
 
 export interface HttpServer {
   readonly port: number;
@@ -122,11 +133,12 @@ export interface ServerDeps {
  * be framed, sniffed, kept by caches or leak its URLs; a JSON reply may load nothing. Visitor
  * endpoints are fetched by other sites' pages, so only sniffing is ruled out there.
  */
-function securityHeaders(https: boolean): { owner: Record<string, string>; visitor: Record<string, string> } {
+function securityHeaders(https: boolean): { owner: DefaultHeader[]; visitor: DefaultHeader[] } {
   const hsts: Record<string, string> = https ? { 'Strict-Transport-Security': 'max-age=31536000; includeSubDomains' } : {};
+  const encoded = (headers: Record<string, string>) => Object.entries(headers).map(([name, value]) => ({ name, nameBytes: Buffer.from(name), value: Buffer.from(value) }));
   return {
-    owner: { 'X-Content-Type-Options': 'nosniff', 'Referrer-Policy': 'no-referrer', 'X-Frame-Options': 'DENY', 'Content-Security-Policy': "default-src 'none'; frame-ancestors 'none'", 'Cache-Control': 'no-store', ...hsts },
-    visitor: { 'X-Content-Type-Options': 'nosniff', ...hsts },
+    owner: encoded({ 'X-Content-Type-Options': 'nosniff', 'Referrer-Policy': 'no-referrer', 'X-Frame-Options': 'DENY', 'Content-Security-Policy': "default-src 'none'; frame-ancestors 'none'", 'Cache-Control': 'no-store', ...hsts }),
+    visitor: encoded({ 'X-Content-Type-Options': 'nosniff', ...hsts }),
   };
 }
 /** What the request path needs besides the caller's deps: header sets and the bodies in flight. */
@@ -205,7 +217,7 @@ function serve(deps: Ctx, route: Route, pool: Pool, paramCount: number, res: Htt
     return;
   }
   const max = route.maxBody ?? DEFAULT_MAX_BODY;
-  const declared = Number(req.getHeader('content-length') || '0');
+  const declared = Number(req.getHeader(CONTENT_LENGTH) || '0');
   if (declared > max) {
     send(deps, res, tooLarge(max), cors, true);
     return;
@@ -330,9 +342,10 @@ function send(deps: Ctx, res: HttpResponse, reply: Reply, cors: boolean, closeCo
   if (reply.status >= 400) deps.metrics.rejected(reply.status);
   res.cork(() => {
     res.writeStatus(STATUS_LINES.get(reply.status) ?? String(reply.status));
-    if (cors) res.writeHeader('Access-Control-Allow-Origin', '*');
-    const defaults = cors ? deps.security.visitor : deps.security.owner;
-    for (const name in defaults) if (reply.headers?.[name] === undefined) res.writeHeader(name, defaults[name]!);
+    if (cors) res.writeHeader(ALLOW_ORIGIN, ANY_ORIGIN);
+    for (const header of cors ? deps.security.visitor : deps.security.owner) {
+      if (reply.headers?.[header.name] === undefined) res.writeHeader(header.nameBytes, header.value);
+    }
     if (reply.headers) for (const name in reply.headers) res.writeHeader(name, reply.headers[name]!);
     if (reply.status === 204 || reply.status === 304) res.endWithoutBody(0, closeConnection);
     else res.end(reply.body ?? '', closeConnection);
