@@ -3,6 +3,7 @@
 // A request with one bad event is rejected whole: nothing from it is stored. Text is made
 // well-formed here (a lone surrogate becomes U+FFFD): ClickHouse refuses ill-formed UTF-16 escapes.
 import { randomUUID } from 'node:crypto';
+import { TextCache } from './cache.ts';
 
 export const MAX_BODY_BYTES = 256 * 1024;
 export const MAX_BATCH = 100;
@@ -192,14 +193,13 @@ function optionalTimestamp(value: unknown, at: string): number | undefined {
 // URLs parsed once per page, not once per beacon: a site's beacons name few pages and referrers,
 // and only their query strings differ (gclid). A URL's validity, scheme, host and path depend only
 // on what comes before its "?" or "#" (WHATWG URL: a query or fragment never fails a parse), so
-// that part is the cache key. Cleared when full: a flood of fresh URLs costs a parse each, not memory.
+// that part is the cache key. Longer ones are parsed each time (at most 5000 × 256 characters kept).
 interface UrlParts {
   protocol: string;
   hostname: string;
   pathname: string;
 }
-const urlParts = new Map<string, UrlParts | null>();
-const URLS_CACHED = 10_000;
+const urlParts = new TextCache<UrlParts | null>(5000, 256);
 
 /** The URL before its query and fragment (all of it when that part ends in a space, which the parser would strip). */
 function baseOf(url: string): string {
@@ -219,7 +219,6 @@ function partsOf(url: string): UrlParts | null {
     } catch {
       parts = null;
     }
-    if (urlParts.size >= URLS_CACHED) urlParts.clear();
     urlParts.set(base, parts);
   }
   return parts;

@@ -6,6 +6,7 @@ import { readFileSync, statSync, unwatchFile, watchFile } from 'node:fs';
 import { Reader, type CityResponse } from 'maxmind';
 import { lru } from 'tiny-lru';
 import type { Logger } from '../log.ts';
+import { TextCache } from './cache.ts';
 
 export interface Geo {
   country: string;
@@ -24,16 +25,14 @@ export interface GeoStatus {
 export const NO_GEO: Geo = Object.freeze({ country: '', region: '', city: '' });
 const POLL_MS = 10_000;
 const DECODER_CACHE = 10_000;
-/** Answers kept by address: a visitor's beacons come from one address (pageview, clicks, leave). */
-const ANSWERS_CACHED = 10_000;
 
 export class GeoLocator {
   private reader: Reader<CityResponse> | undefined;
   private state: GeoStatus;
   /** mtime, size and inode of the loaded file: geoipupdate renames a new file into place. */
   private loadedVersion = '';
-  /** Cleared when full (a flood of fresh addresses costs a lookup each, not memory) and on reload. */
-  private readonly answers = new Map<string, Geo>();
+  /** Answers by address (a visitor's beacons come from one: pageview, clicks, leave); cleared on reload. */
+  private readonly answers = new TextCache<Geo>(10_000, 64);
 
   constructor(private readonly path: string, private readonly log: Logger) {
     this.state = { path, loaded: false };
@@ -46,7 +45,6 @@ export class GeoLocator {
     let geo = this.answers.get(ip);
     if (geo === undefined) {
       geo = this.find(this.reader, ip);
-      if (this.answers.size >= ANSWERS_CACHED) this.answers.clear();
       this.answers.set(ip, geo);
     }
     return geo;
