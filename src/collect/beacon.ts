@@ -236,7 +236,8 @@ const NEEDS_URL_PARSER = /[%+\s\0-\x1f\x7f]/;
 
 /**
  * The query string of a page URL read as `new URL(url).searchParams` reads it. A plain query (no
- * escapes, "+", spaces or controls, as click ids and UTMs are) is split here, which costs a tenth.
+ * escapes, "+", spaces or controls, as click ids and UTMs are) is split here: the URL parser and
+ * URLSearchParams cost 1.3–2.8 µs a beacon on this path.
  */
 function queryOf(url: string): { get(name: string): string | null } {
   const start = url.indexOf('?');

@@ -341,7 +341,7 @@ function send(deps: Ctx, res: HttpResponse, reply: Reply, cors: boolean, closeCo
   }
   if (reply.status >= 400) deps.metrics.rejected(reply.status);
   res.cork(() => {
-    res.writeStatus(STATUS_LINES.get(reply.status) ?? String(reply.status));
+    res.writeStatus(STATUS_LINES.get(reply.status) ?? `${reply.status} `); // the space: RFC 9112 wants one even with no reason phrase
     if (cors) res.writeHeader(ALLOW_ORIGIN, ANY_ORIGIN);
     for (const header of cors ? deps.security.visitor : deps.security.owner) {
       if (reply.headers?.[header.name] === undefined) res.writeHeader(header.nameBytes, header.value);
