@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import fc from 'fast-check';
 import { parseCollect } from '../../src/collect/beacon.ts';
 import { AgentParser } from '../../src/collect/user-agent.ts';
 
@@ -62,37 +63,39 @@ test('page URLs read as the URL parser reads them: 100 000 odd URLs give the sam
   const keys = ['gclid', 'gbraid', 'wbraid', 'fbclid', 'msclkid', 'utm_source', 'utm_medium', 'utm_campaign', 'utm_term', 'utm_content'] as const;
   const pieces = ['gclid', 'utm_source', 'utm_term', 'fbclid', '=', '&', '&&', '=x', '%20', '%zz', '%4', '+', ' ', '\t', '\n', '\x01', '\x7f', 'ş', '😀', '#', '?', 'a', 'b=c', '%41', '\\', '/', '..', ';', 'gclid=1', 'gclid=2', 'utm_source=', 'GCLID=3'];
   const heads = ['https://Example.com/p/', ' http://a.example', 'HTTPS://b.example:443/x ', 'ftp://c.example/', 'https://', 'https://d.example/a b', 'android-app://com.google.android.gm/'];
-  let seed = 42;
-  const random = (k: number) => {
-    // xorshift32: a fixed sequence, the same URLs every run
-    seed ^= seed << 13;
-    seed ^= seed >>> 17;
-    seed ^= seed << 5;
-    return Math.floor(((seed >>> 0) / 2 ** 32) * k);
-  };
-  let checked = 0;
-  for (let i = 0; i < 100_000; i++) {
-    let url = heads[random(heads.length)]!;
-    for (let j = random(9); j > 0; j--) url += pieces[random(pieces.length)];
-    const result = parse({ type: 'pageview', url, referrer: url });
-    let expected: URL | undefined;
-    try {
-      expected = new URL(url);
-    } catch {
-      expected = undefined;
-    }
-    if (expected === undefined || (expected.protocol !== 'http:' && expected.protocol !== 'https:')) {
-      assert.equal(result.ok, false, JSON.stringify(url));
-      continue;
-    }
-    assert.ok(result.ok, JSON.stringify(url));
-    const beacon = result.beacons[0]!;
-    assert.deepEqual(
-      { path: beacon.path, hostname: beacon.hostname, referrerHost: beacon.referrerHost, campaign: { ...beacon.campaign } },
-      { path: expected.pathname, hostname: expected.hostname, referrerHost: expected.hostname, campaign: Object.fromEntries(keys.map((k) => [k, expected.searchParams.get(k)?.toWellFormed() ?? ''])) },
-      JSON.stringify(url),
-    );
-    checked++;
-  }
-  assert.ok(checked > 30_000, `${checked} URLs were valid pages`);
+  const piece = fc.constantFrom(...pieces);
+  const params = ['gclid=1', 'gclid=2', 'utm_source=a', 'utm_source=', 'gclid', 'fbclid=%41', 'utm_term=a+b', '=x', ''];
+  const urls = fc.oneof(
+    // anything in any order
+    fc.tuple(fc.constantFrom(...heads), fc.array(piece, { maxLength: 8 })).map(([head, rest]) => head + rest.join('')),
+    // a path, then a query of parameters (repeated ones too), then a fragment
+    fc
+      .tuple(fc.constantFrom(...heads), fc.array(piece, { maxLength: 3 }), fc.array(fc.oneof(fc.constantFrom(...params), piece), { maxLength: 6 }), fc.option(fc.array(piece, { maxLength: 3 })))
+      .map(([head, path, query, fragment]) => `${head}${path.join('')}?${query.join('&')}${fragment === null ? '' : `#${fragment.join('')}`}`),
+  );
+  let pages = 0;
+  fc.assert(
+    fc.property(urls, (url) => {
+      const result = parse({ type: 'pageview', url, referrer: url });
+      let expected: URL | undefined;
+      try {
+        expected = new URL(url);
+      } catch {
+        expected = undefined;
+      }
+      if (expected === undefined || (expected.protocol !== 'http:' && expected.protocol !== 'https:')) {
+        assert.equal(result.ok, false);
+        return;
+      }
+      assert.ok(result.ok);
+      const beacon = result.beacons[0]!;
+      assert.deepEqual(
+        { path: beacon.path, hostname: beacon.hostname, referrerHost: beacon.referrerHost, campaign: { ...beacon.campaign } },
+        { path: expected.pathname, hostname: expected.hostname, referrerHost: expected.hostname, campaign: Object.fromEntries(keys.map((k) => [k, expected.searchParams.get(k)?.toWellFormed() ?? ''])) },
+      );
+      pages++;
+    }),
+    { seed: 42, numRuns: 100_000 }, // the same URLs every run
+  );
+  assert.ok(pages > 30_000, `${pages} URLs were valid pages`);
 });
