@@ -30,6 +30,8 @@ export function backoffMs(failedAttempts: number, policy: BackoffPolicy, random 
   return Math.floor(random() * Math.min(policy.capMs, policy.baseMs * 2 ** Math.max(0, failedAttempts - 1)));
 }
 
+export const DAY_MS = 86_400_000;
+
 const dayFormats = new Map<string, Intl.DateTimeFormat>();
 /** The calendar day (YYYY-MM-DD) of a moment in a time zone: the business's days, not UTC's. */
 export function dayIn(ms: number, timeZone: string): string {
@@ -40,7 +42,7 @@ export function dayIn(ms: number, timeZone: string): string {
 
 /** The calendar day `n` days after (or before) `day` (YYYY-MM-DD). */
 export function dayPlus(day: string, n: number): string {
-  return new Date(Date.parse(`${day}T00:00:00Z`) + n * 86_400_000).toISOString().slice(0, 10);
+  return new Date(Date.parse(`${day}T00:00:00Z`) + n * DAY_MS).toISOString().slice(0, 10);
 }
 
 const clockFormats = new Map<string, Intl.DateTimeFormat>();

@@ -3,8 +3,8 @@
 import type { ClickHouse } from '../events/clickhouse.ts';
 import type { LeadReports } from '../db/reports.ts';
 import type { OwnerAlert } from '../notify/texts.ts';
-import { dayIn, dayPlus, startOfDayIn } from '../time.ts';
-import { campaignNamer, DAY_MS, spendByCampaign } from './figures.ts';
+import { DAY_MS, dayIn, dayPlus, startOfDayIn } from '../time.ts';
+import { campaignNamer, spendByCampaign } from './figures.ts';
 
 export interface SpendAlert {
   key: string;

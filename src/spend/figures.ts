@@ -15,7 +15,6 @@ export interface CampaignSpend {
   impressions: number;
 }
 
-const DAY_MS = 86_400_000;
 
 // The ad platforms report spend per day of the ad account's time zone, taken to be the business's.
 
@@ -46,4 +45,3 @@ export function campaignNamer(spend: CampaignSpend[]): (key: string) => string {
 }
 
 export const ratio = (a: number, b: number, digits = 2): number | null => (b === 0 ? null : Math.round((a / b) * 10 ** digits) / 10 ** digits);
-export { DAY_MS };
