@@ -1,21 +1,20 @@
--- wrk script for bench/ingest.ts: POSTs realistic pageview beacons from a few client IPs (behind
--- one trusted proxy hop) and, with DELAY_MS set, paces each connection to a fixed request rate.
+-- wrk script for bench/ingest.ts and bench/server-memory.ts: POSTs the tracker's pageview beacons
+-- (bench/beacons.ts) from a few client IPs (behind one trusted proxy hop) and, with DELAY_MS set,
+-- paces each connection to a fixed request rate.
 -- done() prints one JSON line the benchmark reads.
 local bodies = {}
-local ips = { "81.214.10.20", "81.214.200.7", "2a02:e0::55", "198.51.100.9", "81.214.33.1" }
 local delay_ms = tonumber(os.getenv("DELAY_MS") or "0")
 local i = 0
 
+-- BEACONS names the file bench/beacons.ts writes: one "ip<TAB>body" a line.
 function init(args)
-  for n = 1, 50 do
-    local body = string.format(
-      '{"type":"pageview","url":"https://plumber.example.com/services/%d?gclid=Cj0KCQiA%d&utm_source=google&utm_medium=cpc&utm_campaign=emergency","referrer":"https://www.google.com/","visitorId":"v%06d","sessionId":"s%06d","ts":%d,"lang":"tr-TR","screen":{"w":390,"h":844},"props":{"variant":"b"}}',
-      n % 7, n, n, n, os.time() * 1000)
-    bodies[n] = wrk.format("POST", "/collect", {
+  for line in io.lines(os.getenv("BEACONS")) do
+    local tab = line:find("\t", 1, true)
+    bodies[#bodies + 1] = wrk.format("POST", "/collect", {
       ["Content-Type"] = "text/plain;charset=UTF-8",
-      ["User-Agent"] = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.4 Mobile/15E148 Safari/604.1",
-      ["X-Forwarded-For"] = ips[(n % #ips) + 1],
-    }, body)
+      ["User-Agent"] = os.getenv("BEACON_AGENT"),
+      ["X-Forwarded-For"] = line:sub(1, tab - 1),
+    }, line:sub(tab + 1))
   end
 end
 

@@ -14,6 +14,7 @@ import { encodeRows } from '../src/events/row-format.ts';
 import { createLogger } from '../src/log.ts';
 import { createMetrics } from '../src/metrics.ts';
 import { cityRecord, writeMmdb } from '../test/support/mmdb.ts';
+import { BEACON_AGENT, benchBeacons } from './beacons.ts';
 
 const N = Number(process.env.HOT_BEACONS ?? 200_000);
 const work = mkdtempSync(join(tmpdir(), 'lc-hot-'));
@@ -22,20 +23,25 @@ const networks: Record<string, ReturnType<typeof cityRecord>> = { '81.214.0.0/16
 for (let i = 0; i < 3000; i++) networks[`${11 + (i % 60)}.${(i * 7) % 256}.${(i * 13) % 256}.0/24`] = cityRecord('US', `State ${i % 50}`, `City ${i}`);
 writeFileSync(join(work, 'city.mmdb'), writeMmdb(networks));
 
-// The bodies, agents and addresses of bench/beacons.lua.
-const ips = ['81.214.10.20', '81.214.200.7', '2a02:e0::55', '198.51.100.9', '81.214.33.1'];
-const agent = 'Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.4 Mobile/15E148 Safari/604.1';
-const bodies = Array.from({ length: 50 }, (_, n) => Buffer.from(JSON.stringify({
-  type: 'pageview', url: `https://plumber.example.com/services/${n % 7}?gclid=Cj0KCQiA${n}&utm_source=google&utm_medium=cpc&utm_campaign=emergency`, referrer: 'https://www.google.com/',
-  visitorId: `v${String(n).padStart(6, '0')}`, sessionId: `s${String(n).padStart(6, '0')}`, ts: Date.now(), lang: 'tr-TR', screen: { w: 390, h: 844 }, props: { variant: 'b' },
-})));
+// The beacons, agent and addresses bench/ingest.ts sends.
+const beacons = benchBeacons();
+const bodies = beacons.map((b) => Buffer.from(b.body));
+const ips = beacons.map((b) => b.ip);
+const agent = BEACON_AGENT;
 
-/** Microseconds per beacon of `step` over N beacons (after a warm-up of N/10). */
+/**
+ * Microseconds per beacon of `step`: the fastest of ten rounds of N/10 beacons (after a warm-up
+ * round). The fastest round is the one this machine's neighbours disturbed least.
+ */
 function measure(step: (i: number) => void): number {
-  for (let i = 0; i < N / 10; i++) step(i);
-  const started = process.hrtime.bigint();
-  for (let i = 0; i < N; i++) step(i);
-  return Number(process.hrtime.bigint() - started) / 1000 / N;
+  const round = N / 10;
+  let best = Infinity;
+  for (let r = 0; r <= 10; r++) {
+    const started = process.hrtime.bigint();
+    for (let i = 0; i < round; i++) step(r * round + i);
+    if (r > 0) best = Math.min(best, Number(process.hrtime.bigint() - started) / 1000 / round);
+  }
+  return best;
 }
 
 const agents = new AgentParser();
@@ -43,7 +49,7 @@ const geo = new GeoLocator(join(work, 'city.mmdb'), log);
 const parsed = bodies.map((b) => parseCollect('text/plain;charset=UTF-8', b));
 const hits = parsed.map((p, n) => {
   if (!p.ok) throw new Error('a bench body does not parse');
-  const hit = newHit(p.beacons, agent, ips[n % ips.length]!, Date.now());
+  const hit = newHit(p.beacons, agent, ips[n]!, Date.now());
   hit.agent = agents.parse(agent);
   hit.geo = geo.lookup(hit.clientIp);
   return hit;
@@ -53,7 +59,7 @@ const encoded = hits.map((h) => encodeRows(toRows(h)));
 const steps = {
   parse: measure((i) => parseCollect('text/plain;charset=UTF-8', bodies[i % 50]!)),
   agent: measure(() => agents.parse(agent)),
-  geo: measure((i) => geo.lookup(ips[i % ips.length]!)),
+  geo: measure((i) => geo.lookup(ips[i % 50]!)),
   encode: measure((i) => encodeRows(toRows(hits[i % 50]!))),
   journal: 0,
   readBack: 0,

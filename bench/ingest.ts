@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { Session } from 'chdb';
 import { cityRecord, writeMmdb } from '../test/support/mmdb.ts';
 import { ROOT, startPinned } from './child.ts';
+import { BEACON_AGENT, writeWrkBeacons } from './beacons.ts';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
 const CONNECTIONS = 64;
@@ -40,6 +41,7 @@ for (const tool of ['wrk', 'taskset']) {
 
 const work = mkdtempSync(join(tmpdir(), 'lc-bench-'));
 process.on('exit', () => rmSync(work, { recursive: true, force: true }));
+const wrkEnv = { ...process.env, BEACONS: writeWrkBeacons(work), BEACON_AGENT };
 
 const start = (script: string, env: Record<string, string>, ready: RegExp) => startPinned('0', script, [], env, ready, work);
 
@@ -47,7 +49,7 @@ function wrk(port: number, seconds: number, connections: number, delayMs = 0): W
   const run = spawnSync(
     'taskset',
     ['-c', '1', 'wrk', '-t1', `-c${connections}`, `-d${seconds}s`, '--timeout', '5s', '-s', join(ROOT, 'bench/beacons.lua'), `http://127.0.0.1:${port}/collect`],
-    { env: { ...process.env, DELAY_MS: String(delayMs) }, encoding: 'utf8' },
+    { env: { ...wrkEnv, DELAY_MS: String(delayMs) }, encoding: 'utf8' },
   );
   const line = run.stdout.split('\n').find((l) => l.startsWith('WRK '));
   if (!line) throw new Error(`wrk failed:\n${run.stdout}\n${run.stderr}`);

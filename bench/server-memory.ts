@@ -5,6 +5,7 @@
 // Needs wrk and taskset (Debian: apt-get install -y wrk util-linux).
 import { spawn, spawnSync } from 'node:child_process';
 import { ROOT, startPinned } from './child.ts';
+import { BEACON_AGENT, writeWrkBeacons } from './beacons.ts';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -33,7 +34,7 @@ let peakKb = 0;
 sampler.stdout!.on('data', (chunk: Buffer) => {
   for (const m of chunk.toString().matchAll(/VmRSS:\s+(\d+) kB/g)) peakKb = Math.max(peakKb, Number(m[1]));
 });
-const wrk = spawnSync('taskset', ['-c', '1', 'wrk', '-t1', '-c64', `-d${SECONDS}s`, '--timeout', '5s', '-s', join(ROOT, 'bench/beacons.lua'), `http://127.0.0.1:${server.port}/collect`], { env: { ...process.env, DELAY_MS: '0' }, encoding: 'utf8' });
+const wrk = spawnSync('taskset', ['-c', '1', 'wrk', '-t1', '-c64', `-d${SECONDS}s`, '--timeout', '5s', '-s', join(ROOT, 'bench/beacons.lua'), `http://127.0.0.1:${server.port}/collect`], { env: { ...process.env, DELAY_MS: '0', BEACONS: writeWrkBeacons(work), BEACON_AGENT }, encoding: 'utf8' });
 sampler.kill();
 const result = JSON.parse(wrk.stdout.split('\n').find((l) => l.startsWith('WRK '))!.slice(4)) as { requests: number; duration_us: number; status_errors: number };
 await settle(10_000);

@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:http';
 import { after, before, describe, test } from 'node:test';
 import { chromium, type Browser, type Page } from 'playwright-core';
+import { benchBeacons } from '../bench/beacons.ts';
 import { buildTracker } from '../src/collect/tracker-route.ts';
 import { adminGet, eventually, removeDir, startServer, type RunningServer } from './support/harness.ts';
 
@@ -80,20 +81,22 @@ describe('the tracker in Chromium', () => {
     removeDir(server.dataDir);
   });
 
-  /** A fresh browser context (no cookies) and a page that records every script error. */
-  async function visit(path: string): Promise<{ page: Page; errors: string[] }> {
+  /** A fresh browser context (no cookies) and a page that records every script error and the beacons it sent. */
+  async function visit(path: string): Promise<{ page: Page; errors: string[]; beacons: string[] }> {
     // Headless Chromium says "HeadlessChrome", which the bot filter drops, as it should: look like a phone.
     const context = await browser.newContext({ userAgent: PHONE_UA });
     const p = await context.newPage();
     const errors: string[] = [];
+    const beacons: string[] = [];
     p.on('pageerror', (err) => errors.push(`pageerror: ${err.message}`));
+    p.on('request', (request) => request.url().endsWith('/collect') && beacons.push(request.postData() ?? ''));
     p.on('console', (msg) => {
       // The browser reports refused connections itself; those are not script errors.
       if (msg.type() === 'error' && !/Failed to load resource|ERR_CONNECTION_REFUSED/.test(msg.text())) errors.push(`console: ${msg.text()}`);
     });
     await p.goto(siteUrl + path);
     await p.waitForFunction(() => typeof (window as any).lc === 'function');
-    return { page: p, errors };
+    return { page: p, errors, beacons };
   }
 
   const visitorOf = async (p: Page): Promise<string> => {
@@ -108,7 +111,7 @@ describe('the tracker in Chromium', () => {
     }, 10_000, what);
 
   test('click ids and UTMs from the landing URL are kept first-touch and sent with every later pageview', async () => {
-    const { page: p, errors } = await visit('/?gclid=G-BROWSER&utm_source=google&utm_medium=cpc&utm_campaign=spring&utm_term=boiler%20repair&fbclid=FBX1');
+    const { page: p, errors, beacons } = await visit('/?gclid=G-BROWSER&utm_source=google&utm_medium=cpc&utm_campaign=spring&utm_term=boiler%20repair&fbclid=FBX1');
     assert.equal(await p.textContent('[data-lc-text]'), 'boiler repair', 'the keyword is echoed as text');
     const visitor = await visitorOf(p);
     const stored = JSON.parse(decodeURIComponent((await p.context().cookies()).find((c) => c.name === 'lc_attr')!.value));
@@ -120,6 +123,15 @@ describe('the tracker in Chromium', () => {
     assert.deepEqual([second!.gclid, second!.utm_source, second!.session_id], ['G-BROWSER', 'google', landing!.session_id], 'first touch carried to the next page, same session');
     assert.equal(second!.referrer_host, '127.0.0.1');
     assert.deepEqual(errors, []);
+    // The benchmarks send beacons of this shape (bench/beacons.ts): the same fields, the same kinds
+    // of values, no attribution key a browser sends that they leave out.
+    const sent = beacons.map((b) => JSON.parse(b) as Json[]);
+    const benched = benchBeacons().map((b) => JSON.parse(b.body) as Json[]);
+    const shape = (events: Json[]) => events.map((e) => Object.entries(e).map(([k, v]) => `${k}:${typeof v}`).sort());
+    assert.equal(sent.length, 2);
+    for (const events of [...sent, ...benched]) assert.deepEqual(shape(events), shape(sent[0]!));
+    const benchedKeys = new Set(benched.flatMap((events) => Object.keys(events[0]!.attribution)));
+    for (const events of sent) for (const key of Object.keys(events[0]!.attribution)) assert.ok(benchedKeys.has(key), `the bench's beacons carry attribution.${key}`);
     await p.context().close();
   });
 
