@@ -57,10 +57,10 @@ const hits = parsed.map((p, n) => {
 const encoded = hits.map((h) => encodeRows(toRows(h)));
 
 const steps = {
-  parse: measure((i) => parseCollect('text/plain;charset=UTF-8', bodies[i % 50]!)),
+  parse: measure((i) => parseCollect('text/plain;charset=UTF-8', bodies[i % bodies.length]!)),
   agent: measure(() => agents.parse(agent)),
-  geo: measure((i) => geo.lookup(ips[i % 50]!)),
-  encode: measure((i) => encodeRows(toRows(hits[i % 50]!))),
+  geo: measure((i) => geo.lookup(ips[i % ips.length]!)),
+  encode: measure((i) => encodeRows(toRows(hits[i % hits.length]!))),
   journal: 0,
   readBack: 0,
 };
@@ -73,7 +73,7 @@ const PER_TURN = 64;
   let started = process.hrtime.bigint();
   for (let done = 0; done < N; done += PER_TURN) {
     const appends: Array<Promise<void>> = [];
-    for (let i = 0; i < PER_TURN; i++) appends.push(journal.append(encoded[(done + i) % 50]!, 1));
+    for (let i = 0; i < PER_TURN; i++) appends.push(journal.append(encoded[(done + i) % encoded.length]!, 1));
     await Promise.all(appends);
   }
   steps.journal = Number(process.hrtime.bigint() - started) / 1000 / N;

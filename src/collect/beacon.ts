@@ -270,17 +270,17 @@ function campaignOf(url: string): Campaign {
     if (to === -1) to = query.length;
     const eq = query.indexOf('=', from);
     const named = eq !== -1 && eq < to;
-    const bit = to > from ? CAMPAIGN_BITS.get(query.slice(from, named ? eq : to)) : undefined;
-    if (bit !== undefined && (seen & bit) === 0) {
-      seen |= bit;
-      const key = CAMPAIGN_KEYS[31 - Math.clz32(bit)]!;
+    const index = to > from ? CAMPAIGN_INDEX.get(query.slice(from, named ? eq : to)) : undefined;
+    if (index !== undefined && (seen & (1 << index)) === 0) {
+      seen |= 1 << index;
+      const key = CAMPAIGN_KEYS[index]!;
       campaign[key] = named ? query.slice(eq + 1, Math.min(to, eq + 1 + MAX_CAMPAIGN[key])).toWellFormed() : '';
     }
     from = to + 1;
   }
   return campaign;
 }
-const CAMPAIGN_BITS = new Map<string, number>(CAMPAIGN_KEYS.map((key, i) => [key, 1 << i]));
+const CAMPAIGN_INDEX = new Map<string, number>(CAMPAIGN_KEYS.map((key, i) => [key, i]));
 
 const CLICK_ID_PARAM = /\b(gclid|gbraid|wbraid|fbclid|msclkid)=[^&#]*&?/g;
 

@@ -15,7 +15,6 @@ export interface CampaignSpend {
   impressions: number;
 }
 
-
 // The ad platforms report spend per day of the ad account's time zone, taken to be the business's.
 
 /** Spend per campaign (and currency) over the days in `timeZone` that [from, to) touches. */
