@@ -4,6 +4,7 @@
 // requests is a landing with the ad's query string, the rest are later pages of the same visit.
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { cityRecord, writeMmdb } from '../test/support/mmdb.ts';
 
 export const BEACON_AGENT = 'Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.4 Mobile/15E148 Safari/604.1';
 const IPS = ['81.214.10.20', '81.214.200.7', '2a02:e0::55', '198.51.100.9', '81.214.33.1'];
@@ -49,5 +50,17 @@ export function benchBeacons(now = Date.now()): BenchBeacon[] {
 export function writeWrkBeacons(dir: string): string {
   const path = join(dir, 'beacons.tsv');
   writeFileSync(path, benchBeacons().map((b) => `${b.ip}\t${b.body}\n`).join(''));
+  return path;
+}
+
+/**
+ * Writes a GeoIP City database holding the beacons' client networks among 3000 others, so lookups
+ * walk a real tree, and returns its path.
+ */
+export function writeBenchCityDb(dir: string): string {
+  const networks: Record<string, ReturnType<typeof cityRecord>> = { '81.214.0.0/16': cityRecord('TR', 'Istanbul', 'Istanbul'), '2a02:e0::/32': cityRecord('DE', 'Bavaria', 'Munich') };
+  for (let i = 0; i < 3000; i++) networks[`${11 + (i % 60)}.${(i * 7) % 256}.${(i * 13) % 256}.0/24`] = cityRecord('US', `State ${i % 50}`, `City ${i}`);
+  const path = join(dir, 'city.mmdb');
+  writeFileSync(path, writeMmdb(networks));
   return path;
 }

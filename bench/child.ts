@@ -37,3 +37,37 @@ export function startPinned(core: string, script: string, args: string[], env: R
     child.once('exit', (code) => reject(new Error(`${script} exited with ${code}:\n${output.join('\n')}`)));
   });
 }
+
+export const BENCH_TOKEN = 'bench-admin-token-0123456789';
+
+/**
+ * The embedded server's environment in the benchmarks: its defaults but for the rate limits (wrk
+ * is one client) and the connections check, which would run during the measurement.
+ */
+export function benchServerEnv(dataDir: string, geoPath: string, more: Record<string, string> = {}): Record<string, string> {
+  return {
+    PORT: '0', HOST: '127.0.0.1', DATA_DIR: dataDir, GEOIP_CITY_DB: geoPath, TRUST_PROXY: '1', ADMIN_TOKEN: BENCH_TOKEN, LOG_LEVEL: 'info',
+    RATE_LIMIT_COLLECT: '0', RATE_LIMIT_GLOBAL: '0', CONNECTIONS_CHECK_DELAY_MS: '0', ...more,
+  };
+}
+
+/** A metric's value; `name` may carry its labels, e.g. lc_clickhouse_insert_seconds_count{outcome="ok"}. */
+export async function metric(port: number, name: string): Promise<number> {
+  const scrape = () => fetch(`http://127.0.0.1:${port}/metrics`, { headers: { Authorization: `Bearer ${BENCH_TOKEN}` } });
+  // Once more on a fresh connection when the kept-alive one was closed for idling while wrk ran.
+  const text = await (await scrape().catch(scrape)).text();
+  const m = new RegExp(`^${name.replace(/[{}"]/g, (c) => '\\' + c)} ([0-9.e+-]+)$`, 'm').exec(text);
+  return m ? Number(m[1]) : NaN;
+}
+
+/** Waits until no row waits for ClickHouse (at most 60 s); returns the rows that waited and how long it took (undefined: some still wait). */
+export async function drainBacklog(port: number): Promise<{ rows: number; clearedMs: number | undefined }> {
+  const started = performance.now();
+  const rows = await metric(port, 'lc_batch_pending_rows');
+  let pending = rows;
+  while (pending > 0 && performance.now() - started < 60_000) {
+    await new Promise((r) => setTimeout(r, 100));
+    pending = await metric(port, 'lc_batch_pending_rows');
+  }
+  return { rows, clearedMs: pending > 0 ? undefined : performance.now() - started };
+}

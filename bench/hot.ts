@@ -2,7 +2,7 @@
 // agent with its bot verdict, GeoIP, row encoding, journal append, the batcher's read back), with the beacons and agents
 // bench/ingest.ts sends. Each step runs alone over the same inputs; the sum is the JS budget a
 // beacon spends on the event loop before ClickHouse. Prints one summary line.
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseCollect } from '../src/collect/beacon.ts';
@@ -13,15 +13,12 @@ import { Journal } from '../src/events/journal.ts';
 import { encodeRows } from '../src/events/row-format.ts';
 import { createLogger } from '../src/log.ts';
 import { createMetrics } from '../src/metrics.ts';
-import { cityRecord, writeMmdb } from '../test/support/mmdb.ts';
-import { BEACON_AGENT, benchBeacons } from './beacons.ts';
+import { BEACON_AGENT, benchBeacons, writeBenchCityDb } from './beacons.ts';
 
 const N = Number(process.env.HOT_BEACONS ?? 200_000);
 const work = mkdtempSync(join(tmpdir(), 'lc-hot-'));
 const log = createLogger('silent');
-const networks: Record<string, ReturnType<typeof cityRecord>> = { '81.214.0.0/16': cityRecord('TR', 'Istanbul', 'Istanbul'), '2a02:e0::/32': cityRecord('DE', 'Bavaria', 'Munich') };
-for (let i = 0; i < 3000; i++) networks[`${11 + (i % 60)}.${(i * 7) % 256}.${(i * 13) % 256}.0/24`] = cityRecord('US', `State ${i % 50}`, `City ${i}`);
-writeFileSync(join(work, 'city.mmdb'), writeMmdb(networks));
+const cityDb = writeBenchCityDb(work);
 
 // The beacons, agent and addresses bench/ingest.ts sends.
 const beacons = benchBeacons();
@@ -45,7 +42,7 @@ function measure(step: (i: number) => void): number {
 }
 
 const agents = new AgentParser();
-const geo = new GeoLocator(join(work, 'city.mmdb'), log);
+const geo = new GeoLocator(cityDb, log);
 const parsed = bodies.map((b) => parseCollect('text/plain;charset=UTF-8', b));
 const hits = parsed.map((p, n) => {
   if (!p.ok) throw new Error('a bench body does not parse');

@@ -3,71 +3,33 @@
 // server that only answers 204, measured in the same run on this machine with the server on
 // core 0 and wrk on core 1. Prints one summary line.
 // Needs wrk and taskset (Debian: apt-get install -y wrk util-linux).
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Session } from 'chdb';
-import { cityRecord, writeMmdb } from '../test/support/mmdb.ts';
-import { ROOT, startPinned } from './child.ts';
-import { BEACON_AGENT, writeWrkBeacons } from './beacons.ts';
+import { benchServerEnv, drainBacklog, metric, startPinned } from './child.ts';
+import { writeBenchCityDb } from './beacons.ts';
+import { rate, requireTools, Wrk, type WrkResult } from './wrk.ts';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
 const CONNECTIONS = 64;
 const PACED_DELAY_MS = 10;
-const TOKEN = 'bench-admin-token-0123456789';
 // The server runs on its defaults unless these are set (e.g. BENCH_FLUSH_MAX_ROWS=10000).
 const FLUSH_MAX_ROWS = process.env.BENCH_FLUSH_MAX_ROWS ?? '1000';
 
-interface WrkResult {
-  requests: number;
-  duration_us: number;
-  status_errors: number;
-  connect_errors: number;
-  read_errors: number;
-  write_errors: number;
-  timeouts: number;
-  p50_us: number;
-  p99_us: number;
-  max_us: number;
-}
-
-for (const tool of ['wrk', 'taskset']) {
-  if (spawnSync('sh', ['-c', `command -v ${tool}`]).status !== 0) {
-    console.error(`bench: ${tool} is not installed (Debian: apt-get install -y ${tool === 'wrk' ? 'wrk' : 'util-linux'})`);
-    process.exit(2);
-  }
-}
+requireTools();
 
 const work = mkdtempSync(join(tmpdir(), 'lc-bench-'));
 process.on('exit', () => rmSync(work, { recursive: true, force: true }));
-const wrkEnv = { ...process.env, BEACONS: writeWrkBeacons(work), BEACON_AGENT };
+const load = new Wrk(work);
+const wrk = (port: number, seconds: number, connections: number, delayMs = 0) => load.run({ port, seconds, connections, delayMs });
 
 const start = (script: string, env: Record<string, string>, ready: RegExp) => startPinned('0', script, [], env, ready, work);
 
-function wrk(port: number, seconds: number, connections: number, delayMs = 0): WrkResult {
-  const run = spawnSync(
-    'taskset',
-    ['-c', '1', 'wrk', '-t1', `-c${connections}`, `-d${seconds}s`, '--timeout', '5s', '-s', join(ROOT, 'bench/beacons.lua'), `http://127.0.0.1:${port}/collect`],
-    { env: { ...wrkEnv, DELAY_MS: String(delayMs) }, encoding: 'utf8' },
-  );
-  const line = run.stdout.split('\n').find((l) => l.startsWith('WRK '));
-  if (!line) throw new Error(`wrk failed:\n${run.stdout}\n${run.stderr}`);
-  return JSON.parse(line.slice(4)) as WrkResult;
-}
-
-const rate = (r: WrkResult) => r.requests / (r.duration_us / 1e6);
 const acked = (r: WrkResult) => r.requests - r.status_errors;
 const ms = (us: number) => (us / 1000).toFixed(2);
-
-/** A metric's value; `name` may carry its labels, e.g. lc_clickhouse_insert_seconds_count{outcome="ok"}. */
-async function metric(port: number, name: string): Promise<number> {
-  const scrape = () => fetch(`http://127.0.0.1:${port}/metrics`, { headers: { Authorization: `Bearer ${TOKEN}` } });
-  // Once more on a fresh connection when the kept-alive one was closed for idling while wrk ran.
-  const text = await (await scrape().catch(scrape)).text();
-  const m = new RegExp(`^${name.replace(/[{}"]/g, (c) => '\\' + c)} ([0-9.e+-]+)$`, 'm').exec(text);
-  return m ? Number(m[1]) : NaN;
-}
+const pct = (share: number) => `${(share * 100).toFixed(0)} %`;
 
 /** The server's resident memory now, in MB (VmRSS), from /proc. */
 function rssMb(pid: number): number {
@@ -95,14 +57,7 @@ function stop(child: ChildProcess): Promise<number | null> {
   });
 }
 
-// A City database with the benchmark's client networks among 3000 others, so lookups walk a real tree.
-const geoPath = join(work, 'city.mmdb');
-const networks: Record<string, ReturnType<typeof cityRecord>> = {
-  '81.214.0.0/16': cityRecord('TR', 'Istanbul', 'Istanbul'),
-  '2a02:e0::/32': cityRecord('DE', 'Bavaria', 'Munich'),
-};
-for (let i = 0; i < 3000; i++) networks[`${11 + (i % 60)}.${(i * 7) % 256}.${(i * 13) % 256}.0/24`] = cityRecord('US', `State ${i % 50}`, `City ${i}`);
-writeFileSync(geoPath, writeMmdb(networks));
+const geoPath = writeBenchCityDb(work);
 
 console.error(`bench: ${SECONDS}s per phase, ${CONNECTIONS} connections, server on core 0, wrk on core 1`);
 
@@ -134,7 +89,7 @@ interface PipelineRun {
 /** The full pipeline on embedded ClickHouse with one journal fsync policy; `latency` adds the half-rate phase. */
 async function pipeline(fsync: string, latency: boolean): Promise<PipelineRun> {
   const dataDir = join(work, `data-${fsync}`);
-  const env = { PORT: '0', HOST: '127.0.0.1', DATA_DIR: dataDir, GEOIP_CITY_DB: geoPath, TRUST_PROXY: '1', ADMIN_TOKEN: TOKEN, LOG_LEVEL: 'info', FLUSH_MAX_ROWS, JOURNAL_FSYNC: fsync, RATE_LIMIT_COLLECT: '0', RATE_LIMIT_GLOBAL: '0', CONNECTIONS_CHECK_DELAY_MS: '0' }; // wrk is one client; no connections check during the run
+  const env = benchServerEnv(dataDir, geoPath, { FLUSH_MAX_ROWS, JOURNAL_FSYNC: fsync });
   const full = await start('scripts/start.mjs', env, /"port":(\d+),"msg":"listening"/);
   const runs = [wrk(full.port, 2, CONNECTIONS)];
   const insertsBefore = await metric(full.port, 'lc_clickhouse_insert_seconds_count{outcome="ok"}');
@@ -147,14 +102,7 @@ async function pipeline(fsync: string, latency: boolean): Promise<PipelineRun> {
   let backlog: { rows: number; clearedMs: number | undefined } | undefined;
   if (latency) {
     // At peak the engine yields the core to the event loop and the journal holds what waits: how much, and how soon it lands once the burst ends.
-    const started = performance.now();
-    const rows = await metric(full.port, 'lc_batch_pending_rows');
-    let pending = rows;
-    while (pending > 0 && performance.now() - started < 60_000) {
-      await new Promise((r) => setTimeout(r, 100));
-      pending = await metric(full.port, 'lc_batch_pending_rows');
-    }
-    backlog = { rows, clearedMs: pending > 0 ? undefined : performance.now() - started };
+    backlog = await drainBacklog(full.port);
     const pacedConnections = Math.max(1, Math.round(((rate(peak) / 2) * PACED_DELAY_MS) / 1000));
     await metric(full.port, 'lc_event_loop_delay_max_seconds'); // a scrape starts a new stall window
     paced = wrk(full.port, SECONDS, pacedConnections, PACED_DELAY_MS);
@@ -203,6 +151,7 @@ console.log(
     ` | at ${rate(main.paced!).toFixed(0)}/s: p50 ${ms(main.paced!.p50_us)} ms, p99 ${ms(main.paced!.p99_us)} ms` +
     ` | max event-loop stall ${main.stallMs!.toFixed(1)} ms | ${main.insertsPerSecond.toFixed(1)} inserts/s at peak, ${main.activeParts} active parts after` +
     ` | backlog after the peak ${main.backlog!.rows} rows, ${main.backlog!.clearedMs === undefined ? 'NOT all in ClickHouse 60 s later' : `in ClickHouse ${(main.backlog!.clearedMs / 1000).toFixed(1)} s later`}` +
+    ` | core 0 stolen by the host: ${pct(rawPeak.stolen)} raw uWS, ${pct(main.peak.stolen)} peak, ${pct(main.paced!.stolen)} half peak` +
     ` | RSS peak ${main.peakRssMb.toFixed(0)} MB, idle ${main.idleRssMb.toFixed(0)} MB | FLUSH_MAX_ROWS=${FLUSH_MAX_ROWS}` +
     ` | ClickHouse rows ${all.reduce((n, r) => n + r.rows, 0)} / accepted ${all.reduce((n, r) => n + r.accepted, 0)} / acknowledged ${all.reduce((n, r) => n + r.acked, 0)}` +
     ` (lost ${lost}, errors ${all.reduce((n, r) => n + r.errors, 0)}${consistent ? '' : ', INCONSISTENT'})`,
