@@ -62,13 +62,24 @@ export const CONSENT_STATES = ['granted', 'denied', 'implied'] as const;
 export type Consent = (typeof CONSENT_STATES)[number];
 
 export type ParseResult =
-  | { ok: true; beacons: Beacon[] }
+  | {
+      ok: true;
+      beacons: Beacon[];
+      /**
+       * No text of these beacons holds a character TabSeparated must escape (tab, newline, CR, NUL,
+       * backslash): the body had no backslash, so JSON allowed none in its strings, and no page
+       * URL's query held a percent escape (a "%09" there decodes to a tab). Their rows are then
+       * written without looking for one.
+       */
+      plainText: boolean;
+    }
   | { ok: false; status: 400 | 415; slug: string; title: string; detail: string };
 
 const CONTENT_TYPES = new Set(['text/plain', 'application/json']);
 export const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const TYPE = /^[a-z][a-z0-9_]*$/;
 const utf8 = new TextDecoder('utf-8', { fatal: true });
+const BACKSLASH = 0x5c;
 
 class Invalid extends Error {}
 
@@ -79,6 +90,7 @@ export function parseCollect(contentType: string, body: Buffer): ParseResult {
     return { ok: false, status: 415, slug: 'unsupported-media-type', title: 'Unsupported content type', detail: 'Send application/json or text/plain (navigator.sendBeacon).' };
   }
   let value: unknown;
+  let plainText = body.indexOf(BACKSLASH) === -1;
   try {
     value = JSON.parse(utf8.decode(body));
   } catch {
@@ -88,13 +100,22 @@ export function parseCollect(contentType: string, body: Buffer): ParseResult {
     if (Array.isArray(value)) {
       if (value.length === 0) throw new Invalid('the batch is empty');
       if (value.length > MAX_BATCH) throw new Invalid(`a batch holds at most ${MAX_BATCH} events, got ${value.length}`);
-      return { ok: true, beacons: value.map((event, i) => parseBeacon(event, `[${i}]`)) };
+      const beacons = value.map((event, i) => parseBeacon(event, `[${i}]`));
+      for (let i = 0; plainText && i < beacons.length; i++) plainText = decodesNothing(beacons[i]!);
+      return { ok: true, beacons, plainText };
     }
-    return { ok: true, beacons: [parseBeacon(value, '')] };
+    const beacon = parseBeacon(value, '');
+    return { ok: true, beacons: [beacon], plainText: plainText && decodesNothing(beacon) };
   } catch (err) {
     if (!(err instanceof Invalid)) throw err;
     return { ok: false, status: 400, slug: 'invalid-event', title: 'Invalid event', detail: err.message };
   }
+}
+
+/** The campaign is decoded from the page URL's query: only a percent escape there can decode to a tab, newline, CR, NUL or backslash. */
+function decodesNothing(beacon: Beacon): boolean {
+  const query = beacon.url.indexOf('?');
+  return query === -1 || beacon.url.indexOf('%', query) === -1;
 }
 
 // Field paths for error messages (`[2].url`) are built only when there is an error: a beacon has

@@ -42,7 +42,7 @@ export function collectRoute(deps: CollectDeps): Route {
       // Journaled before the 204: a beacon we acknowledge survives a crash.
       if (deps.events.full()) return unavailable(deps, 'full');
       const rows = toRows(hit);
-      return deps.events.write(rows).then(
+      return deps.events.write(rows, parsed.plainText).then(
         () => {
           deps.metrics.accepted.inc(rows.length);
           if (deps.onContactClicks && hit.beacons.some(isContact)) deps.onContactClicks(hit.beacons.filter(isContact), hit);

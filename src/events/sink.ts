@@ -16,9 +16,12 @@ export class EventSink {
     return this.journal.full();
   }
 
-  /** Resolves once the rows are journaled; rejects (JournalFullError, or the write error) when not. */
-  write(rows: EventRow[]): Promise<void> {
-    const written = this.journal.append(encodeRows(rows), rows.length);
+  /**
+   * Resolves once the rows are journaled; rejects (JournalFullError, or the write error) when not.
+   * `plainText`: see encodeRows.
+   */
+  write(rows: EventRow[], plainText = false): Promise<void> {
+    const written = this.journal.append(encodeRows(rows, plainText), rows.length);
     // Once per turn, not per request: a continuation per beacon costs more than the check it runs.
     if (written !== this.told) {
       this.told = written;

@@ -3,6 +3,8 @@ import { test } from 'node:test';
 import fc from 'fast-check';
 import { parseCollect } from '../../src/collect/beacon.ts';
 import { AgentParser } from '../../src/collect/user-agent.ts';
+import { newHit, toRows } from '../../src/collect/pipeline.ts';
+import { encodeRows } from '../../src/events/row-format.ts';
 
 const parse = (value: unknown, contentType = 'application/json') => parseCollect(contentType, Buffer.from(JSON.stringify(value)));
 
@@ -99,4 +101,45 @@ test('page URLs read as the URL parser reads them: 100 000 odd URLs give the sam
     { seed: 42, numRuns: 100_000 }, // the same URLs every run
   );
   assert.ok(pages > 30_000, `${pages} URLs were valid pages`);
+});
+
+test('rows of a body the parser calls plain text are the rows escaping gives: 20 000 bodies rich in escapes', () => {
+  // Written unescaped (row-format.ts) only on the parser's word: a tab, newline, CR, NUL or
+  // backslash reaching a row by any path (JSON escapes, a decoded query, \u escapes) must make it false.
+  const safe = fc.constantFrom('a', 'é', '😀', ' ', '+', "'", '&', '=', 'utm_term=', 'gclid=', '?', '#');
+  const percent = fc.constantFrom('%', '%09', '%0A', '%5C', '%00', '%0D', '%41', '%zz');
+  const escaped = fc.constantFrom('\t', '\n', '\\', '\0', '\r', '\u0009');
+  const piece = fc.oneof({ arbitrary: safe, weight: 60 }, { arbitrary: percent, weight: 3 }, { arbitrary: escaped, weight: 1 });
+  const text = fc.array(piece, { maxLength: 5 }).map((parts) => parts.join(''));
+  const event = fc.record(
+    {
+      type: fc.constant('pageview'),
+      url: text.map((t) => `https://a.example/p/${t}?utm_term=${t}&gclid=${t}#${t}`),
+      referrer: text.map((t) => `https://r.example/${t}`),
+      name: text,
+      visitorId: text,
+      sessionId: text,
+      lang: text,
+      attribution: fc.record({ gclid: text, utm_source: text, landing: text, fbp: text }, { requiredKeys: [] }),
+      props: fc.dictionary(text.filter((k) => k.length > 0), text, { maxKeys: 2 }),
+    },
+    { requiredKeys: ['type', 'url'] },
+  );
+  const geo = { country: 'T\tR', region: 'a\\b', city: 'x\ny' }; // enrichment's text is always escaped
+  const agent = { bot: false, browser: 'Safari\t', os: 'iOS\r', device: 'mobile\0' };
+  const seen = { plain: 0, notPlain: 0 };
+  fc.assert(
+    fc.property(fc.array(event, { minLength: 1, maxLength: 3 }), (events) => {
+      const result = parse(events);
+      if (!result.ok) return;
+      result.plainText ? seen.plain++ : seen.notPlain++;
+      const hit = newHit(result.beacons, 'UA', '203.0.113.9', Date.now());
+      hit.geo = geo;
+      hit.agent = agent;
+      const rows = toRows(hit);
+      if (result.plainText) assert.equal(encodeRows(rows, true), encodeRows(rows, false));
+    }),
+    { seed: 7, numRuns: 20_000 },
+  );
+  assert.ok(seen.plain > 1000 && seen.notPlain > 1000, `plain ${seen.plain}, not ${seen.notPlain}`);
 });
