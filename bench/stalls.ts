@@ -77,9 +77,10 @@ function describe(label: string, group: typeof stalls): string {
     const fits = MOVES_S.filter((d) => s.from + d >= first && s.to + d <= last);
     moved += fits.reduce((n, d) => n + stolenIn(s.from + d, s.to + d), 0) / Math.max(1, fits.length);
   }
-  const share = (ms: number) => `${((100 * ms) / totalMs).toFixed(0)} %`;
+  // Of the time looked at: each window and the tick after it.
+  const share = (ms: number) => `${((100 * ms) / (totalMs + group.length * TICK_MS)).toFixed(0)} %`;
   return `${label}: ${group.length}, ${totalMs.toFixed(0)} ms in all, longest ${Math.max(...group.map((s) => s.lateMs)).toFixed(1)} ms; ` +
-    `core 0 stolen ${stolen.toFixed(0)} ms (${share(stolen)}) in them, ${moved.toFixed(0)} ms (${share(moved)}) in the same windows moved ±0.5–1.5 s`;
+    `core 0 stolen ${stolen.toFixed(0)} ms (${share(stolen)}) in them and the tick after each, ${moved.toFixed(0)} ms (${share(moved)}) in the same moved ±0.5–1.5 s`;
 }
 
 const phaseStolen = (samples.at(-1)!.stolen - samples[0]!.stolen) / ((samples.at(-1)!.at - samples[0]!.at) * 1000);
