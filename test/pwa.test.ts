@@ -168,7 +168,7 @@ describe('the owner PWA', () => {
     await page.click('nav >> text=Ayarlar');
     await page.waitForSelector('.settings');
     await page.click('text=Şimdi yedekle');
-    // A backup of this data takes seconds; one CI run on a host taking a third of the core went past 30 s.
+    // A backup of this data takes seconds; it went past 30 s in one CI run that took a third longer than the others.
     await page.waitForSelector('.backups >> text=/Son yedek/', { timeout: 90_000 });
     assert.match((await page.textContent('.backups'))!, /şifreli değil/);
     await assertTurkish();
