@@ -4,17 +4,24 @@
 import { isIP } from 'node:net';
 import type { TrustProxy } from '../config.ts';
 
-export function clientIp(trust: TrustProxy, remoteAddress: string, forwardedFor: string, cfConnectingIp: string): string {
+/**
+ * The client's address as the proxies we trust name it, or undefined when the TCP peer is the
+ * client (no trusted header, or one that holds no address). Asked before the peer: behind a
+ * proxy its address is not needed, and reading it costs a system call per request.
+ */
+export function forwardedClient(trust: TrustProxy, forwardedFor: string, cfConnectingIp: string): string | undefined {
   switch (trust.kind) {
     case 'none':
-      return remoteAddress;
-    case 'cloudflare':
-      return isIP(cfConnectingIp.trim()) ? cfConnectingIp.trim() : remoteAddress;
+      return undefined;
+    case 'cloudflare': {
+      const ip = cfConnectingIp.trim();
+      return isIP(ip) ? ip : undefined;
+    }
     case 'hops': {
       // The chain as the last proxy sees it: [client, proxy1, ..., peer]. Each trusted hop vouches
       // for the address to its left, so we step `hops` places left from the peer.
       // Walked from the right end of the header (no split per request): the n-th hop names its entry n from the right.
-      if (forwardedFor === '') return remoteAddress;
+      if (forwardedFor === '') return undefined;
       let end = forwardedFor.length;
       let start = forwardedFor.lastIndexOf(',', end - 1) + 1;
       for (let hop = 1; hop < trust.hops && start > 0; hop++) {
@@ -22,7 +29,7 @@ export function clientIp(trust: TrustProxy, remoteAddress: string, forwardedFor:
         start = forwardedFor.lastIndexOf(',', end - 1) + 1;
       }
       const candidate = forwardedFor.slice(start, end).trim();
-      return candidate === remoteAddress || isIP(candidate) ? candidate : remoteAddress;
+      return isIP(candidate) ? candidate : undefined;
     }
   }
 }

@@ -4,7 +4,7 @@
 // await, copy every body chunk (uWS reuses its buffer), never touch a response after abort.
 import type { TrustProxy } from '../config.ts';
 import type { Logger } from '../log.ts';
-import { clientIp, clientNet } from './client-ip.ts';
+import { clientNet, forwardedClient } from './client-ip.ts';
 import type { Metrics } from '../metrics.ts';
 import { problem, retryAfter, type Reply } from './reply.ts';
 import type { HttpRequest, HttpResponse, TemplatedApp, Uws, us_listen_socket } from './uws.ts';
@@ -18,7 +18,10 @@ export interface Request {
   /** Values of `:name` segments of the route pattern, in order. */
   params: string[];
   headers: RequestHeaders;
-  /** Peer address of the TCP connection (a proxy's, when behind one). */
+  /**
+   * Peer address of the TCP connection, read only when it is the client: '' when a proxy we trust
+   * named the client (X-Forwarded-For, CF-Connecting-IP), as the peer is then that proxy.
+   */
   remoteAddress: string;
   /** The client's address, resolved once with TRUST_PROXY (see client-ip.ts). */
   clientIp: string;
@@ -47,7 +50,30 @@ export class RequestHeaders {
   'stripe-signature' = '';
   'x-hotmart-hottok' = '';
 }
-const COPIED = new Set(Object.keys(new RequestHeaders()));
+
+/**
+ * The RequestHeaders field a header goes in, or undefined. A switch compares the name's text; a
+ * Set or a property lookup would first hash every header name uWS hands over (each a new string).
+ */
+export function copiedField(name: string): keyof RequestHeaders | undefined {
+  switch (name) {
+    case 'content-type': return 'content-type';
+    case 'user-agent': return 'user-agent';
+    case 'x-forwarded-for': return 'x-forwarded-for';
+    case 'cf-connecting-ip': return 'cf-connecting-ip';
+    case 'authorization': return 'authorization';
+    case 'cookie': return 'cookie';
+    case 'origin': return 'origin';
+    case 'referer': return 'referer';
+    case 'accept-encoding': return 'accept-encoding';
+    case 'accept-language': return 'accept-language';
+    case 'if-none-match': return 'if-none-match';
+    case 'x-lc-csrf': return 'x-lc-csrf';
+    case 'stripe-signature': return 'stripe-signature';
+    case 'x-hotmart-hottok': return 'x-hotmart-hottok';
+  }
+  return undefined;
+}
 
 export type Handler = (req: Request) => Reply | Promise<Reply>;
 /** Runs before the body is read (authentication, rate limits): a reply here is sent instead of the handler's. */
@@ -142,7 +168,7 @@ function securityHeaders(https: boolean): { owner: DefaultHeader[]; visitor: Def
   };
 }
 /** What the request path needs besides the caller's deps: header sets and the bodies in flight. */
-type Ctx = ServerDeps & { security: ReturnType<typeof securityHeaders>; pendingBodies: Set<PendingBody>; pools: Record<BodyPool, Pool> };
+type Ctx = ServerDeps & { security: ReturnType<typeof securityHeaders>; pendingBodies: BodyList; pools: Record<BodyPool, Pool> };
 
 /** Bodies being read in one pool: how many, and how many per client. */
 interface Pool {
@@ -153,11 +179,14 @@ interface Pool {
 
 export function buildApp(serverDeps: ServerDeps, routes: Route[]): TemplatedApp {
   const pools = Object.fromEntries(Object.entries(BODY_POOLS).map(([name, max]) => [name, { size: 0, max, perClient: new Map() }])) as Record<BodyPool, Pool>;
-  const deps: Ctx = { ...serverDeps, security: securityHeaders(serverDeps.https === true), pendingBodies: new Set(), pools };
+  const deps: Ctx = { ...serverDeps, security: securityHeaders(serverDeps.https === true), pendingBodies: { first: undefined }, pools };
   // One sweep a second cuts off bodies past their deadline (cheaper than a timer per request).
   setInterval(() => {
     const now = Date.now();
-    for (const body of deps.pendingBodies) if (body.deadline <= now) body.expire();
+    for (let body = deps.pendingBodies.first, next; body !== undefined; body = next) {
+      next = body.next; // expire() takes the body out of the list
+      if (body.deadline <= now) body.expire();
+    }
   }, 1000).unref();
   const app = deps.uws.App();
   for (const route of routes) {
@@ -186,7 +215,8 @@ export function listen(app: TemplatedApp, uws: Uws, host: string, port: number):
 
 function serve(deps: Ctx, route: Route, pool: Pool, paramCount: number, res: HttpResponse, req: HttpRequest): void {
   const headers = copyHeaders(req);
-  const remoteAddress = normaliseAddress(Buffer.from(res.getRemoteAddressAsText()).toString());
+  const forwarded = forwardedClient(deps.trustProxy ?? NO_PROXY, headers['x-forwarded-for'], headers['cf-connecting-ip']);
+  const remoteAddress = forwarded === undefined ? normaliseAddress(Buffer.from(res.getRemoteAddressAsText()).toString()) : '';
   const request: Request = {
     method: req.getMethod(),
     path: req.getUrl(),
@@ -195,7 +225,7 @@ function serve(deps: Ctx, route: Route, pool: Pool, paramCount: number, res: Htt
     headers,
     remoteAddress,
     // Once per request, here: the rate limits, the body share, the handlers all mean this client.
-    clientIp: clientIp(deps.trustProxy ?? NO_PROXY, remoteAddress, headers['x-forwarded-for'], headers['cf-connecting-ip']),
+    clientIp: forwarded ?? remoteAddress,
     body: EMPTY,
   };
   const cors = route.cors === true;
@@ -233,10 +263,18 @@ function serve(deps: Ctx, route: Route, pool: Pool, paramCount: number, res: Htt
   pool.size++;
   pool.perClient.set(client, held + 1);
   const body = new PendingBody(deps, route, request, res, pool, client, max, cors);
-  deps.pendingBodies.add(body);
+  body.list();
   // Inline arrows, not named closures: nothing per request beyond the one object.
   res.onAborted(() => body.abort());
   res.onData((chunk, isLast) => body.data(chunk, isLast));
+}
+
+/**
+ * The bodies being read, linked through the bodies themselves: adding and removing one allocates
+ * nothing (a Set grew and shrank its table as requests came and went, ~0.5 % of the event loop).
+ */
+interface BodyList {
+  first: PendingBody | undefined;
 }
 
 /**
@@ -247,6 +285,10 @@ function serve(deps: Ctx, route: Route, pool: Pool, paramCount: number, res: Htt
 class PendingBody {
   readonly deadline: number;
   aborted = false;
+  /** Neighbours in deps.pendingBodies while listed. */
+  prev: PendingBody | undefined = undefined;
+  next: PendingBody | undefined = undefined;
+  private listed = false;
   private chunks: Buffer[] = [];
   private size = 0;
 
@@ -296,9 +338,23 @@ class PendingBody {
     send(this.deps, this.res, problem(408, 'request-timeout', 'Request body too slow', `The body must arrive within ${seconds} s.`), this.cors, true);
   }
 
+  /** Puts the body in deps.pendingBodies (its pool slot is taken). */
+  list(): void {
+    const bodies = this.deps.pendingBodies;
+    this.next = bodies.first;
+    if (bodies.first !== undefined) bodies.first.prev = this;
+    bodies.first = this;
+    this.listed = true;
+  }
+
   /** Gives the pool slot back, once. */
   private release(): void {
-    if (!this.deps.pendingBodies.delete(this)) return;
+    if (!this.listed) return;
+    this.listed = false;
+    if (this.prev !== undefined) this.prev.next = this.next;
+    else this.deps.pendingBodies.first = this.next;
+    if (this.next !== undefined) this.next.prev = this.prev;
+    this.prev = this.next = undefined;
     this.pool.size--;
     const n = this.pool.perClient.get(this.client)! - 1;
     if (n === 0) this.pool.perClient.delete(this.client);
@@ -365,8 +421,8 @@ function tooLarge(max: number): Reply {
 function copyHeaders(req: HttpRequest): RequestHeaders {
   const headers = new RequestHeaders();
   req.forEach((name, value) => {
-    if (!COPIED.has(name)) return;
-    const key = name as keyof RequestHeaders;
+    const key = copiedField(name);
+    if (key === undefined) return;
     headers[key] = headers[key] === '' ? value : `${headers[key]}${key === 'cookie' ? '; ' : ', '}${value}`;
   });
   return headers;

@@ -2,7 +2,12 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import fc from 'fast-check';
 import { isIP } from 'node:net';
-import { clientIp } from '../../src/http/client-ip.ts';
+import type { TrustProxy } from '../../src/config.ts';
+import { forwardedClient } from '../../src/http/client-ip.ts';
+import { copiedField, RequestHeaders } from '../../src/http/server.ts';
+
+/** The client as the server resolves it: the forwarded address, else the TCP peer. */
+const clientIp = (trust: TrustProxy, peer: string, forwardedFor: string, cf: string) => forwardedClient(trust, forwardedFor, cf) ?? peer;
 
 test('without TRUST_PROXY the socket address is the client, whatever the headers say', () => {
   assert.equal(clientIp({ kind: 'none' }, '198.51.100.7', '81.214.1.1', '81.214.1.2'), '198.51.100.7');
@@ -41,4 +46,9 @@ test('the hop walk picks the entry a split of the header would, for any list and
 test('behind Cloudflare CF-Connecting-IP is the client', () => {
   assert.equal(clientIp({ kind: 'cloudflare' }, '172.70.1.1', '9.9.9.9', '2a02:e0::1'), '2a02:e0::1');
   assert.equal(clientIp({ kind: 'cloudflare' }, '172.70.1.1', '', ''), '172.70.1.1');
+});
+
+test('every header a handler reads is copied, and no other', () => {
+  for (const name of Object.keys(new RequestHeaders())) assert.equal(copiedField(name), name);
+  for (const name of ['host', 'content-length', 'accept', 'connection', 'x-forwarded-host', 'cookie2', 'user-agent ', 'Content-Type']) assert.equal(copiedField(name), undefined);
 });

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import fc from 'fast-check';
 import { parseCollect } from '../../src/collect/beacon.ts';
-import { clientIp } from '../../src/http/client-ip.ts';
+import { forwardedClient } from '../../src/http/client-ip.ts';
 import { attributionFromCookies, fieldsFromForm, fieldsFromJson, normaliseEmail, normalisePhone, parseLead } from '../../src/leads/lead.ts';
 import { verifyStripeSignature } from '../../src/checkout/stripe.ts';
 
@@ -118,8 +118,8 @@ test('client IP: any forwarded headers → one of the addresses given, never one
     fc.property(fc.array(fc.oneof(fc.ipV4(), fc.ipV6(), fc.string({ maxLength: 20 })), { maxLength: 6 }), fc.string({ maxLength: 50 }), fc.integer({ min: 1, max: 3 }), (chain, cf, hops) => {
       const peer = '10.0.0.1';
       const header = chain.join(',');
-      assert.equal(clientIp({ kind: 'none' }, peer, header, cf), peer);
-      const ip = clientIp({ kind: 'hops', hops }, peer, header, cf);
+      assert.equal(forwardedClient({ kind: 'none' }, header, cf), undefined);
+      const ip = forwardedClient({ kind: 'hops', hops }, header, cf) ?? peer;
       const full = header === '' ? [peer] : [...header.split(','), peer];
       const allowed = full.slice(Math.max(full.length - 1 - hops, 0)).map((s) => s.trim());
       assert.ok(allowed.includes(ip) || ip === peer, `${ip} from ${header}`);
