@@ -134,9 +134,9 @@ test('a damaged segment is replayed around the damage and the damage is counted'
   removeDir(dir);
 });
 
-test('batches larger than one read (2 MiB) come back whole and in order, around damage at any offset, and a replay spanning reads is byte-identical', async () => {
+test('batches larger than one read (256 KiB) come back whole and in order, around damage at any offset, and a replay spanning reads is byte-identical', async () => {
   const dir = tempDir('journal');
-  // Rows of uneven sizes (so record boundaries fall anywhere across the 2 MiB reads), ~5 MiB in all, one record damaged.
+  // Rows of uneven sizes (so record boundaries fall anywhere across the reads), ~5 MiB in all, one record damaged.
   const row = (n: number) => `{"n":${n},"pad":"${'x'.repeat((n * 7919) % 3000)}"}\n`;
   const records = Array.from({ length: 3500 }, (_, n) => encodeRecord(Buffer.from(row(n)), 1));
   records[1700]![20] = records[1700]![20]! ^ 0x01;
@@ -159,6 +159,28 @@ test('batches larger than one read (2 MiB) come back whole and in order, around 
   await second.confirm(rest);
   assert.equal(await second.readBatch(1000), undefined);
   second.close();
+  removeDir(dir);
+});
+
+test('records larger than one read (up to the 1 MiB a record may hold) are read whole, from a closed segment and from the live one', async () => {
+  const dir = tempDir('journal');
+  const sizes = [10, 700_000, 20, MAX_RECORD_BYTES - 1, 30, 300_000, 40];
+  const row = (n: number) => `${n}\t${'y'.repeat(sizes[n]! - String(n).length - 2)}\n`;
+  writeFileSync(join(dir, segmentName(1)), Buffer.concat(sizes.map((_, n) => encodeRecord(Buffer.from(row(n)), 1))));
+  const journal = open(dir); // segment 1 is closed (an earlier process's); this one writes segment 2
+  for (let n = 0; n < sizes.length; n++) await journal.append(row(n), 1); // one record per turn
+  const all = sizes.map((_, n) => row(n)).join('');
+  const closed = (await journal.readBatch(1000))!;
+  assert.equal(closed.rows, sizes.length);
+  assert.equal(closed.payload.toString(), all);
+  await journal.confirm(closed);
+  const live = (await journal.readBatch(1000))!;
+  assert.equal(live.rows, sizes.length);
+  assert.equal(live.payload.toString(), all);
+  await journal.confirm(live);
+  assert.equal(await journal.readBatch(1000), undefined);
+  assert.equal(journal.damagedRecords, 0);
+  journal.close();
   removeDir(dir);
 });
 
