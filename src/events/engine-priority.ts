@@ -1,38 +1,77 @@
 // On one core, the embedded engine's threads (inserts, merges) and the event loop take turns.
-// Requests come first: every thread but the main one runs at the lowest priority (nice 19), so
-// the engine works in the time the event loop leaves, instead of pre-empting it for milliseconds
-// (a busy nice-10 thread held the loop up to 8.5 ms here, a nice-19 one 5 ms). Under a burst the
-// journal holds what ClickHouse has not taken yet; it catches up as soon as the loop is idle.
-// Measured with npm run bench: nice 10 against none, +15% beacons/s and the longest stall at half
-// peak 27 → 12 ms; nice 19 against 10, +0–20% beacons/s and p99 at half peak 4.9–5.7 against 6.7–7.7 ms.
-// Threads appear as the engine needs them, so they are looked at again every few seconds. Linux
-// only (a thread's priority is set by its id); elsewhere this does nothing.
+// Requests come first: every thread but the main one runs under SCHED_IDLE, the Linux policy of
+// work that only runs when nothing else wants the core. The event loop pre-empts such a thread
+// the moment it wakes; a nice-19 thread kept the core until a scheduler tick took it back (every
+// 4 ms on this kernel): `perf` of scheduler switches at half peak showed merge and insert threads
+// holding core 0 4–6 ms past the event loop's wake-up in most of the stalls of 6 ms and more.
+// Under a burst the journal holds what ClickHouse has not taken yet; it catches up as soon as the
+// loop is idle, or at once on a second core.
+// Node has no call for a thread's policy: `chrt` (util-linux, in every Debian and its Docker
+// images) sets it, run once for the threads that do not have it yet. Where chrt is missing or
+// refused, the threads get nice 19 instead. Threads appear as the engine needs them (and inherit
+// the policy of the thread that starts them), so they are looked at again every few seconds.
+// Linux only (a thread's priority is set by its id); elsewhere this does nothing.
+import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { readdir } from 'node:fs/promises';
+import { readdir, readFile } from 'node:fs/promises';
 import { setPriority } from 'node:os';
 
 export const ENGINE_NICE = 19;
+export const SCHED_IDLE = 5;
 const RECHECK_MS = 5000;
 
-/** Lowers the priority of this process's other threads now and as they appear; returns the function that stops it. */
+/** Moves this process's other threads out of the event loop's way now and as they appear; returns the function that stops it. */
 export function yieldEngineThreads(): () => void {
   if (!existsSync('/proc/self/task')) return () => undefined;
-  const run = () => void lowerOtherThreads().catch(() => undefined);
+  const state = { chrt: true };
+  const run = () => void yieldOtherThreads(state).catch(() => undefined);
   run();
   const timer = setInterval(run, RECHECK_MS);
   timer.unref();
   return () => clearInterval(timer);
 }
 
-/** One pass: every thread of this process but the main one to ENGINE_NICE. */
-export async function lowerOtherThreads(): Promise<void> {
+/** One pass: every thread but the main one to SCHED_IDLE (nice 19 where that cannot be done). */
+export async function yieldOtherThreads(state = { chrt: true }): Promise<void> {
+  const others: number[] = [];
   for (const name of await readdir('/proc/self/task')) {
     const tid = Number(name);
     if (tid === process.pid) continue;
+    if ((await policyOf(tid)) === SCHED_IDLE) continue;
     try {
       setPriority(tid, ENGINE_NICE);
+      others.push(tid);
     } catch {
       // the thread ended meanwhile
     }
+  }
+  if (others.length === 0 || !state.chrt) return;
+  const done = await idle(others);
+  // Not one thread moved: chrt is missing or not allowed here; nice 19 it is, without asking again.
+  if (!done) state.chrt = false;
+}
+
+/** Runs chrt for each thread; resolves whether it worked (any of them under SCHED_IDLE afterwards, or none left). */
+function idle(tids: number[]): Promise<boolean> {
+  return new Promise((resolve) => {
+    const child = spawn('sh', ['-c', 'for t do chrt --idle -p 0 "$t"; done', 'sh', ...tids.map(String)], { stdio: 'ignore' });
+    child.once('error', () => resolve(false));
+    child.once('exit', () => {
+      void Promise.all(tids.map(policyOf)).then((policies) => {
+        const alive = policies.filter((p) => p !== undefined);
+        resolve(alive.length === 0 || alive.some((p) => p === SCHED_IDLE));
+      });
+    });
+  });
+}
+
+/** A thread's scheduling policy (field 41 of /proc/<pid>/task/<tid>/stat), or undefined once it ended. */
+export async function policyOf(tid: number): Promise<number | undefined> {
+  try {
+    const stat = await readFile(`/proc/self/task/${tid}/stat`, 'utf8');
+    // Fields after the command name, which is in parentheses and may hold anything: the state is field 3.
+    return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[41 - 3]);
+  } catch {
+    return undefined;
   }
 }

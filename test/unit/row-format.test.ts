@@ -6,7 +6,7 @@ import { test } from 'node:test';
 import fc from 'fast-check';
 import type { ClickHouse } from '../../src/events/clickhouse.ts';
 import { openEmbedded } from '../../src/events/embedded.ts';
-import { ENGINE_NICE, lowerOtherThreads } from '../../src/events/engine-priority.ts';
+import { SCHED_IDLE, yieldOtherThreads } from '../../src/events/engine-priority.ts';
 import { encodeRows, EVENT_COLUMNS } from '../../src/events/row-format.ts';
 import { migrate, type EventRow } from '../../src/events/schema.ts';
 import { removeDir, tempDir } from '../support/harness.ts';
@@ -64,13 +64,12 @@ test('rows journaled before a migration that adds a column still insert after it
     assert.deepEqual(stored, { event_id: event!.event_id, added_later: 'default' });
   }));
 
-test('the embedded engine\'s threads run at a lower priority than the event loop', () =>
+test('the embedded engine\'s threads give way to the event loop (SCHED_IDLE)', () =>
   withEngine(async () => {
-    // the engine's pools are running now
-    const threads = readdirSync('/proc/self/task');
-    await lowerOtherThreads(); // what the server does every few seconds (threads come and go)
-    const nice = (tid: string) => (existsSync(`/proc/self/task/${tid}`) ? Number(readFileSync(`/proc/self/task/${tid}/stat`, 'utf8').split(') ')[1]!.split(' ')[16]) : ENGINE_NICE);
-    assert.equal(nice(String(process.pid)), 0, 'the event loop keeps its priority');
-    const others = threads.filter((t) => t !== String(process.pid)).map(nice);
-    assert.ok(others.length > 3 && others.every((n) => n === ENGINE_NICE), `every other thread at nice ${ENGINE_NICE}: ${others.join(' ')}`);
+    // the engine's pools are running now; the server looks again every few seconds
+    const policy = (tid: string) => (existsSync(`/proc/self/task/${tid}`) ? Number(readFileSync(`/proc/self/task/${tid}/stat`, 'utf8').split(') ')[1]!.split(' ')[38]) : SCHED_IDLE);
+    await yieldOtherThreads();
+    const others = readdirSync('/proc/self/task').filter((t) => t !== String(process.pid));
+    assert.ok(others.length > 3 && others.every((t) => policy(t) === SCHED_IDLE), `every other thread under SCHED_IDLE: ${others.map(policy).join(' ')}`);
+    assert.equal(policy(String(process.pid)), 0, 'the event loop keeps its policy');
   }));
