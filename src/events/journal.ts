@@ -12,7 +12,7 @@ import {
   close, closeSync, existsSync, fstatSync, fsync, fsyncSync, ftruncateSync, mkdirSync, openSync, readdirSync, readFileSync,
   statSync, unlinkSync, writeFileSync, writeSync,
 } from 'node:fs';
-import { open, rename, rm } from 'node:fs/promises';
+import { open, rename, rm, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { FsyncPolicy } from '../config.ts';
 import type { Logger } from '../log.ts';
@@ -282,33 +282,38 @@ export class Journal {
       let format: RowFormat | undefined;
       let at = from;
       let slice = READ_CHUNK_BYTES;
-      while (at < limit) {
-        const start = at;
-        const end = Math.min(limit, start + slice);
-        const buffer = this.batchSpace(gathered + end - start);
-        const bytes = await readRange(join(this.options.dir, segmentName(segment.id)), start, end, buffer.subarray(gathered, gathered + end - start));
-        // Nothing follows these bytes only at the end of a closed segment, or of a batch range
-        // that was cut at record boundaries before.
-        const complete = end === limit && (inFlightTo !== undefined || !segment.live);
-        const parsed = parseRecords(bytes, inFlightTo === undefined ? maxRows : Infinity, complete, rows, format);
-        if (parsed.consumed === 0 && end < limit && slice < HEADER + MAX_RECORD_BYTES && bytes.length === end - start) {
-          slice = HEADER + MAX_RECORD_BYTES; // the next record goes past this slice: read it whole
-          continue;
+      const file = await open(join(this.options.dir, segmentName(segment.id)), 'r');
+      try {
+        while (at < limit) {
+          const start = at;
+          const end = Math.min(limit, start + slice);
+          const buffer = this.batchSpace(gathered + end - start);
+          const bytes = await readRange(file, start, buffer.subarray(gathered, gathered + end - start));
+          // Nothing follows these bytes only at the end of a closed segment, or of a batch range
+          // that was cut at record boundaries before.
+          const complete = end === limit && (inFlightTo !== undefined || !segment.live);
+          const parsed = parseRecords(bytes, inFlightTo === undefined ? maxRows : Infinity, complete, rows, format);
+          if (parsed.consumed === 0 && end < limit && slice < HEADER + MAX_RECORD_BYTES && bytes.length === end - start) {
+            slice = HEADER + MAX_RECORD_BYTES; // the next record goes past this slice: read it whole
+            continue;
+          }
+          slice = READ_CHUNK_BYTES;
+          if (parsed.damaged > 0) {
+            this.damagedRecords += parsed.damaged;
+            this.metrics.journalDamaged.inc(parsed.damaged);
+            this.log.warn({ segment: segment.id, offset: at, damaged: parsed.damaged }, 'damaged journal records skipped');
+          }
+          for (const payload of parsed.payloads) {
+            buffer.set(payload, gathered); // never past the payload itself: headers only shrink the rows
+            gathered += payload.length;
+          }
+          rows += parsed.rows;
+          format = parsed.format;
+          at += parsed.consumed;
+          if (parsed.full || parsed.consumed === 0 || bytes.length < end - start) break; // a full batch, a record still being written, or the end
         }
-        slice = READ_CHUNK_BYTES;
-        if (parsed.damaged > 0) {
-          this.damagedRecords += parsed.damaged;
-          this.metrics.journalDamaged.inc(parsed.damaged);
-          this.log.warn({ segment: segment.id, offset: at, damaged: parsed.damaged }, 'damaged journal records skipped');
-        }
-        for (const payload of parsed.payloads) {
-          buffer.set(payload, gathered); // never past the payload itself: headers only shrink the rows
-          gathered += payload.length;
-        }
-        rows += parsed.rows;
-        format = parsed.format;
-        at += parsed.consumed;
-        if (parsed.full || parsed.consumed === 0 || bytes.length < end - start) break; // a full batch, a record still being written, or the end
+      } finally {
+        await file.close();
       }
       const to = inFlightTo ?? at;
       if (rows === 0) {
@@ -480,19 +485,15 @@ function writeAll(fd: number, buffer: Buffer): void {
 }
 
 /** Reads bytes from..to of a file into `buffer` (to - from long); returns the part read. */
-async function readRange(path: string, from: number, to: number, buffer: Buffer): Promise<Buffer> {
-  const handle = await open(path, 'r');
-  try {
-    let read = 0;
-    while (read < buffer.length) {
-      const { bytesRead } = await handle.read(buffer, read, buffer.length - read, from + read);
-      if (bytesRead === 0) break;
-      read += bytesRead;
-    }
-    return buffer.subarray(0, read);
-  } finally {
-    await handle.close();
+/** Reads into `buffer` from `from` on; returns the part filled (shorter at the end of the file). */
+async function readRange(file: FileHandle, from: number, buffer: Buffer): Promise<Buffer> {
+  let read = 0;
+  while (read < buffer.length) {
+    const { bytesRead } = await file.read(buffer, read, buffer.length - read, from + read);
+    if (bytesRead === 0) break;
+    read += bytesRead;
   }
+  return buffer.subarray(0, read);
 }
 
 /** fsync of a directory (a new or renamed file's name survives a power loss), off the event loop. */
