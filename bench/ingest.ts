@@ -1,7 +1,9 @@
 // npm run bench: the full ingest pipeline (uWS → parse → GeoIP/UA/bot enrichment → journal →
 // batching → embedded ClickHouse), with each journal fsync policy, against a raw uWebSockets.js
 // server that only answers 204, measured in the same run on this machine with the server on
-// core 0 and wrk on core 1. Prints one summary line.
+// core 0 and wrk on core 1: at saturation (the ratio), and at half the pipeline's peak with the
+// same paced load (latency: what wrk and this machine measure with nearly nothing to do on the
+// server). Prints one summary line.
 // Needs wrk and taskset (Debian: apt-get install -y wrk util-linux).
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -29,7 +31,7 @@ const start = (script: string, env: Record<string, string>, ready: RegExp) => st
 
 const acked = (r: WrkResult) => r.requests - r.status_errors;
 const ms = (us: number) => (us / 1000).toFixed(2);
-const pct = (share: number) => `${(share * 100).toFixed(0)} %`;
+const stolen = (r: WrkResult) => `${(r.stolen * 100).toFixed(0)}/${(r.wrkStolen * 100).toFixed(0)} %`;
 
 /** The server's resident memory now, in MB (VmRSS), from /proc. */
 function rssMb(pid: number): number {
@@ -61,11 +63,10 @@ const geoPath = writeBenchCityDb(work);
 
 console.error(`bench: ${SECONDS}s per phase, ${CONNECTIONS} connections, server on core 0, wrk on core 1`);
 
-// 1. Baseline: raw uWS.
+// 1. Baseline: raw uWS. It stays up (idle) for the baseline at half peak, later.
 const raw = await start('bench/raw-uws.ts', {}, /^listening (\d+)$/);
 wrk(raw.port, 2, CONNECTIONS);
 const rawPeak = wrk(raw.port, SECONDS, CONNECTIONS);
-await stop(raw.child);
 console.error(`bench: raw uWS ${rate(rawPeak).toFixed(0)}/s`);
 
 interface PipelineRun {
@@ -76,6 +77,8 @@ interface PipelineRun {
   insertsPerSecond: number;
   activeParts: number;
   paced?: WrkResult;
+  /** Raw uWS under the same paced load, just before: what wrk and this machine measure with nearly nothing to do on the server. */
+  rawPaced?: WrkResult;
   stallMs?: number;
   /** Rows waiting for ClickHouse when the peak ended, and how long until none did (undefined: still some after 60 s). */
   backlog?: { rows: number; clearedMs: number | undefined };
@@ -103,12 +106,14 @@ async function pipeline(fsync: string, latency: boolean): Promise<PipelineRun> {
   runs.push(peak);
   console.error(`bench: pipeline, JOURNAL_FSYNC=${fsync}: ${rate(peak).toFixed(0)}/s`);
   let paced: WrkResult | undefined;
+  let rawPaced: WrkResult | undefined;
   let stallMs: number | undefined;
   let backlog: { rows: number; clearedMs: number | undefined } | undefined;
   if (latency) {
     // At peak the engine yields the core to the event loop and the journal holds what waits: how much, and how soon it lands once the burst ends.
     backlog = await drainBacklog(full.port);
     const pacedConnections = Math.max(1, Math.round(((rate(peak) / 2) * PACED_DELAY_MS) / 1000));
+    rawPaced = wrk(raw.port, SECONDS, pacedConnections, PACED_DELAY_MS);
     await metric(full.port, 'lc_event_loop_delay_max_seconds'); // a scrape starts a new stall window
     paced = wrk(full.port, SECONDS, pacedConnections, PACED_DELAY_MS);
     runs.push(paced);
@@ -132,6 +137,7 @@ async function pipeline(fsync: string, latency: boolean): Promise<PipelineRun> {
     insertsPerSecond,
     activeParts,
     paced,
+    rawPaced,
     stallMs,
     backlog,
     rows,
@@ -146,6 +152,7 @@ async function pipeline(fsync: string, latency: boolean): Promise<PipelineRun> {
 const main = await pipeline('200', true);
 const off = await pipeline('off', false);
 const always = await pipeline('always', false);
+await stop(raw.child);
 const all = [main, off, always];
 const ratio = (r: PipelineRun) => (rate(r.peak) / rate(rawPeak)).toFixed(2);
 // The same ratio with each rate taken over the time core 0 was ours (the host steals unevenly between phases).
@@ -155,10 +162,10 @@ const consistent = all.every((r) => r.rows === r.accepted && r.exitCode === 0);
 console.log(
   `bench ingest: ${rate(main.peak).toFixed(0)} beacons/s vs raw uWS ${rate(rawPeak).toFixed(0)}/s (ratio ${ratio(main)}; ${unstolenRatio(main)} per second core 0 was ours; JOURNAL_FSYNC=200)` +
     ` | fsync off ${rate(off.peak).toFixed(0)}/s (${ratio(off)}), always ${rate(always.peak).toFixed(0)}/s (${ratio(always)})` +
-    ` | at ${rate(main.paced!).toFixed(0)}/s: p50 ${ms(main.paced!.p50_us)} ms, p99 ${ms(main.paced!.p99_us)} ms` +
+    ` | at ${rate(main.paced!).toFixed(0)}/s: p50 ${ms(main.paced!.p50_us)} ms, p99 ${ms(main.paced!.p99_us)} ms (raw uWS at the same pace: p50 ${ms(main.rawPaced!.p50_us)} ms, p99 ${ms(main.rawPaced!.p99_us)} ms)` +
     ` | max event-loop stall ${main.stallMs!.toFixed(1)} ms | ${main.insertsPerSecond.toFixed(1)} inserts/s at peak, ${main.activeParts} active parts after` +
     ` | backlog after the peak ${main.backlog!.rows} rows, ${main.backlog!.clearedMs === undefined ? 'NOT all in ClickHouse 60 s later' : `in ClickHouse ${(main.backlog!.clearedMs / 1000).toFixed(1)} s later`}` +
-    ` | core 0 stolen by the host: ${pct(rawPeak.stolen)} raw uWS, ${pct(main.peak.stolen)} peak, ${pct(main.paced!.stolen)} half peak` +
+    ` | stolen by the host, core 0 (server) / core 1 (wrk): raw uWS ${stolen(rawPeak)}, peak ${stolen(main.peak)}, half peak ${stolen(main.paced!)}, raw uWS at half peak ${stolen(main.rawPaced!)}` +
     ` | RSS peak ${main.peakRssMb.toFixed(0)} MB, idle ${main.idleRssMb.toFixed(0)} MB | FLUSH_MAX_ROWS=${FLUSH_MAX_ROWS}` +
     ` | ClickHouse rows ${all.reduce((n, r) => n + r.rows, 0)} / accepted ${all.reduce((n, r) => n + r.accepted, 0)} / acknowledged ${all.reduce((n, r) => n + r.acked, 0)}` +
     ` (lost ${lost}, errors ${all.reduce((n, r) => n + r.errors, 0)}${consistent ? '' : ', INCONSISTENT'})`,

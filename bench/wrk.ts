@@ -1,6 +1,7 @@
 // wrk as the benchmarks run it: on core 1, posting the beacons a browser sends (bench/beacons.lua
 // reads them from a file), with what the lua script reports, and how much of the run this virtual
-// machine's core 0 (the server's) was not running at all because the host gave it to another guest.
+// machine's cores were not running at all because the host gave them to another guest: core 0 (the
+// server's) and core 1 (wrk's own: while it is stolen, answers wait unread and count as latency).
 import { spawn, spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -18,8 +19,10 @@ export interface WrkResult {
   p50_us: number;
   p99_us: number;
   max_us: number;
-  /** The share of the run core 0 was stolen by the host ("steal" in /proc/stat). */
+  /** The share of the run core 0 (the server's) was stolen by the host ("steal" in /proc/stat). */
   stolen: number;
+  /** The same for core 1, wrk's. */
+  wrkStolen: number;
 }
 
 export interface WrkRun {
@@ -32,10 +35,10 @@ export interface WrkRun {
 
 export const TICK_MS = 1000 / (Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout?.trim()) || 100);
 
-/** Core 0's steal time so far, in ms (counted in ticks of TICK_MS): while it grows, core 0 runs nothing of ours. */
-export function stolenMs(): number {
-  const cpu0 = readFileSync('/proc/stat', 'utf8').split('\n').find((line) => line.startsWith('cpu0 '));
-  return Number(cpu0?.split(/\s+/)[8] ?? 0) * TICK_MS;
+/** A core's steal time so far, in ms (counted in ticks of TICK_MS): while it grows, that core runs nothing of ours. */
+export function stolenMs(core = 0): number {
+  const line = readFileSync('/proc/stat', 'utf8').split('\n').find((l) => l.startsWith(`cpu${core} `));
+  return Number(line?.split(/\s+/)[8] ?? 0) * TICK_MS;
 }
 
 /** Runs wrk and returns its result; `dir` is where the beacons file is written (once per directory). */
@@ -48,14 +51,14 @@ export class Wrk {
 
   /** Blocks until wrk is done (nothing else of the bench runs meanwhile). */
   run(r: WrkRun): WrkResult {
-    const stolenBefore = stolenMs();
+    const stolenBefore = [stolenMs(0), stolenMs(1)] as const;
     const { stdout, stderr } = spawnSync('taskset', this.args(r), { env: this.envOf(r), encoding: 'utf8' });
     return this.result(stdout, stderr, stolenBefore);
   }
 
   /** Lets the bench do other work (sample, scrape) while wrk runs. */
   start(r: WrkRun): Promise<WrkResult> {
-    const stolenBefore = stolenMs();
+    const stolenBefore = [stolenMs(0), stolenMs(1)] as const;
     const child = spawn('taskset', this.args(r), { env: this.envOf(r), stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
@@ -81,11 +84,12 @@ export class Wrk {
     return { ...this.env, DELAY_MS: String(r.delayMs ?? 0) };
   }
 
-  private result(stdout: string, stderr: string, stolenBefore: number): WrkResult {
+  private result(stdout: string, stderr: string, stolenBefore: readonly [number, number]): WrkResult {
     const line = stdout.split('\n').find((l) => l.startsWith('WRK '));
     if (!line) throw new Error(`wrk failed:\n${stdout}\n${stderr}`);
-    const result = JSON.parse(line.slice(4)) as Omit<WrkResult, 'stolen'>;
-    return { ...result, stolen: (stolenMs() - stolenBefore) / (result.duration_us / 1000) };
+    const result = JSON.parse(line.slice(4)) as Omit<WrkResult, 'stolen' | 'wrkStolen'>;
+    const ms = result.duration_us / 1000;
+    return { ...result, stolen: (stolenMs(0) - stolenBefore[0]) / ms, wrkStolen: (stolenMs(1) - stolenBefore[1]) / ms };
   }
 }
 
