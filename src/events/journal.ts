@@ -64,11 +64,19 @@ const MAX_SEGMENT_BYTES = 16 * 1024 * 1024;
 /** A caught-up live segment at least this big is rotated so that its space can be freed. */
 const ROTATE_CAUGHT_UP_BYTES = 1024 * 1024;
 /**
- * A batch is read and checked in slices of this size, each in its own turn of the event loop: a
- * slice costs ~0.3 ms to checksum and gather here (2 MB, the size before, held the loop ~2 ms,
- * twice a second under load). A record larger than a slice is read whole.
+ * A batch is checked in slices of this size, each in its own turn of the event loop: a slice costs
+ * ~0.3 ms to checksum and gather here (2 MB held the loop ~2 ms, twice a second under load). A
+ * record larger than a slice is checked whole.
  */
-const READ_CHUNK_BYTES = 256 * 1024;
+const CHECK_SLICE_BYTES = 256 * 1024;
+/**
+ * And read from the segment in reads of this size. Each read is a job for libuv's thread pool, and
+ * each job's end may cost the event loop a wait: the pool's thread holds the pool's lock while it
+ * wakes the loop, and under SCHED_IDLE (engine-priority.ts) loses the core right there; the loop
+ * then waits on that lock until the engine's threads let the pool's thread run (perf at half peak:
+ * ~65 such waits a second, up to 3.5–8 ms). A read per slice made most of the pool's jobs.
+ */
+const READ_BYTES = 2 * 1024 * 1024;
 
 export class JournalFullError extends Error {}
 /** The rows of one write do not fit in a journal record (far beyond what one /collect body makes). */
@@ -274,30 +282,47 @@ export class Journal {
       const inFlightTo = this.cursor.inFlight?.to;
       const from = this.cursor.offset;
       const limit = inFlightTo ?? segment.size;
-      // Read and check in slices, so no single turn of the event loop checksums a whole batch. Each
-      // slice is read just past the rows gathered so far, and its rows are moved down over the
-      // records' headers: the batch's rows end up side by side in one buffer, with no copy more.
+      // Check in slices, so no single turn of the event loop checksums a whole batch, read in
+      // larger pieces. The rows of each slice are moved down over the records' headers: the batch's
+      // rows end up side by side at the start of one buffer, with no copy more. The bytes read and
+      // not yet checked sit after them.
       let gathered = 0;
       let rows = 0;
       let format: RowFormat | undefined;
       let at = from;
-      let slice = READ_CHUNK_BYTES;
+      let unchecked = 0; // where in the buffer the bytes from `at` on are
+      let held = 0; // how many of them were read
+      let end = false; // a read came back short: the file holds no more for now
+      let slice = CHECK_SLICE_BYTES;
+      let checkedThisTurn = false;
       const file = await open(join(this.options.dir, segmentName(segment.id)), 'r');
       try {
         while (at < limit) {
-          const start = at;
-          const end = Math.min(limit, start + slice);
-          const buffer = this.batchSpace(gathered + end - start);
-          const bytes = await readRange(file, start, buffer.subarray(gathered, gathered + end - start));
+          const want = Math.min(slice, limit - at);
+          if (held < want && !end) {
+            // Move what is left of the last read down to the rows first, so damage skipped never grows the buffer.
+            if (unchecked > gathered) this.batchBuffer!.copyWithin(gathered, unchecked, unchecked + held);
+            unchecked = gathered;
+            const readTo = Math.min(limit, at + Math.max(want, READ_BYTES));
+            const space = this.batchSpace(unchecked + (readTo - at)).subarray(unchecked + held, unchecked + (readTo - at));
+            const read = await readRange(file, at + held, space);
+            if (read.length < space.length) end = true;
+            held += read.length;
+          } else if (checkedThisTurn) {
+            await new Promise((resolve) => setImmediate(resolve));
+          }
+          checkedThisTurn = true;
+          const buffer = this.batchBuffer!;
+          const bytes = buffer.subarray(unchecked, unchecked + Math.min(want, held));
           // Nothing follows these bytes only at the end of a closed segment, or of a batch range
           // that was cut at record boundaries before.
-          const complete = end === limit && (inFlightTo !== undefined || !segment.live);
+          const complete = at + bytes.length === limit && (inFlightTo !== undefined || !segment.live);
           const parsed = parseRecords(bytes, inFlightTo === undefined ? maxRows : Infinity, complete, rows, format);
-          if (parsed.consumed === 0 && end < limit && slice < HEADER + MAX_RECORD_BYTES && bytes.length === end - start) {
-            slice = HEADER + MAX_RECORD_BYTES; // the next record goes past this slice: read it whole
+          if (parsed.consumed === 0 && at + bytes.length < limit && slice < HEADER + MAX_RECORD_BYTES && !(end && held === bytes.length)) {
+            slice = HEADER + MAX_RECORD_BYTES; // the next record goes past this slice: check it whole
             continue;
           }
-          slice = READ_CHUNK_BYTES;
+          slice = CHECK_SLICE_BYTES;
           if (parsed.damaged > 0) {
             this.damagedRecords += parsed.damaged;
             this.metrics.journalDamaged.inc(parsed.damaged);
@@ -310,7 +335,9 @@ export class Journal {
           rows += parsed.rows;
           format = parsed.format;
           at += parsed.consumed;
-          if (parsed.full || parsed.consumed === 0 || bytes.length < end - start) break; // a full batch, a record still being written, or the end
+          unchecked += parsed.consumed;
+          held -= parsed.consumed;
+          if (parsed.full || parsed.consumed === 0 || (end && held === 0)) break; // a full batch, a record still being written, or the end
         }
       } finally {
         await file.close();
@@ -484,7 +511,6 @@ function writeAll(fd: number, buffer: Buffer): void {
   while (written < buffer.length) written += writeSync(fd, buffer, written);
 }
 
-/** Reads bytes from..to of a file into `buffer` (to - from long); returns the part read. */
 /** Reads into `buffer` from `from` on; returns the part filled (shorter at the end of the file). */
 async function readRange(file: FileHandle, from: number, buffer: Buffer): Promise<Buffer> {
   let read = 0;
