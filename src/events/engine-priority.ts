@@ -23,7 +23,7 @@ const RECHECK_MS = 5000;
 /** Moves this process's other threads out of the event loop's way now and as they appear; returns the function that stops it. */
 export function yieldEngineThreads(): () => void {
   if (!existsSync('/proc/self/task')) return () => undefined;
-  const state = { chrt: true };
+  const state = newYieldState();
   const run = () => void yieldOtherThreads(state).catch(() => undefined);
   run();
   const timer = setInterval(run, RECHECK_MS);
@@ -31,13 +31,30 @@ export function yieldEngineThreads(): () => void {
   return () => clearInterval(timer);
 }
 
+export interface YieldState {
+  /** chrt works here (else: nice 19). */
+  chrt: boolean;
+  /**
+   * Threads already moved: each pass looks only at the others. Reading every thread's stat every
+   * few seconds was ~30 files, ~120 jobs at once for libuv's pool (see journal.ts on what each
+   * costs the event loop).
+   */
+  moved: Set<number>;
+}
+
+export const newYieldState = (): YieldState => ({ chrt: true, moved: new Set() });
+
 /** One pass: every thread but the main one to SCHED_IDLE (nice 19 where that cannot be done). */
-export async function yieldOtherThreads(state = { chrt: true }): Promise<void> {
+export async function yieldOtherThreads(state = newYieldState()): Promise<void> {
+  const tids = (await readdir('/proc/self/task')).map(Number);
+  for (const tid of state.moved) if (!tids.includes(tid)) state.moved.delete(tid); // ended: its id may come back
   const others: number[] = [];
-  for (const name of await readdir('/proc/self/task')) {
-    const tid = Number(name);
-    if (tid === process.pid) continue;
-    if ((await policyOf(tid)) === SCHED_IDLE) continue;
+  for (const tid of tids) {
+    if (tid === process.pid || state.moved.has(tid)) continue;
+    if ((await policyOf(tid)) === SCHED_IDLE) {
+      state.moved.add(tid);
+      continue;
+    }
     try {
       setPriority(tid, ENGINE_NICE);
       others.push(tid);
@@ -45,21 +62,22 @@ export async function yieldOtherThreads(state = { chrt: true }): Promise<void> {
       // the thread ended meanwhile
     }
   }
-  if (others.length === 0 || !state.chrt) return;
-  const done = await idle(others);
+  if (others.length === 0) return;
+  const idled = state.chrt ? await idle(others) : undefined;
   // Not one thread moved: chrt is missing or not allowed here; nice 19 it is, without asking again.
-  if (!done) state.chrt = false;
+  if (idled === undefined) state.chrt = false;
+  for (const tid of idled ?? others) state.moved.add(tid);
 }
 
-/** Runs chrt for each thread; resolves whether it worked (any of them under SCHED_IDLE afterwards, or none left). */
-function idle(tids: number[]): Promise<boolean> {
+/** Runs chrt for each thread; resolves to those under SCHED_IDLE afterwards, undefined when it did not work (none of them, though some are alive). */
+function idle(tids: number[]): Promise<number[] | undefined> {
   return new Promise((resolve) => {
     const child = spawn('sh', ['-c', 'for t do chrt --idle -p 0 "$t"; done', 'sh', ...tids.map(String)], { stdio: 'ignore' });
-    child.once('error', () => resolve(false));
+    child.once('error', () => resolve(undefined));
     child.once('exit', () => {
       void Promise.all(tids.map(policyOf)).then((policies) => {
-        const alive = policies.filter((p) => p !== undefined);
-        resolve(alive.length === 0 || alive.some((p) => p === SCHED_IDLE));
+        const idled = tids.filter((_, i) => policies[i] === SCHED_IDLE);
+        resolve(idled.length > 0 || policies.every((p) => p === undefined) ? idled : undefined);
       });
     });
   });
