@@ -295,6 +295,7 @@ export class Journal {
       let end = false; // a read came back short: the file holds no more for now
       let slice = CHECK_SLICE_BYTES;
       let checkedThisTurn = false;
+      let inDamage = false; // the last slice ended inside damage: a run across slices counts once
       const file = await open(join(this.options.dir, segmentName(segment.id)), 'r');
       try {
         while (at < limit) {
@@ -317,7 +318,7 @@ export class Journal {
           // Nothing follows these bytes only at the end of a closed segment, or of a batch range
           // that was cut at record boundaries before.
           const complete = at + bytes.length === limit && (inFlightTo !== undefined || !segment.live);
-          const parsed = parseRecords(bytes, inFlightTo === undefined ? maxRows : Infinity, complete, rows, format);
+          const parsed = parseRecords(bytes, inFlightTo === undefined ? maxRows : Infinity, complete, rows, format, inDamage);
           if (parsed.consumed === 0 && at + bytes.length < limit && slice < HEADER + MAX_RECORD_BYTES && !(end && held === bytes.length)) {
             slice = HEADER + MAX_RECORD_BYTES; // the next record goes past this slice: check it whole
             continue;
@@ -334,6 +335,7 @@ export class Journal {
           }
           rows += parsed.rows;
           format = parsed.format;
+          inDamage = parsed.inDamage;
           at += parsed.consumed;
           unchecked += parsed.consumed;
           held -= parsed.consumed;

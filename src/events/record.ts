@@ -56,6 +56,8 @@ interface Parsed {
   rows: number;
   consumed: number;
   damaged: number;
+  /** The bytes ended inside damage: the next bytes' damage, if they start with more, is the same run. */
+  inDamage: boolean;
 }
 
 /**
@@ -65,10 +67,10 @@ interface Parsed {
  * record that fails its checksum or magic is skipped by scanning to the next valid one; an
  * incomplete record at the end is a torn write when `complete` says nothing follows.
  */
-export function parseRecords(bytes: Buffer, maxRows: number, complete: boolean, rowsBefore = 0, format?: RowFormat): Parsed {
-  const out: Parsed = { format, full: false, payloads: [], rows: 0, consumed: 0, damaged: 0 };
+export function parseRecords(bytes: Buffer, maxRows: number, complete: boolean, rowsBefore = 0, format?: RowFormat, inDamage = false): Parsed {
+  const out: Parsed = { format, full: false, payloads: [], rows: 0, consumed: 0, damaged: 0, inDamage: false };
   let at = 0;
-  let damagedRun = false;
+  let damagedRun = inDamage;
   while (at < bytes.length) {
     const rest = bytes.length - at;
     const recordFormat = rest >= 4 ? FORMAT_OF.get(bytes.readUInt32BE(at)) : undefined;
@@ -100,6 +102,7 @@ export function parseRecords(bytes: Buffer, maxRows: number, complete: boolean, 
     at += HEADER + length;
   }
   out.consumed = at;
+  out.inDamage = damagedRun;
   return out;
 }
 

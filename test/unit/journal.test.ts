@@ -162,6 +162,24 @@ test('batches larger than one read (256 KiB) come back whole and in order, aroun
   removeDir(dir);
 });
 
+test('a long run of damage is skipped in one batch without the batch\'s memory growing with it', async () => {
+  const dir = tempDir('journal');
+  const good = (n: number) => encodeRecord(Buffer.from(lines(n)), 1);
+  const garbage = Buffer.alloc(6 * 1024 * 1024, 0xaa); // three reads' worth of bytes that are no record
+  writeFileSync(join(dir, segmentName(1)), Buffer.concat([good(1), good(2), garbage, good(3), good(4)]));
+  const journal = open(dir);
+  const batch = (await journal.readBatch(1000))!;
+  assert.equal(batch.payload.toString(), lines(1, 2, 3, 4));
+  assert.equal(journal.damagedRecords, 1);
+  // What is left of a read is moved down to the rows before the next: the buffer holds a read, not the damage.
+  const buffer = (journal as unknown as { batchBuffer: Buffer }).batchBuffer;
+  assert.ok(buffer.length <= 4 * 1024 * 1024, `batch buffer ${buffer.length} bytes (a read is 2 MiB; the damage 6)`);
+  await journal.confirm(batch);
+  assert.equal(await journal.readBatch(1000), undefined);
+  journal.close();
+  removeDir(dir);
+});
+
 test('records larger than one read (up to the 1 MiB a record may hold) are read whole, from a closed segment and from the live one', async () => {
   const dir = tempDir('journal');
   const sizes = [10, 700_000, 20, MAX_RECORD_BYTES - 1, 30, 300_000, 40];
