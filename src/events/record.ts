@@ -64,7 +64,8 @@ interface Parsed {
  * Splits bytes into records. Stops before `maxRows` would be exceeded (never before the first
  * record of a batch: `rowsBefore` says how many rows earlier reads of it took), and before a
  * record of another format than `format` or the first one read (one insert, one format). A
- * record that fails its checksum or magic is skipped by scanning to the next valid one; an
+ * record that fails its checksum or magic is skipped by scanning to the next valid one, and a run
+ * of damage counts once (across calls too: `inDamage` is the last call's `inDamage`); an
  * incomplete record at the end is a torn write when `complete` says nothing follows.
  */
 export function parseRecords(bytes: Buffer, maxRows: number, complete: boolean, rowsBefore = 0, format?: RowFormat, inDamage = false): Parsed {
