@@ -88,9 +88,10 @@ function combined(runs: WrkResult[]): WrkResult {
 function peakAgainstRaw(port: number): { ours: WrkResult; raw: WrkResult; ratios: number[] } {
   const ours: WrkResult[] = [];
   const base: WrkResult[] = [];
+  const seconds = Math.max(1, Math.round(SECONDS / ROUNDS)); // wrk takes whole seconds
   for (let round = 0; round < ROUNDS; round++) {
-    ours.push(wrk(port, SECONDS / ROUNDS, CONNECTIONS));
-    base.push(wrk(raw.port, SECONDS / ROUNDS, CONNECTIONS));
+    ours.push(wrk(port, seconds, CONNECTIONS));
+    base.push(wrk(raw.port, seconds, CONNECTIONS));
   }
   return { ours: combined(ours), raw: combined(base), ratios: ours.map((r, i) => rate(r) / rate(base[i]!)) };
 }
