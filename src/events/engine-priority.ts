@@ -10,6 +10,9 @@
 // images) sets it, run once for the threads that do not have it yet. Where chrt is missing or
 // refused, the threads get nice 19 instead. Threads appear as the engine needs them (and inherit
 // the policy of the thread that starts them), so they are looked at again every few seconds.
+// libuv's pool is among them on purpose: chdb runs its queries there (at nice 0 or 19 those threads
+// took the core from the loop hundreds of times in 8 s, up to 10 ms). The price is a short wait on
+// the pool's lock now and then (journal.ts, READ_BYTES), kept small by giving the pool few jobs.
 // Linux only (a thread's priority is set by its id); elsewhere this does nothing.
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -46,8 +49,8 @@ export const newYieldState = (): YieldState => ({ chrt: true, moved: new Set() }
 
 /** One pass: every thread but the main one to SCHED_IDLE (nice 19 where that cannot be done). */
 export async function yieldOtherThreads(state = newYieldState()): Promise<void> {
-  const tids = (await readdir('/proc/self/task')).map(Number);
-  for (const tid of state.moved) if (!tids.includes(tid)) state.moved.delete(tid); // ended: its id may come back
+  const tids = new Set((await readdir('/proc/self/task')).map(Number));
+  for (const tid of state.moved) if (!tids.has(tid)) state.moved.delete(tid); // ended: its id may come back
   const others: number[] = [];
   for (const tid of tids) {
     if (tid === process.pid || state.moved.has(tid)) continue;
