@@ -130,6 +130,8 @@ describe('the owner PWA', () => {
     assert.match(decodeURIComponent(opened), /^https:\/\/wa\.me\/905321112233\?text=Merhaba Zeynep Kaya, fiyatımız ₺4\.500,00\. Onaylarsanız hemen planlayalım\.$/);
     await whatsApp.close();
     await page.context().unroute('https://wa.me/**');
+    // The screen before already said "Kaydedildi" (the status tap): wait for the one drawn after the quote (QUOTED, the third chip, pressed).
+    await page.waitForSelector('.status-buttons button:nth-child(3)[aria-pressed=true]');
     await page.waitForSelector('.notice >> text=Kaydedildi');
     const quoted = (await adminGet<Json>(server, `/api/admin/leads/${id}`)).lead;
     assert.deepEqual([quoted.status, quoted.quote_value], ['QUOTED', 4500]);
