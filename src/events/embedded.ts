@@ -3,8 +3,8 @@
 // opened by one process only, which is why backups ask the running server. TabSeparated rows are
 // staged in a file ClickHouse reads (INSERT … SELECT FROM file()): measured at half the cost of
 // passing them inline, which chdb does for JSONEachRow.
-import { mkdirSync } from 'node:fs';
-import { unlink, writeFile } from 'node:fs/promises';
+import { mkdirSync, rmSync } from 'node:fs';
+import { open, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Session } from 'chdb';
 import type { ClickHouse, QueryParams } from './clickhouse.ts';
@@ -20,9 +20,7 @@ export async function openEmbedded(path: string, database: string): Promise<Clic
   await session.queryAsync(`CREATE DATABASE IF NOT EXISTS ${database}`);
   await session.queryAsync(`USE ${database}`);
   const stopYielding = yieldEngineThreads();
-  const staging = join(path, 'lean-capture-staging');
-  mkdirSync(staging, { recursive: true });
-  let staged = 0;
+  const staging = await Staging.open(join(path, 'lean-capture-staging'));
 
   const queryText = async (sql: string, params?: QueryParams) => {
     const result = params ? await session.queryBindAsync(sql, params, { format: 'JSONEachRow' }) : await session.queryAsync(sql, { format: 'JSONEachRow' });
@@ -46,19 +44,13 @@ export async function openEmbedded(path: string, database: string): Promise<Clic
         return;
       }
       // One block per insert (batches are far below max_insert_block_size), so the token dedups a replay.
-      const file = join(staging, `${++staged}.tsv`);
-      await writeFile(file, rows);
-      try {
-        const token = dedupToken === undefined ? '' : `insert_deduplication_token = ${literal(dedupToken)}, `;
-        const into = columns ? `${table} (${columns.join(', ')})` : table;
-        await session.queryAsync(`INSERT INTO ${into} SETTINGS ${token}max_threads = 1 SELECT * FROM file(${literal(file)}, '${format}')`);
-      } finally {
-        // unlink, not rm: rm looks at the file twice first, and each look is a job for libuv's pool (see journal.ts).
-        await unlink(file).catch(() => undefined);
-      }
+      const token = dedupToken === undefined ? '' : `insert_deduplication_token = ${literal(dedupToken)}, `;
+      const into = columns ? `${table} (${columns.join(', ')})` : table;
+      await staging.use(rows, (file) => session.queryAsync(`INSERT INTO ${into} SETTINGS ${token}max_threads = 1 SELECT * FROM file(${literal(file)}, '${format}')`));
     },
     async close() {
       stopYielding();
+      await staging.close();
       session.close();
     },
   };
@@ -67,4 +59,41 @@ export async function openEmbedded(path: string, database: string): Promise<Clic
 /** A ClickHouse string literal. */
 function literal(text: string): string {
   return `'${text.replace(/[\\']/g, (c) => '\\' + c)}'`;
+}
+
+/**
+ * The file rows are staged in, kept open and rewritten in place: one write (and a truncate when
+ * the rows are fewer than last time), where a file per insert was seven jobs for libuv's pool
+ * (open, three writes, close, unlink), and each job's end may make the event loop wait (journal.ts).
+ * One insert stages at a time.
+ */
+class Staging {
+  private size = 0;
+  private turn: Promise<unknown> = Promise.resolve();
+
+  private constructor(private readonly file: string, private readonly handle: FileHandle) {}
+
+  static async open(dir: string): Promise<Staging> {
+    rmSync(dir, { recursive: true, force: true }); // files per insert an older version left behind in a crash
+    mkdirSync(dir, { recursive: true });
+    const file = join(dir, 'rows.tsv');
+    return new Staging(file, await open(file, 'w'));
+  }
+
+  use<T>(rows: Buffer, read: (file: string) => Promise<T>): Promise<T> {
+    const run = this.turn.then(async () => {
+      this.size = Math.max(this.size, rows.length); // what a write that fails halfway may leave
+      for (let written = 0; written < rows.length; ) written += (await this.handle.write(rows, written, rows.length - written, written)).bytesWritten;
+      if (rows.length < this.size) await this.handle.truncate(rows.length);
+      this.size = rows.length;
+      return read(this.file);
+    });
+    this.turn = run.catch(() => undefined);
+    return run;
+  }
+
+  async close(): Promise<void> {
+    await this.turn;
+    await this.handle.close();
+  }
 }

@@ -3,16 +3,17 @@
 // ClickHouse inserts them; a segment is deleted only once every row in it is confirmed. So a
 // beacon we acknowledged survives kill -9, restarts and ClickHouse outages, bounded by disk.
 //
-// Layout: numbered segment files (0000000001.lcj …) of records, and cursor.json, the position of
-// the first unconfirmed byte plus the batch being inserted (its range and dedup token), so a
-// batch replayed after a crash is byte-identical and ClickHouse drops it if it already has it.
+// Layout: numbered segment files (0000000001.lcj …) of records, and the cursor (cursor.ts), the
+// position of the first unconfirmed byte plus the batch being inserted (its range and dedup token),
+// so a batch replayed after a crash is byte-identical and ClickHouse drops it if it already has it.
 // One record (record.ts) per event-loop turn: the writes of that turn share one append. One
 // process owns a journal at a time (owner-lock.ts).
 import {
-  close, closeSync, existsSync, fstatSync, fsync, fsyncSync, ftruncateSync, mkdirSync, openSync, readdirSync, readFileSync,
-  statSync, unlinkSync, writeFileSync, writeSync,
+  close, closeSync, fstatSync, open as openCallback, read, fsync, fsyncSync, ftruncateSync, mkdirSync, openSync, readdirSync, statSync, unlinkSync,
+  writeFileSync, writeSync,
 } from 'node:fs';
-import { open, rename, rm, type FileHandle } from 'node:fs/promises';
+import { unlink } from 'node:fs/promises';
+import { promisify } from 'node:util';
 import { join } from 'node:path';
 import type { FsyncPolicy } from '../config.ts';
 import type { Logger } from '../log.ts';
@@ -20,6 +21,8 @@ import type { Metrics } from '../metrics.ts';
 import { releaseOwnership, takeOwnership } from './owner-lock.ts';
 import { HEADER, MAX_RECORD_BYTES, parseRecords, sealRecord, segmentName } from './record.ts';
 import type { RowFormat } from './clickhouse.ts';
+import { CursorFile, type Cursor } from './cursor.ts';
+import { syncDirectory, syncDirectoryAsync } from './durable.ts';
 import { ROW_FORMAT } from './row-format.ts';
 
 export interface JournalOptions {
@@ -46,11 +49,6 @@ export interface JournalBatch {
 interface Position {
   segment: number;
   offset: number;
-}
-
-interface CursorFile extends Position {
-  /** The batch being inserted when the cursor was written: replayed exactly as it was. */
-  inFlight: { to: number } | null;
 }
 
 interface Segment {
@@ -85,9 +83,9 @@ export class RecordTooLargeError extends Error {}
 export class Journal {
   private readonly segments: Segment[] = [];
   private fd = -1;
-  private cursor: CursorFile;
-  /** The cursor writes in flight, chained: each replaces cursor.json after the one before. */
-  private cursorWrites: Promise<unknown> = Promise.resolve();
+  /** Where the cursor is; it moves at once, the file follows (cursorFile.write). */
+  private cursor: Cursor;
+  private readonly cursorFile: CursorFile;
   private totalBytes = 0;
   /** This turn's rows so far: bytes written into recordBuffer after its header, and how many rows. */
   private pendingBytes = 0;
@@ -103,6 +101,8 @@ export class Journal {
   private failedWrites = 0;
   /** Every turn's rows are written here as they come and the record written at once: no string or buffer per turn for the GC. */
   private readonly recordBuffer = Buffer.allocUnsafe(HEADER + MAX_RECORD_BYTES);
+  /** The segment batches are read from, open until the cursor leaves it (an open and a close a batch were two jobs for libuv's pool). */
+  private reader: { segment: number; fd: number } | undefined;
   /** Where batches are read and their rows gathered; reused while batches follow each other, let go once caught up. */
   private batchBuffer: Buffer | undefined;
   /** Rows appended by this process, for the backlog figures. */
@@ -113,7 +113,8 @@ export class Journal {
     this.segmentBytes = Math.max(64 * 1024, Math.min(MAX_SEGMENT_BYTES, Math.floor(options.maxBytes / 4)));
     mkdirSync(options.dir, { recursive: true });
     this.lock();
-    this.cursor = this.readCursor();
+    this.cursorFile = new CursorFile(options.dir, options.fsync !== 'off', log);
+    this.cursor = this.cursorFile.open();
     for (const name of readdirSync(options.dir).sort()) {
       const m = /^(\d{10})\.lcj$/.exec(name);
       if (!m) continue;
@@ -296,53 +297,49 @@ export class Journal {
       let slice = CHECK_SLICE_BYTES;
       let checkedThisTurn = false;
       let inDamage = false; // the last slice ended inside damage: a run across slices counts once
-      const file = await open(join(this.options.dir, segmentName(segment.id)), 'r');
-      try {
-        while (at < limit) {
-          const want = Math.min(slice, limit - at);
-          if (held < want && !end) {
-            // Move what is left of the last read down to the rows first, so damage skipped never grows the buffer.
-            if (unchecked > gathered) this.batchBuffer!.copyWithin(gathered, unchecked, unchecked + held);
-            unchecked = gathered;
-            const readTo = Math.min(limit, at + Math.max(want, READ_BYTES));
-            const space = this.batchSpace(unchecked + (readTo - at)).subarray(unchecked + held, unchecked + (readTo - at));
-            const read = await readRange(file, at + held, space);
-            if (read.length < space.length) end = true;
-            held += read.length;
-          } else if (checkedThisTurn) {
-            await new Promise((resolve) => setImmediate(resolve));
-          }
-          checkedThisTurn = true;
-          const buffer = this.batchBuffer!;
-          const bytes = buffer.subarray(unchecked, unchecked + Math.min(want, held));
-          // Nothing follows these bytes only at the end of a closed segment, or of a batch range
-          // that was cut at record boundaries before.
-          const complete = at + bytes.length === limit && (inFlightTo !== undefined || !segment.live);
-          const parsed = parseRecords(bytes, inFlightTo === undefined ? maxRows : Infinity, complete, rows, format, inDamage);
-          if (parsed.consumed === 0 && at + bytes.length < limit && slice < HEADER + MAX_RECORD_BYTES && !(end && held === bytes.length)) {
-            slice = HEADER + MAX_RECORD_BYTES; // the next record goes past this slice: check it whole
-            continue;
-          }
-          slice = CHECK_SLICE_BYTES;
-          if (parsed.damaged > 0) {
-            this.damagedRecords += parsed.damaged;
-            this.metrics.journalDamaged.inc(parsed.damaged);
-            this.log.warn({ segment: segment.id, offset: at, damaged: parsed.damaged }, 'damaged journal records skipped');
-          }
-          for (const payload of parsed.payloads) {
-            buffer.set(payload, gathered); // never past the payload itself: headers only shrink the rows
-            gathered += payload.length;
-          }
-          rows += parsed.rows;
-          format = parsed.format;
-          inDamage = parsed.inDamage;
-          at += parsed.consumed;
-          unchecked += parsed.consumed;
-          held -= parsed.consumed;
-          if (parsed.full || parsed.consumed === 0 || (end && held === 0)) break; // a full batch, a record still being written, or the end
+      const fd = await this.readerFor(segment.id);
+      while (at < limit) {
+        const want = Math.min(slice, limit - at);
+        if (held < want && !end) {
+          // Move what is left of the last read down to the rows first, so damage skipped never grows the buffer.
+          if (unchecked > gathered) this.batchBuffer!.copyWithin(gathered, unchecked, unchecked + held);
+          unchecked = gathered;
+          const readTo = Math.min(limit, at + Math.max(want, READ_BYTES));
+          const space = this.batchSpace(unchecked + (readTo - at)).subarray(unchecked + held, unchecked + (readTo - at));
+          const read = await readRange(fd, at + held, space);
+          if (read.length < space.length) end = true;
+          held += read.length;
+        } else if (checkedThisTurn) {
+          await new Promise((resolve) => setImmediate(resolve));
         }
-      } finally {
-        await file.close();
+        checkedThisTurn = true;
+        const buffer = this.batchBuffer!;
+        const bytes = buffer.subarray(unchecked, unchecked + Math.min(want, held));
+        // Nothing follows these bytes only at the end of a closed segment, or of a batch range
+        // that was cut at record boundaries before.
+        const complete = at + bytes.length === limit && (inFlightTo !== undefined || !segment.live);
+        const parsed = parseRecords(bytes, inFlightTo === undefined ? maxRows : Infinity, complete, rows, format, inDamage);
+        if (parsed.consumed === 0 && at + bytes.length < limit && slice < HEADER + MAX_RECORD_BYTES && !(end && held === bytes.length)) {
+          slice = HEADER + MAX_RECORD_BYTES; // the next record goes past this slice: check it whole
+          continue;
+        }
+        slice = CHECK_SLICE_BYTES;
+        if (parsed.damaged > 0) {
+          this.damagedRecords += parsed.damaged;
+          this.metrics.journalDamaged.inc(parsed.damaged);
+          this.log.warn({ segment: segment.id, offset: at, damaged: parsed.damaged }, 'damaged journal records skipped');
+        }
+        for (const payload of parsed.payloads) {
+          buffer.set(payload, gathered); // never past the payload itself: headers only shrink the rows
+          gathered += payload.length;
+        }
+        rows += parsed.rows;
+        format = parsed.format;
+        inDamage = parsed.inDamage;
+        at += parsed.consumed;
+        unchecked += parsed.consumed;
+        held -= parsed.consumed;
+        if (parsed.full || parsed.consumed === 0 || (end && held === 0)) break; // a full batch, a record still being written, or the end
       }
       const to = inFlightTo ?? at;
       if (rows === 0) {
@@ -362,6 +359,20 @@ export class Journal {
         replayed: segment.id < this.firstOwnSegment,
       };
     }
+  }
+
+  private async readerFor(segment: number): Promise<number> {
+    if (this.reader?.segment === segment) return this.reader.fd;
+    this.closeReader();
+    const fd = await openAsync(join(this.options.dir, segmentName(segment)), 'r');
+    this.reader = { segment, fd };
+    return fd;
+  }
+
+  private closeReader(): void {
+    if (this.reader === undefined) return;
+    close(this.reader.fd, () => undefined);
+    this.reader = undefined;
   }
 
   /** The batch buffer, grown to hold at least `bytes` (what it holds so far is kept). */
@@ -400,6 +411,8 @@ export class Journal {
     if (this.options.fsync !== 'off') fsyncSync(this.fd);
     closeSync(this.fd);
     this.fd = -1;
+    this.closeReader();
+    this.cursorFile.close();
     releaseOwnership(this.options.dir);
   }
 
@@ -408,9 +421,11 @@ export class Journal {
     const gone: Segment[] = [];
     while (this.segments.length > 0 && this.segments[0]!.id < position.segment && !this.segments[0]!.live) gone.push(this.segments.shift()!);
     for (const segment of gone) this.totalBytes -= segment.size;
+    if (gone.some((segment) => segment.id === this.reader?.segment)) this.closeReader(); // its space is freed at the close
     await written;
     // Behind the durable cursor: a crash before the unlink only leaves files the next start removes.
-    await Promise.all(gone.map((segment) => rm(join(this.options.dir, segmentName(segment.id)), { force: true })));
+    // unlink, not rm: rm looks at the file twice first, each look a job for libuv's pool.
+    await Promise.all(gone.map((segment) => unlink(join(this.options.dir, segmentName(segment.id))).catch(ignoreMissing)));
   }
 
   private nextSegmentId(id: number): number {
@@ -436,7 +451,7 @@ export class Journal {
   private openSegment(id: number): void {
     this.fd = openSync(join(this.options.dir, segmentName(id)), 'a');
     // The new file's name must survive a power loss too: at once with JOURNAL_FSYNC=always, else off the loop.
-    if (this.options.fsync === 'always') this.syncDirectory();
+    if (this.options.fsync === 'always') syncDirectory(this.options.dir);
     else if (this.options.fsync !== 'off') syncDirectoryAsync(this.options.dir).catch((err) => this.log.error({ err }, 'journal directory fsync failed'));
     const size = fstatSync(this.fd).size;
     this.segments.push({ id, size, live: true });
@@ -461,50 +476,9 @@ export class Journal {
     if (owner !== undefined) throw new Error(`journal ${this.options.dir} is in use by process ${owner} (another Lean Capture process using this DATA_DIR?)`);
   }
 
-  private readCursor(): CursorFile {
-    const path = join(this.options.dir, 'cursor.json');
-    if (!existsSync(path)) return { segment: 1, offset: 0, inFlight: null };
-    try {
-      const c = JSON.parse(readFileSync(path, 'utf8')) as CursorFile;
-      if (Number.isInteger(c.segment) && Number.isInteger(c.offset)) return { segment: c.segment, offset: c.offset, inFlight: c.inFlight ?? null };
-    } catch {
-      // fall through: a damaged cursor means replaying everything; dedup tokens cover the last batch
-    }
-    this.log.warn({ path }, 'journal cursor unreadable; replaying every segment');
-    return { segment: 0, offset: 0, inFlight: null };
-  }
-
-  /**
-   * Atomically replaces cursor.json (write, fsync, rename): it must never be torn. Off the event
-   * loop; writes run one after another in call order, the in-memory cursor moves at once.
-   */
-  private writeCursor(cursor: CursorFile): Promise<void> {
+  private writeCursor(cursor: Cursor): Promise<void> {
     this.cursor = cursor;
-    const text = JSON.stringify(cursor);
-    const write = this.cursorWrites.then(async () => {
-      const path = join(this.options.dir, 'cursor.json');
-      const tmp = path + '.tmp';
-      const handle = await open(tmp, 'w');
-      try {
-        await handle.writeFile(text);
-        if (this.options.fsync !== 'off') await handle.sync();
-      } finally {
-        await handle.close();
-      }
-      await rename(tmp, path);
-      if (this.options.fsync !== 'off') await syncDirectoryAsync(this.options.dir);
-    });
-    this.cursorWrites = write.catch((err) => this.log.error({ err }, 'journal cursor could not be written'));
-    return write;
-  }
-
-  private syncDirectory(): void {
-    const fd = openSync(this.options.dir, 'r');
-    try {
-      fsyncSync(fd);
-    } finally {
-      closeSync(fd);
-    }
+    return this.cursorFile.write(cursor);
   }
 }
 
@@ -514,22 +488,19 @@ function writeAll(fd: number, buffer: Buffer): void {
 }
 
 /** Reads into `buffer` from `from` on; returns the part filled (shorter at the end of the file). */
-async function readRange(file: FileHandle, from: number, buffer: Buffer): Promise<Buffer> {
+async function readRange(fd: number, from: number, buffer: Buffer): Promise<Buffer> {
   let read = 0;
   while (read < buffer.length) {
-    const { bytesRead } = await file.read(buffer, read, buffer.length - read, from + read);
+    const { bytesRead } = await readAsync(fd, buffer, read, buffer.length - read, from + read);
     if (bytesRead === 0) break;
     read += bytesRead;
   }
   return buffer.subarray(0, read);
 }
 
-/** fsync of a directory (a new or renamed file's name survives a power loss), off the event loop. */
-async function syncDirectoryAsync(dir: string): Promise<void> {
-  const handle = await open(dir, 'r');
-  try {
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
+function ignoreMissing(err: NodeJS.ErrnoException): void {
+  if (err.code !== 'ENOENT') throw err;
 }
+
+const openAsync = promisify(openCallback);
+const readAsync = promisify(read);

@@ -97,6 +97,63 @@ test('after a crash the batch in flight is read back byte for byte with the same
   removeDir(dir);
 });
 
+test('a cursor write torn by a crash leaves the one before it: the confirmed batch is replayed with its token, nothing is skipped', async () => {
+  const dir = tempDir('journal');
+  const first = open(dir);
+  await first.append(lines(1, 2), 2);
+  const inFlight = (await first.readBatch(1000))!;
+  await first.confirm(inFlight);
+  // crash while the confirmation was being written: its slot is torn (the newest of the two)
+  const file = readFileSync(join(dir, 'cursor'));
+  const slots = [0, 4096].map((at) => ({ at, sequence: file.readUIntLE(at + 8, 6) }));
+  const newest = slots.sort((a, b) => b.sequence - a.sequence)[0]!;
+  file[newest.at + 20] = file[newest.at + 20]! ^ 0xff;
+  writeFileSync(join(dir, 'cursor'), file);
+
+  const second = open(dir);
+  const replayed = (await second.readBatch(1000))!;
+  assert.deepEqual([replayed.payload.toString(), replayed.token], [lines(1, 2), inFlight.token], 'the batch goes again under the same dedup token');
+  await second.confirm(replayed);
+  second.close();
+  const third = open(dir);
+  assert.equal(await third.readBatch(1000), undefined, 'the confirmation after the tear holds');
+  await third.append(lines(3), 1);
+  await third.confirm((await third.readBatch(1000))!);
+  await third.append(lines(4), 1);
+  third.close();
+  // both slots damaged: every segment left is replayed (dedup tokens cover the last batch), with a warning
+  writeFileSync(join(dir, 'cursor'), Buffer.alloc(8192, 7));
+  const logged: string[] = [];
+  const fourth = new Journal({ dir, fsync: 'off', maxBytes: 1024 ** 3 }, pino({ level: 'warn' }, { write: (l: string) => void logged.push(l) }), createMetrics());
+  assert.equal((await fourth.readBatch(1000))!.payload.toString(), lines(3, 4));
+  assert.ok(logged.some((l) => l.includes('journal cursor unreadable')));
+  fourth.close();
+  removeDir(dir);
+});
+
+test('a journal written before the in-place cursor (cursor.json) replays its batch in flight byte for byte after the upgrade', async () => {
+  const dir = tempDir('journal');
+  const records = [lines(1, 2), lines(3), lines(4)].map((rows, i) => encodeRecord(Buffer.from(rows), i === 0 ? 2 : 1));
+  writeFileSync(join(dir, segmentName(3)), Buffer.concat(records));
+  // the first record confirmed, the next one in flight, as the old version wrote it
+  const from = records[0]!.length;
+  const to = from + records[1]!.length;
+  writeFileSync(join(dir, 'cursor.json'), JSON.stringify({ segment: 3, offset: from, inFlight: { to } }));
+  const journal = open(dir);
+  assert.ok(!readdirSync(dir).includes('cursor.json'), 'the old cursor is replaced');
+  const replayed = (await journal.readBatch(1000))!;
+  assert.deepEqual([replayed.payload.toString(), replayed.token], [lines(3), `lc:3:${from}-${to}`]);
+  await journal.confirm(replayed);
+  const last = (await journal.readBatch(1000))!;
+  assert.equal(last.payload.toString(), lines(4));
+  await journal.confirm(last);
+  journal.close();
+  const reopened = open(dir);
+  assert.equal(await reopened.readBatch(1000), undefined, 'the newer of the two slots is the cursor');
+  reopened.close();
+  removeDir(dir);
+});
+
 test('confirmed segments are deleted; at JOURNAL_MAX_BYTES appends are refused until space frees', async () => {
   const dir = tempDir('journal');
   const journal = open(dir, 64 * 1024);
