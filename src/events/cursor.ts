@@ -6,7 +6,7 @@
 // close, rename, and open, fsync, close of the directory) was eight jobs of libuv's pool, twice a
 // batch, and each job's end may cost the event loop a wait (journal.ts, READ_BYTES).
 // Journals written before this keep their cursor.json: it is read once and replaced by this file.
-import { closeSync, existsSync, fdatasync, fsyncSync, ftruncateSync, openSync, readFileSync, readSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, fdatasync, fsyncSync, openSync, readFileSync, readSync, unlinkSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { crc32 } from 'node:zlib';
 import type { Logger } from '../log.ts';
@@ -51,7 +51,9 @@ export class CursorFile {
     cursor ??= { segment: 1, offset: 0, inFlight: null };
     if (this.fd < 0) {
       this.fd = openSync(path, 'w+');
-      ftruncateSync(this.fd, 2 * SLOT_SPACING);
+      // Written, not truncated to size: both slots' blocks exist from now on, so moving the cursor
+      // (which is what frees segments) never needs disk space, even on a full disk.
+      writeSync(this.fd, Buffer.alloc(2 * SLOT_SPACING), 0, 2 * SLOT_SPACING, 0);
     }
     if (this.sequence === 0) {
       // A new file (or one with no whole slot): the cursor goes in durably, with its name, before cursor.json goes.
@@ -68,9 +70,15 @@ export class CursorFile {
   /** Writes the cursor; resolves once it is durable. Writes land in call order. */
   write(cursor: Cursor): Promise<void> {
     const write = this.writes.then(() => {
+      const before = this.sequence;
       this.writeSlot(cursor); // a few bytes into the page cache: no job for the pool
       if (!this.durable) return;
-      return new Promise<void>((resolve, reject) => fdatasync(this.fd, (err) => (err ? reject(err) : resolve())));
+      return new Promise<void>((resolve, reject) =>
+        fdatasync(this.fd, (err) => {
+          if (err) this.sequence = before; // not durable: the next write goes into that slot again
+          return err ? reject(err) : resolve();
+        }),
+      );
     });
     this.writes = write.catch((err) => this.log.error({ err }, 'journal cursor could not be written'));
     return write;
@@ -84,16 +92,19 @@ export class CursorFile {
 
   private writeSlot(cursor: Cursor): void {
     const slot = this.slot;
-    this.sequence++;
+    // The sequence moves on only once its slot is written: a write that fails is made again into
+    // the same slot, never into the other, which holds the last whole cursor.
+    const sequence = this.sequence + 1;
     slot.writeUInt32LE(MAGIC, 0);
-    slot.writeUIntLE(this.sequence, 8, 6);
+    slot.writeUIntLE(sequence, 8, 6);
     slot.writeUIntLE(cursor.segment, 16, 6);
     slot.writeUIntLE(cursor.offset, 24, 6);
     slot.writeUIntLE(cursor.inFlight === null ? 0 : cursor.inFlight.to + 1, 32, 6);
     slot.writeUInt32LE(crc32(slot.subarray(8)), 4);
     let written = 0;
-    const at = (this.sequence % 2) * SLOT_SPACING;
+    const at = (sequence % 2) * SLOT_SPACING;
     while (written < SLOT_BYTES) written += writeSync(this.fd, slot, written, SLOT_BYTES - written, at + written);
+    this.sequence = sequence;
   }
 
   /** The whole slot with the higher sequence, or undefined when neither is whole. */

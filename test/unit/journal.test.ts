@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { pino } from 'pino';
@@ -128,6 +128,30 @@ test('a cursor write torn by a crash leaves the one before it: the confirmed bat
   assert.equal((await fourth.readBatch(1000))!.payload.toString(), lines(3, 4));
   assert.ok(logged.some((l) => l.includes('journal cursor unreadable')));
   fourth.close();
+  removeDir(dir);
+});
+
+test('the cursor needs no disk space to move (both slots allocated), and a write that fails is made again into the same slot, never over the last whole cursor', async () => {
+  const dir = tempDir('journal');
+  const journal = open(dir);
+  assert.ok(statSync(join(dir, 'cursor')).blocks * 512 >= 8192, 'both slots have their blocks: moving the cursor needs no disk space');
+  await journal.append(lines(1), 1);
+  const batch = (await journal.readBatch(1000))!;
+  const sequences = () => {
+    const file = readFileSync(join(dir, 'cursor'));
+    return [file.readUIntLE(8, 6), file.readUIntLE(4096 + 8, 6)];
+  };
+  const [slot0, slot1] = sequences();
+  const cursorFile = (journal as unknown as { cursorFile: { fd: number } }).cursorFile;
+  const fd = cursorFile.fd;
+  cursorFile.fd = 987_654; // the write fails, as on a failing disk
+  await assert.rejects(journal.confirm(batch));
+  cursorFile.fd = fd;
+  await journal.confirm(batch);
+  const newest = Math.max(slot0!, slot1!);
+  const kept = newest % 2 === 0 ? [newest, newest + 1] : [newest + 1, newest];
+  assert.deepEqual(sequences(), kept, 'the slot with the last whole cursor was not written over');
+  journal.close();
   removeDir(dir);
 });
 
