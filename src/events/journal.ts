@@ -9,8 +9,8 @@
 // One record (record.ts) per event-loop turn: the writes of that turn share one append. One
 // process owns a journal at a time (owner-lock.ts).
 import {
-  close, closeSync, fstatSync, open as openCallback, read, fsync, fsyncSync, ftruncateSync, mkdirSync, openSync, readdirSync, statSync, unlinkSync,
-  writeFileSync, writeSync,
+  close, closeSync, fstatSync, fsync, fsyncSync, ftruncateSync, mkdirSync, open as openCallback, openSync, read, readdirSync, statSync,
+  unlinkSync, writeFileSync, writeSync,
 } from 'node:fs';
 import { unlink } from 'node:fs/promises';
 import { promisify } from 'node:util';
