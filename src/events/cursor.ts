@@ -5,8 +5,10 @@
 // gives too. A write is one pwrite and one fdatasync: replacing cursor.json (open, write, fsync,
 // close, rename, and open, fsync, close of the directory) was eight jobs of libuv's pool, twice a
 // batch, and each job's end may cost the event loop a wait (journal.ts, READ_BYTES).
-// Journals written before this keep their cursor.json: it is read once and replaced by this file.
-import { closeSync, existsSync, fdatasync, fsyncSync, openSync, readFileSync, readSync, unlinkSync, writeSync } from 'node:fs';
+// Versions before this one read and wrote cursor.json. A graceful stop still leaves one, so that
+// a rollback to such a version starts where this one stopped; at start, a cursor.json is the
+// newest word (an older version ran after us, or we stopped gracefully), and is taken over.
+import { closeSync, existsSync, fdatasync, fsyncSync, openSync, readFileSync, readSync, renameSync, unlinkSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { crc32 } from 'node:zlib';
 import type { Logger } from '../log.ts';
@@ -34,16 +36,17 @@ export class CursorFile {
 
   constructor(private readonly dir: string, private readonly durable: boolean, private readonly log: Logger) {}
 
-  /** Opens the cursor (an older journal's cursor.json is taken over); a fresh journal starts at its first segment. */
+  /** Opens the cursor (a cursor.json is taken over); a fresh journal starts at its first segment. */
   open(): Cursor {
     const path = join(this.dir, 'cursor');
     const legacy = join(this.dir, 'cursor.json');
+    const handedOver = existsSync(legacy) ? readLegacy(legacy) : undefined;
     let cursor: Cursor | undefined;
     if (existsSync(path)) {
       this.fd = openSync(path, 'r+');
       cursor = this.readSlots();
     }
-    if (cursor === undefined && existsSync(legacy)) cursor = readLegacy(legacy);
+    cursor = handedOver ?? cursor;
     if (cursor === undefined && (this.fd >= 0 || existsSync(legacy))) {
       this.log.warn({ path }, 'journal cursor unreadable; replaying every segment');
       cursor = { segment: 0, offset: 0, inFlight: null };
@@ -55,8 +58,8 @@ export class CursorFile {
       // (which is what frees segments) never needs disk space, even on a full disk.
       writeSync(this.fd, Buffer.alloc(2 * SLOT_SPACING), 0, 2 * SLOT_SPACING, 0);
     }
-    if (this.sequence === 0) {
-      // A new file (or one with no whole slot): the cursor goes in durably, with its name, before cursor.json goes.
+    if (this.sequence === 0 || handedOver !== undefined) {
+      // A new file, one with no whole slot, or a cursor handed over: it goes in durably, with the file's name, before cursor.json goes.
       this.writeSlot(cursor);
       if (this.durable) {
         fsyncSync(this.fd);
@@ -84,10 +87,21 @@ export class CursorFile {
     return write;
   }
 
-  close(): void {
+  /** Closes the file and leaves `cursor` in cursor.json too, for a rollback to a version that knows only that (replaced atomically). */
+  close(cursor: Cursor): void {
     if (this.fd < 0) return;
     closeSync(this.fd);
     this.fd = -1;
+    const legacy = join(this.dir, 'cursor.json');
+    const fd = openSync(legacy + '.tmp', 'w');
+    try {
+      writeSync(fd, JSON.stringify(cursor));
+      if (this.durable) fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+    renameSync(legacy + '.tmp', legacy);
+    if (this.durable) syncDirectory(this.dir);
   }
 
   private writeSlot(cursor: Cursor): void {
@@ -124,7 +138,7 @@ export class CursorFile {
   }
 }
 
-/** cursor.json, as journals before the in-place cursor wrote it. */
+/** cursor.json, as versions before the in-place cursor wrote it (and a graceful stop leaves it). */
 function readLegacy(path: string): Cursor | undefined {
   try {
     const c = JSON.parse(readFileSync(path, 'utf8')) as Cursor;

@@ -412,7 +412,7 @@ export class Journal {
     closeSync(this.fd);
     this.fd = -1;
     this.closeReader();
-    this.cursorFile.close();
+    this.cursorFile.close(this.cursor);
     releaseOwnership(this.options.dir);
   }
 

@@ -114,14 +114,13 @@ test('a cursor write torn by a crash leaves the one before it: the confirmed bat
   const replayed = (await second.readBatch(1000))!;
   assert.deepEqual([replayed.payload.toString(), replayed.token], [lines(1, 2), inFlight.token], 'the batch goes again under the same dedup token');
   await second.confirm(replayed);
-  second.close();
+  // crash again (no close: a graceful stop would leave cursor.json, which wins)
   const third = open(dir);
   assert.equal(await third.readBatch(1000), undefined, 'the confirmation after the tear holds');
   await third.append(lines(3), 1);
   await third.confirm((await third.readBatch(1000))!);
   await third.append(lines(4), 1);
-  third.close();
-  // both slots damaged: every segment left is replayed (dedup tokens cover the last batch), with a warning
+  // crash; both slots damaged: every segment left is replayed (dedup tokens cover the last batch), with a warning
   writeFileSync(join(dir, 'cursor'), Buffer.alloc(8192, 7));
   const logged: string[] = [];
   const fourth = new Journal({ dir, fsync: 'off', maxBytes: 1024 ** 3 }, pino({ level: 'warn' }, { write: (l: string) => void logged.push(l) }), createMetrics());
@@ -152,6 +151,29 @@ test('the cursor needs no disk space to move (both slots allocated), and a write
   const kept = newest % 2 === 0 ? [newest, newest + 1] : [newest + 1, newest];
   assert.deepEqual(sequences(), kept, 'the slot with the last whole cursor was not written over');
   journal.close();
+  removeDir(dir);
+});
+
+test('a graceful stop leaves cursor.json for a rollback; what an older version then wrote there wins over the slots at the next start', async () => {
+  const dir = tempDir('journal');
+  const first = open(dir);
+  await first.append(lines(1), 1);
+  const one = (await first.readBatch(1000))!;
+  await first.confirm(one);
+  await first.append(lines(2), 1);
+  await first.append(lines(3), 1);
+  first.close();
+  const handedOver = JSON.parse(readFileSync(join(dir, 'cursor.json'), 'utf8'));
+  assert.deepEqual(handedOver, { segment: one.segment, offset: one.to, inFlight: null }, 'where this version stopped');
+  // the older version runs: it confirms the next record and writes its cursor.json
+  const next = encodeRecord(Buffer.from(lines(2)), 1).length;
+  writeFileSync(join(dir, 'cursor.json'), JSON.stringify({ segment: one.segment, offset: one.to + next, inFlight: null }));
+  const second = open(dir);
+  assert.ok(!readdirSync(dir).includes('cursor.json'));
+  const rest = (await second.readBatch(1000))!;
+  assert.equal(rest.payload.toString(), lines(3), 'nothing the older version confirmed comes again');
+  await second.confirm(rest);
+  second.close();
   removeDir(dir);
 });
 
