@@ -75,6 +75,18 @@ const CHECK_SLICE_BYTES = 256 * 1024;
  * ~65 such waits a second, up to 3.5–8 ms). A read per slice made most of the pool's jobs.
  */
 const READ_BYTES = 2 * 1024 * 1024;
+/**
+ * A batch's rows end at the first record past this many bytes, whatever maxRows allows, so the
+ * buffer that gathers them grows to ~9 MiB at most (a replay of a larger batch in flight excepted),
+ * whatever the rows' size: 20 000 rows of the tracker's beacons are ~5 MiB, but rows with long URLs
+ * made batches, and the buffer, grow with them. The buffer is let go once the journal is caught
+ * up and is garbage until the next collection, which an idle server may not run for a while: it
+ * grew by doubling, to 16 MiB for 20 000 beacons, and an idle server held ~30 MB of such buffers
+ * 5 s after a burst (15–17 MB now).
+ */
+const MAX_BATCH_BYTES = 6 * 1024 * 1024;
+/** The rows gathered, the largest slice checked past them, and one read ahead. */
+const BATCH_BUFFER_MOST = MAX_BATCH_BYTES + HEADER + MAX_RECORD_BYTES + READ_BYTES;
 
 export class JournalFullError extends Error {}
 /** The rows of one write do not fit in a journal record (far beyond what one /collect body makes). */
@@ -340,6 +352,7 @@ export class Journal {
         unchecked += parsed.consumed;
         held -= parsed.consumed;
         if (parsed.full || parsed.consumed === 0 || (end && held === 0)) break; // a full batch, a record still being written, or the end
+        if (inFlightTo === undefined && gathered >= MAX_BATCH_BYTES) break; // a replay is the range it was, whatever its size
       }
       const to = inFlightTo ?? at;
       if (rows === 0) {
@@ -379,7 +392,7 @@ export class Journal {
   private batchSpace(bytes: number): Buffer {
     const current = this.batchBuffer;
     if (current !== undefined && current.length >= bytes) return current;
-    const grown = Buffer.allocUnsafe(Math.max(bytes, 2 * (current?.length ?? 0)));
+    const grown = Buffer.allocUnsafe(Math.max(bytes, Math.min(2 * (current?.length ?? 0), BATCH_BUFFER_MOST)));
     current?.copy(grown);
     this.batchBuffer = grown;
     return grown;

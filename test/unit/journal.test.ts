@@ -237,32 +237,46 @@ test('a damaged segment is replayed around the damage and the damage is counted'
   removeDir(dir);
 });
 
-test('batches larger than one read (256 KiB) come back whole and in order, around damage at any offset, and a replay spanning reads is byte-identical', async () => {
+test('batches larger than one read (256 KiB) come back whole and in order, around damage at any offset, up to 6 MiB of rows; a replay spanning reads is byte-identical, however large', async () => {
   const dir = tempDir('journal');
-  // Rows of uneven sizes (so record boundaries fall anywhere across the reads), ~5 MiB in all, one record damaged.
+  // Rows of uneven sizes (so record boundaries fall anywhere across the reads), ~7.5 MiB in all, one record damaged.
   const row = (n: number) => `{"n":${n},"pad":"${'x'.repeat((n * 7919) % 3000)}"}\n`;
-  const records = Array.from({ length: 3500 }, (_, n) => encodeRecord(Buffer.from(row(n)), 1));
+  const records = Array.from({ length: 5000 }, (_, n) => encodeRecord(Buffer.from(row(n)), 1));
   records[1700]![20] = records[1700]![20]! ^ 0x01;
   writeFileSync(join(dir, segmentName(1)), Buffer.concat(records));
   const expected = (from: number, to: number) => Array.from({ length: to - from }, (_, i) => from + i).filter((n) => n !== 1700).map(row).join('');
 
   const first = open(dir);
-  const inFlight = (await first.readBatch(3000))!;
-  assert.equal(inFlight.rows, 3000);
-  assert.equal(inFlight.payload.toString(), expected(0, 3001), 'rows 0..3000 but the damaged one');
+  const inFlight = (await first.readBatch(4900))!;
+  const cap = 6 * 1024 * 1024;
+  assert.ok(inFlight.rows < 4900 && inFlight.payload.length >= cap && inFlight.payload.length < cap + 256 * 1024, `the batch ends past 6 MiB of rows (${inFlight.rows} rows, ${inFlight.payload.length} bytes)`);
+  assert.equal(inFlight.payload.toString(), expected(0, inFlight.rows + 1), 'the rows up to there but the damaged one');
   assert.equal(first.damagedRecords, 1);
-  first.close(); // a crash before the insert was confirmed
+  const buffer = (first as unknown as { batchBuffer: Buffer }).batchBuffer;
+  assert.ok(buffer.length <= 9 * 1024 * 1024 + 64, `the buffer that gathered them: ${buffer.length} bytes (at most 6 MiB of rows, a record and a read)`);
+  // crash before the insert was confirmed
 
   const second = open(dir);
   const replayed = (await second.readBatch(10));
-  assert.deepEqual([replayed!.token, replayed!.rows, replayed!.payload.toString() === expected(0, 3001)], [inFlight.token, 3000, true], 'the whole batch in flight, not 10 rows');
+  assert.deepEqual([replayed!.token, replayed!.rows, replayed!.payload.toString() === inFlight.payload.toString()], [inFlight.token, inFlight.rows, true], 'the whole batch in flight, not 10 rows');
   await second.confirm(replayed!);
   const rest = (await second.readBatch(100_000))!;
-  assert.equal(rest.payload.toString(), expected(3001, 3500));
+  assert.equal(rest.payload.toString(), expected(inFlight.rows + 1, 5000));
   await second.confirm(rest);
   assert.equal(await second.readBatch(1000), undefined);
   second.close();
+
+  // A batch in flight larger than that (an older version read up to 20 000 rows) is replayed whole.
+  const again = tempDir('journal');
+  writeFileSync(join(again, segmentName(1)), Buffer.concat(records));
+  const all = records.reduce((n, r) => n + r.length, 0);
+  writeFileSync(join(again, 'cursor.json'), JSON.stringify({ segment: 1, offset: 0, inFlight: { to: all } }));
+  const third = open(again);
+  const whole = (await third.readBatch(20_000))!;
+  assert.deepEqual([whole.token, whole.rows, whole.payload.toString() === expected(0, 5000)], [`lc:1:0-${all}`, 4999, true]);
+  third.close();
   removeDir(dir);
+  removeDir(again);
 });
 
 test('a long run of damage is skipped in one batch without the batch\'s memory growing with it', async () => {
