@@ -18,6 +18,9 @@ const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
 const ROUNDS = 5;
 const CONNECTIONS = 64;
 const PACED_DELAY_MS = 10;
+// A fresh server runs at a third to half its speed for its first seconds while V8 compiles the hot
+// path (measured: 7–25k beacons/s in its first second, 25–38k after ten); a running server is warm.
+const WARMUP_SECONDS = 8;
 // The server runs on its defaults unless these are set (e.g. BENCH_FLUSH_MAX_ROWS=10000).
 const FLUSH_MAX_ROWS = process.env.BENCH_FLUSH_MAX_ROWS ?? '1000';
 
@@ -93,6 +96,7 @@ function peakAgainstRaw(port: number): { ours: WrkResult; raw: WrkResult; ratios
     ours.push(wrk(port, seconds, CONNECTIONS));
     base.push(wrk(raw.port, seconds, CONNECTIONS));
   }
+  console.error(`bench: rounds (ours/raw uWS, beacons/s): ${ours.map((r, i) => `${rate(r).toFixed(0)}/${rate(base[i]!).toFixed(0)}`).join(' ')}`);
   return { ours: combined(ours), raw: combined(base), ratios: ours.map((r, i) => rate(r) / rate(base[i]!)) };
 }
 
@@ -125,7 +129,7 @@ async function pipeline(fsync: string, latency: boolean): Promise<PipelineRun> {
   const dataDir = join(work, `data-${fsync}`);
   const env = benchServerEnv(dataDir, geoPath, { FLUSH_MAX_ROWS, JOURNAL_FSYNC: fsync });
   const full = await start('scripts/start.mjs', env, /"port":(\d+),"msg":"listening"/);
-  const runs = [wrk(full.port, 2, CONNECTIONS)];
+  const runs = [wrk(full.port, WARMUP_SECONDS, CONNECTIONS)];
   // The series appears with the first insert: none yet (the engine waits while the loop is busy) is 0.
   const inserts = async () => {
     const count = await metric(full.port, 'lc_clickhouse_insert_seconds_count{outcome="ok"}');
