@@ -109,6 +109,8 @@ interface PipelineRun {
   roundRatios: number[];
   peakRssMb: number;
   idleRssMb: number;
+  /** 30 s after the load: V8 gives back the young generation it grew, and garbage, ~10–20 s after a burst. */
+  settledRssMb?: number;
   insertsPerSecond: number;
   activeParts: number;
   paced?: WrkResult;
@@ -160,6 +162,11 @@ async function pipeline(fsync: string, latency: boolean): Promise<PipelineRun> {
   }
   await new Promise((r) => setTimeout(r, 5000)); // let the last batch land, and memory settle
   const idleRssMb = rssMb(full.child.pid!);
+  let settledRssMb: number | undefined;
+  if (latency) {
+    await new Promise((r) => setTimeout(r, 25_000));
+    settledRssMb = rssMb(full.child.pid!);
+  }
   const accepted = await metric(full.port, 'lc_beacons_accepted_total');
   const exitCode = await stop(full.child);
   const session = new Session(join(dataDir, 'clickhouse'));
@@ -173,6 +180,7 @@ async function pipeline(fsync: string, latency: boolean): Promise<PipelineRun> {
     roundRatios: rounds.ratios,
     peakRssMb,
     idleRssMb,
+    settledRssMb,
     insertsPerSecond,
     activeParts,
     paced,
@@ -206,7 +214,7 @@ console.log(
     ` | max event-loop stall ${main.stallMs!.toFixed(1)} ms | ${main.insertsPerSecond.toFixed(1)} inserts/s at peak, ${main.activeParts} active parts after` +
     ` | backlog after the peak ${main.backlog!.rows} rows, ${main.backlog!.clearedMs === undefined ? 'NOT all in ClickHouse 60 s later' : `in ClickHouse ${(main.backlog!.clearedMs / 1000).toFixed(1)} s later`}` +
     ` | stolen by the host, core 0 (server) / core 1 (wrk): peak ${stolen(main.peak)}, raw uWS ${stolen(main.rawPeak)}, half peak ${stolen(main.paced!)}, raw uWS at half peak ${stolen(main.rawPaced!)}` +
-    ` | RSS peak ${main.peakRssMb.toFixed(0)} MB, idle ${main.idleRssMb.toFixed(0)} MB | FLUSH_MAX_ROWS=${FLUSH_MAX_ROWS}` +
+    ` | RSS peak ${main.peakRssMb.toFixed(0)} MB, idle ${main.idleRssMb.toFixed(0)} MB 5 s after the load, ${main.settledRssMb!.toFixed(0)} MB 30 s after | FLUSH_MAX_ROWS=${FLUSH_MAX_ROWS}` +
     ` | ClickHouse rows ${all.reduce((n, r) => n + r.rows, 0)} / accepted ${all.reduce((n, r) => n + r.accepted, 0)} / acknowledged ${all.reduce((n, r) => n + r.acked, 0)}` +
     ` (lost ${lost}, errors ${all.reduce((n, r) => n + r.errors, 0)}${consistent ? '' : ', INCONSISTENT'})`,
 );
