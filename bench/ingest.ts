@@ -12,15 +12,12 @@ import { join } from 'node:path';
 import { Session } from 'chdb';
 import { benchServerEnv, drainBacklog, metric, startPinned } from './child.ts';
 import { writeBenchCityDb } from './beacons.ts';
-import { rate, requireTools, Wrk, type WrkResult } from './wrk.ts';
+import { rate, requireTools, WARMUP_SECONDS, Wrk, type WrkResult } from './wrk.ts';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
 const ROUNDS = 5;
 const CONNECTIONS = 64;
 const PACED_DELAY_MS = 10;
-// A fresh server runs at a third to half its speed for its first seconds while V8 compiles the hot
-// path (measured: 7–25k beacons/s in its first second, 25–38k after ten); a running server is warm.
-const WARMUP_SECONDS = 8;
 // The server runs on its defaults unless these are set (e.g. BENCH_FLUSH_MAX_ROWS=10000).
 const FLUSH_MAX_ROWS = process.env.BENCH_FLUSH_MAX_ROWS ?? '1000';
 

@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { writeBenchCityDb } from './beacons.ts';
 import { benchServerEnv, drainBacklog, ROOT, startPinned } from './child.ts';
-import { rate, requireTools, stolenMs, TICK_MS, Wrk } from './wrk.ts';
+import { rate, requireTools, stolenMs, TICK_MS, WARMUP_SECONDS, Wrk } from './wrk.ts';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
 const CONNECTIONS = 64;
@@ -29,7 +29,7 @@ spawnSync('taskset', ['-a', '-p', '-c', '1', String(process.pid)], { stdio: 'ign
 const env = benchServerEnv(join(work, 'data'), writeBenchCityDb(work), { NODE_OPTIONS: `--import=${join(ROOT, 'bench/late-ticks.mjs')}` });
 const server = await startPinned('0', 'scripts/start.mjs', [], env, /"port":(\d+),"msg":"listening"/, work);
 const load = new Wrk(work);
-load.run({ port: server.port, seconds: 2, connections: CONNECTIONS });
+load.run({ port: server.port, seconds: WARMUP_SECONDS, connections: CONNECTIONS });
 const peak = load.run({ port: server.port, seconds: SECONDS, connections: CONNECTIONS });
 await drainBacklog(server.port);
 
