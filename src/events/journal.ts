@@ -79,10 +79,10 @@ const READ_BYTES = 2 * 1024 * 1024;
  * A batch's rows end at the first record past this many bytes, whatever maxRows allows, so the
  * buffer that gathers them grows to ~9 MiB at most (a replay of a larger batch in flight excepted),
  * whatever the rows' size: 20 000 rows of the tracker's beacons are ~5 MiB, but rows with long URLs
- * made batches, and the buffer, grow with them. The buffer is let go once the journal is caught
- * up and is garbage until the next collection, which an idle server may not run for a while: it
- * grew by doubling, to 16 MiB for 20 000 beacons, and an idle server held ~30 MB of such buffers
- * 5 s after a burst (15–17 MB now).
+ * made batches, and the buffer, grow with them. The buffer is kept for the next batch, caught up
+ * or not: one let go at each catch-up (every batch at a steady rate, each ≥ 2 MiB with the read
+ * ahead) lived long enough to reach V8's old generation, where only a full collection frees it,
+ * and an idle server does not run one for a while: ~25 MB of them 5 s after a half-rate phase.
  */
 const MAX_BATCH_BYTES = 6 * 1024 * 1024;
 /** The rows gathered, the largest slice checked past them, and one read ahead. */
@@ -115,7 +115,7 @@ export class Journal {
   private readonly recordBuffer = Buffer.allocUnsafe(HEADER + MAX_RECORD_BYTES);
   /** The segment batches are read from, open until the cursor leaves it (an open and a close a batch were two jobs for libuv's pool). */
   private reader: { segment: number; fd: number } | undefined;
-  /** Where batches are read and their rows gathered; reused while batches follow each other, let go once caught up. */
+  /** Where batches are read and their rows gathered; reused by each batch (a batch's payload lives until the next is read). */
   private batchBuffer: Buffer | undefined;
   /** Rows appended by this process, for the backlog figures. */
   appendedRows = 0;
@@ -275,12 +275,6 @@ export class Journal {
    * Returns undefined when nothing is waiting. Damaged records are skipped and counted.
    */
   async readBatch(maxRows: number): Promise<JournalBatch | undefined> {
-    const batch = await this.nextBatch(maxRows);
-    if (batch === undefined) this.batchBuffer = undefined; // caught up: the memory goes back
-    return batch;
-  }
-
-  private async nextBatch(maxRows: number): Promise<JournalBatch | undefined> {
     for (;;) {
       const segment = this.segments.find((s) => s.id === this.cursor.segment);
       if (segment === undefined) return undefined;

@@ -297,6 +297,25 @@ test('a long run of damage is skipped in one batch without the batch\'s memory g
   removeDir(dir);
 });
 
+test('the batch buffer is reused after the journal catches up: no new buffer per batch at a steady rate (each would be old-generation garbage)', async () => {
+  const dir = tempDir('journal');
+  const journal = open(dir);
+  // Batches of a steady rate's size, ~60 and ~30 KiB (buffers this large are not cut from Node's shared pool).
+  const rows = (from: number, count: number) => Array.from({ length: count }, (_, i) => `{"n":${from + i},"pad":"${'x'.repeat(90)}"}\n`).join('');
+  await journal.append(rows(0, 600), 600);
+  const first = (await journal.readBatch(1000))!;
+  const memory = first.payload.buffer;
+  await journal.confirm(first);
+  assert.equal(await journal.readBatch(1000), undefined, 'caught up');
+  await journal.append(rows(600, 300), 300);
+  const next = (await journal.readBatch(1000))!;
+  assert.equal(next.payload.toString(), rows(600, 300));
+  assert.ok(next.payload.buffer === memory, 'the same memory as the batch before the catch-up');
+  await journal.confirm(next);
+  journal.close();
+  removeDir(dir);
+});
+
 test('records larger than one read (up to the 1 MiB a record may hold) are read whole, from a closed segment and from the live one', async () => {
   const dir = tempDir('journal');
   const sizes = [10, 700_000, 20, MAX_RECORD_BYTES - 1, 30, 300_000, 40];
