@@ -1,6 +1,6 @@
 // npm run fuzz [-- requests] [seed]: a long network fuzz run against the real server (default
-// 50 000 requests); prints one line: requests, crashes, 5xx, answers by class, memory and the
-// worst event-loop delay. Exit code 1 on any crash or 5xx (with the first few requests that did it).
+// 50 000 requests); prints one line: requests, crashes, 5xx, answers by class, memory (before, right
+// after, and at rest 30 s later) and the worst event-loop delay. Exit code 1 on any crash or 5xx (with the first few requests that did it).
 import { ADMIN_TOKEN, removeDir, send, startServer } from './support/harness.ts';
 import { FUZZ_SECRETS, fuzzServer, ingestStillFlows } from './support/fuzz.ts';
 
@@ -10,6 +10,8 @@ export async function processFigures(url: string): Promise<{ rssMb: number; maxL
   const value = (name: string) => Number(new RegExp(`^${name} ([0-9.e+-]+)$`, 'm').exec(text)?.[1] ?? NaN);
   return { rssMb: Math.round(value('process_resident_memory_bytes') / 1e6), maxLoopDelayMs: Math.round(value('lc_event_loop_delay_max_seconds') * 1000) };
 }
+
+const AT_REST_MS = 30_000;
 
 if (import.meta.url === `file://${process.argv[1]}`) {
   const requests = Number(process.argv[2] ?? 50_000);
@@ -30,11 +32,14 @@ if (import.meta.url === `file://${process.argv[1]}`) {
     const after = await processFigures(server.url).catch(() => ({ rssMb: NaN, maxLoopDelayMs: NaN }));
     if ((await fetch(`${server.url}/healthz`).then((r) => r.status, () => 0)) !== 200) crashes++;
     const flow = await ingestStillFlows(server).catch((err: Error) => ({ error: err.message }));
+    // At rest the server gives back what the run grew (src/idle-memory.ts); what stays is what it kept.
+    await new Promise((r) => setTimeout(r, AT_REST_MS));
+    const rested = await processFigures(server.url).catch(() => ({ rssMb: NaN }));
     const classes = Object.entries(stats.byClass).sort().map(([c, n]) => `${c} ${n}`).join(', ');
     process.stderr.write('\n');
     process.stdout.write(
       `fuzz: ${stats.requests} requests, ${crashes} crashes, ${stats.fiveXx.length} 5xx | ${classes}, closed without answer ${stats.closedWithoutAnswer} | ` +
-        `RSS ${before.rssMb} → ${after.rssMb} MB, worst event-loop delay ${Math.max(worstDelay, after.maxLoopDelayMs)} ms | ` +
+        `RSS ${before.rssMb} → ${after.rssMb} MB, ${rested.rssMb} MB at rest ${AT_REST_MS / 1000} s later, worst event-loop delay ${Math.max(worstDelay, after.maxLoopDelayMs)} ms | ` +
         `${'error' in flow ? `ingest STOPPED: ${flow.error}` : `ingest after: poison + 10 beacons confirmed in ${flow.confirmedInMs} ms, ${flow.parkedRows} rows parked`} | seed ${seed}\n`,
     );
     for (const f of stats.fiveXx.slice(0, 3)) process.stdout.write(`5xx for:\n${f.request}\n→ ${f.response}\n`);
