@@ -106,7 +106,7 @@ interface PipelineRun {
   roundRatios: number[];
   peakRssMb: number;
   idleRssMb: number;
-  /** 30 s after the load: V8 gives back the young generation it grew, and garbage, when its memory reducer runs (15 s or more after a burst). */
+  /** 30 s after the load: the server has come to rest and given back what the load grew (src/idle-memory.ts: 5–10 s after it). */
   settledRssMb?: number;
   insertsPerSecond: number;
   activeParts: number;
