@@ -2,8 +2,8 @@
 // buffers no longer used) until its memory reducer runs, and only a full collection arms that,
 // which a server at rest never needs. Measured in embedded mode after a burst and a half-rate
 // phase: RSS stayed at 354 MiB through 40 s of idle; one full collection took 29 ms and brought
-// it to 323. So once the heap has grown and the event loop has been all but idle for a whole
-// check, this runs that collection, when nobody waits on the loop. It needs `node --expose-gc`
+// it to 323. So once the event loop has been all but idle for a whole check after a burst, and
+// the heap grew, this runs that collection, when nobody waits on the loop. It needs `node --expose-gc`
 // (npm start, the Dockerfile and the systemd unit pass it); without it, this does nothing.
 import { performance, type EventLoopUtilization } from 'node:perf_hooks';
 import type { Logger } from './log.ts';
@@ -16,6 +16,11 @@ const CHECK_MS = 5000;
  * timer alone keeps it at 1–2 %; serving half the bench's peak, ~50 %.
  */
 const IDLE_BELOW = 0.03;
+/**
+ * At or above this share, a burst (~3 000 beacons a second). Only rest after one counts: a steady
+ * trickle leaves the heap to V8, instead of a full collection each time it grows a little.
+ */
+const BURST_FROM = 0.1;
 /** Growth of the heap and buffers since the last collection worth a full one (~30 ms at rest). */
 const GROWN_BYTES = 8 << 20;
 
@@ -30,19 +35,23 @@ export interface Heap {
 /** Decides at each check; separate from the timer so that tests can drive it. */
 export class IdleCollector {
   private floor: number;
+  /** A check since the last collection saw a burst. */
+  private burst = false;
 
   constructor(private readonly heap: Heap, private readonly log: Logger) {
     this.floor = heap.bytes();
   }
 
-  /** Runs a full collection when the loop was at rest and the heap grew; returns whether it did. */
+  /** Runs a full collection when the loop came to rest after a burst and the heap grew; returns whether it did. */
   check(): boolean {
     const busy = this.heap.busy();
+    if (busy >= BURST_FROM) this.burst = true;
     const before = this.heap.bytes();
-    if (busy >= IDLE_BELOW || before < this.floor + GROWN_BYTES) return false;
+    if (!this.burst || busy >= IDLE_BELOW || before < this.floor + GROWN_BYTES) return false;
     const started = performance.now();
     this.heap.collect();
     this.floor = this.heap.bytes();
+    this.burst = false;
     this.log.debug({ beforeMb: mb(before), afterMb: mb(this.floor), ms: Math.round(performance.now() - started) }, 'event loop at rest: heap collected');
     return true;
   }
