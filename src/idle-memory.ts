@@ -3,8 +3,9 @@
 // which a server at rest never needs. Measured in embedded mode after a burst and a half-rate
 // phase: RSS stayed at 354 MiB through 40 s of idle; one full collection took 29 ms and brought
 // it to 323. So once the event loop has been all but idle for a whole check after a burst, and
-// the heap grew, this runs that collection, when nobody waits on the loop. It needs `node --expose-gc`
-// (npm start, the Dockerfile and the systemd unit pass it); without it, this does nothing.
+// the heap grew, this runs that collection, when nobody waits on the loop. It needs
+// `node --expose-gc` (npm start, the Dockerfile and the systemd unit pass it); without it, this
+// does nothing.
 import { performance, type EventLoopUtilization } from 'node:perf_hooks';
 import type { Logger } from './log.ts';
 

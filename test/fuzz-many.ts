@@ -1,6 +1,7 @@
 // npm run fuzz [-- requests] [seed]: a long network fuzz run against the real server (default
 // 50 000 requests); prints one line: requests, crashes, 5xx, answers by class, memory (before, right
-// after, and at rest 30 s later) and the worst event-loop delay. Exit code 1 on any crash or 5xx (with the first few requests that did it).
+// after, and at rest 30 s later) and the worst event-loop delay. Exit code 1 on any crash or 5xx
+// (with the first few requests that did it).
 import { ADMIN_TOKEN, removeDir, send, startServer } from './support/harness.ts';
 import { FUZZ_SECRETS, fuzzServer, ingestStillFlows } from './support/fuzz.ts';
 
