@@ -34,7 +34,7 @@ import type { Logger } from './log.ts';
 import type { Metrics } from './metrics.ts';
 import { digestNotification, watchDigest, weeklyDigest } from './notify/digest.ts';
 import { Notifier } from './notify/notify.ts';
-import type { OwnerAlert } from './notify/texts.ts';
+import { money, type OwnerAlert } from './notify/texts.ts';
 import { routeLeadChanges } from './outbox/lead-jobs.ts';
 import { OutboxWorker } from './outbox/worker.ts';
 import { spendAlerts } from './spend/alerts.ts';
@@ -101,7 +101,6 @@ export async function assemble({ config, log, metrics, events, storage, uwsBuild
   if (config.doctorAfterStartMs > 0) stopChores.push(doctor.schedule(config.doctorAfterStartMs));
 
   // Ad spend: synced hourly and on demand; after each sync, campaigns that waste money are told once a week.
-  const money = (value: number, currency: string) => new Intl.NumberFormat(settings.locale, { style: 'currency', currency }).format(value);
   const spend = new SpendSync({
     clickhouse, leads: storage.leads, settings: storage.settings, log, timeZone: settings.timeZone, everyMs: config.spendSyncMinutes * 60_000,
     sources: {
@@ -109,7 +108,7 @@ export async function assemble({ config, log, metrics, events, storage, uwsBuild
       meta: config.meta?.adAccountId ? metaInsights({ ...config.meta, adAccountId: config.meta.adAccountId }) : undefined,
     },
     onSynced: () => {
-      spendAlerts(clickhouse, storage.reports, settings.currency, settings.timeZone, money).then(
+      spendAlerts(clickhouse, storage.reports, settings.currency, settings.timeZone, (value, currency) => money(value, currency, settings.locale)).then(
         (alerts) => {
           for (const a of alerts) tell('/admin/#/dashboard')(a.key, a.alert);
         },

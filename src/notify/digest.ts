@@ -4,7 +4,7 @@
 // dedup key), through push and Telegram like every notification.
 import type { LeadReports } from '../db/reports.ts';
 import type { NotificationPayload } from './notify.ts';
-import { notifyTexts } from './texts.ts';
+import { money, notifyTexts } from './texts.ts';
 
 const WEEK_MS = 7 * 86_400_000;
 
@@ -40,11 +40,10 @@ export function weeklyDigest(reports: LeadReports, currency: string, now = Date.
 
 export function digestNotification(digest: Digest, locale: string, currency: string): NotificationPayload {
   const say = notifyTexts(locale);
-  const money = (v: number) => new Intl.NumberFormat(locale, { style: 'currency', currency }).format(v);
   const lines = [
-    say.digestSales(digest.sales, money(digest.revenue)),
+    say.digestSales(digest.sales, money(digest.revenue, currency, locale)),
     say.digestPlatforms(digest.google.accepted, digest.google.sales, digest.meta.accepted, digest.meta.sales),
-    digest.bestCampaign && say.digestCampaign(digest.bestCampaign.name, money(digest.bestCampaign.revenue)),
+    digest.bestCampaign && say.digestCampaign(digest.bestCampaign.name, money(digest.bestCampaign.revenue, currency, locale)),
     digest.bestKeyword && say.digestKeyword(digest.bestKeyword.keyword, digest.bestKeyword.leads),
     digest.waiting > 0 ? say.digestWaiting(digest.waiting) : undefined,
   ].filter(Boolean);

@@ -6,7 +6,7 @@
 import type { Lead, LeadStore } from '../db/leads.ts';
 import type { Outbox } from '../db/outbox.ts';
 import type { PushSubscriptions } from '../db/push.ts';
-import { notifyTexts, type OwnerAlert } from './texts.ts';
+import { clock, money, notifyTexts, type OwnerAlert } from './texts.ts';
 
 /** What the owner's phone shows, and where tapping it leads. */
 export interface NotificationPayload {
@@ -32,7 +32,7 @@ export interface NotifyOptions {
 
 export function notification(lead: Lead, options: NotifyOptions): NotificationPayload {
   const say = notifyTexts(options.locale);
-  const time = new Intl.DateTimeFormat(options.locale, { hour: '2-digit', minute: '2-digit' }).format(lead.created_at);
+  const time = clock(lead.created_at, options.locale);
   const campaign = lead.ad_campaign ?? lead.utm_campaign;
   const parts = [lead.city, campaign ? say.campaign(campaign) : undefined, time].filter(Boolean);
   const who = options.includeName && lead.name ? `: ${lead.name}` : '';
@@ -47,7 +47,7 @@ export function notification(lead: Lead, options: NotifyOptions): NotificationPa
 /** A sale a checkout reported: "Venda aprovada: R$ 497,00" — "Curso X — via Google · campanha Y". */
 export function saleNotification(lead: Lead, product: string | undefined, options: NotifyOptions): NotificationPayload {
   const say = notifyTexts(options.locale);
-  const value = new Intl.NumberFormat(options.locale, { style: 'currency', currency: lead.sale_currency ?? 'USD' }).format(lead.sale_value ?? 0);
+  const value = money(lead.sale_value ?? 0, lead.sale_currency ?? 'USD', options.locale);
   const platform = lead.gclid || lead.gbraid || lead.wbraid ? 'Google' : lead.fbc || lead.fbclid ? 'Meta' : lead.utm_source;
   const campaign = lead.ad_campaign ?? lead.utm_campaign;
   const via = platform ? [say.via(platform), campaign ? say.campaign(campaign) : undefined].filter(Boolean).join(' · ') : say.noClick;

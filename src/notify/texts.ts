@@ -122,3 +122,29 @@ export function notifyTexts(locale: string): NotifyTexts {
   const base = locale.split('-')[0]!.toLowerCase();
   return base === 'tr' ? tr : base === 'pt' ? ptBR : en;
 }
+
+// Formatters are kept: building a date format costs ICU ~0.13 ms and ~30 KB of memory V8 does not
+// count (a number format ~0.08 ms), so one per lead left glibc's heap tens of MB larger after a
+// fuzz run (heaptrack: 3 600 leads, 22 MB at peak in date-format symbols alone). Keys are few (the owner's locale, a currency, a format);
+// the cap only guards against a store of odd currencies.
+const formats = new Map<string, Intl.NumberFormat | Intl.DateTimeFormat>();
+const FORMATS_MOST = 64;
+
+function kept<T extends Intl.NumberFormat | Intl.DateTimeFormat>(key: string, make: () => T): T {
+  let format = formats.get(key) as T | undefined;
+  if (!format) {
+    if (formats.size >= FORMATS_MOST) formats.clear();
+    formats.set(key, (format = make()));
+  }
+  return format;
+}
+
+/** An amount as the owner reads it: "R$ 497,00", "₺1.250,00", "$12.00". */
+export function money(value: number, currency: string, locale: string): string {
+  return kept(`money ${locale} ${currency}`, () => new Intl.NumberFormat(locale, { style: 'currency', currency })).format(value);
+}
+
+/** The time of day of a moment, as the owner reads it ("14:05", "02:05 PM"). */
+export function clock(ms: number, locale: string): string {
+  return kept(`clock ${locale}`, () => new Intl.DateTimeFormat(locale, { hour: '2-digit', minute: '2-digit' })).format(ms);
+}

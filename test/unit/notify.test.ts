@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { Lead } from '../../src/db/leads.ts';
 import { notification } from '../../src/notify/notify.ts';
+import { clock, money } from '../../src/notify/texts.ts';
 
 const lead = { id: 'l1', source: 'call', name: 'Ayşe', city: 'İstanbul', utm_campaign: 'kombi', ad_campaign: null, is_test: 0, created_at: Date.parse('2026-12-02T09:05:00Z') } as unknown as Lead;
 
@@ -64,4 +65,16 @@ test("the owner's alerts (backups, signal, spend) speak the business's language"
   assert.deepEqual(notifyTexts('pt-BR').alert({ kind: 'backup-late', hours: undefined }), { title: 'Os backups estão atrasados', body: 'Nenhum backup deu certo ainda.' });
   assert.match(notifyTexts('tr-TR').alert({ kind: 'signal-drop', platform: 'google', lastWeek: '10%', weekBefore: '57%' }).body, /^Google tıklama kimliği olan talepler: bu hafta 10%, geçen hafta 57%\. Olası neden: Google Ads'te otomatik etiketleme kapatıldı/);
   assert.equal(notifyTexts('pt-BR').alert({ kind: 'cpl-doubled', campaign: 'Curso X', cpl: 'R$ 40,00', before: 'R$ 18,00' }).title, 'Curso X: o custo por contato dobrou');
+});
+
+test('amounts and times keep their own currency and locale while the formatters are reused', () => {
+  const nbsp = (s: string) => s.replace(/[\u00a0\u202f]/g, ' ');
+  for (let round = 0; round < 2; round++) {
+    assert.equal(nbsp(money(497, 'BRL', 'pt-BR')), 'R$ 497,00');
+    assert.equal(nbsp(money(12, 'USD', 'pt-BR')), 'US$ 12,00');
+    assert.equal(nbsp(money(1250, 'TRY', 'tr-TR')), '₺1.250,00');
+    assert.equal(nbsp(money(12, 'USD', 'en-US')), '$12.00');
+    assert.match(clock(Date.UTC(2026, 0, 5, 14, 5), 'en-US'), /^\d\d:\d\d\s(AM|PM)$/);
+    assert.match(clock(Date.UTC(2026, 0, 5, 14, 5), 'en-GB'), /^\d\d:\d\d$/);
+  }
 });
