@@ -125,8 +125,8 @@ export function notifyTexts(locale: string): NotifyTexts {
 
 // Formatters are kept: building a date format costs ICU ~0.13 ms and ~30 KB of memory V8 does not
 // count (a number format ~0.08 ms), so one per lead left glibc's heap tens of MB larger after a
-// fuzz run (heaptrack: 3 600 leads, 22 MB at peak in date-format symbols alone). Keys are few (the owner's locale, a currency, a format);
-// the cap only guards against a store of odd currencies.
+// fuzz run (heaptrack: 3 600 leads, 22 MB at peak in date-format symbols alone). Keys are few
+// (the owner's locale, a currency, a format); the cap only guards against a store of odd currencies.
 const formats = new Map<string, Intl.NumberFormat | Intl.DateTimeFormat>();
 const FORMATS_MOST = 64;
 
