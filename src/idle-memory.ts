@@ -58,12 +58,12 @@ export class IdleCollector {
   }
 }
 
-/** Starts the checks; returns the function that stops them. */
-export function collectWhenIdle(log: Logger): () => void {
+/** Starts the checks for the life of the process (their timer does not keep it alive). */
+export function collectWhenIdle(log: Logger): void {
   const gc = (globalThis as { gc?: () => void }).gc;
   if (!gc) {
     log.debug('node runs without --expose-gc: memory a burst grew is returned when V8 decides');
-    return () => undefined;
+    return;
   }
   let last: EventLoopUtilization = performance.eventLoopUtilization();
   const collector = new IdleCollector(
@@ -82,9 +82,7 @@ export function collectWhenIdle(log: Logger): () => void {
     },
     log,
   );
-  const timer = setInterval(() => collector.check(), CHECK_MS);
-  timer.unref();
-  return () => clearInterval(timer);
+  setInterval(() => collector.check(), CHECK_MS).unref();
 }
 
 const mb = (bytes: number) => Math.round(bytes / 2 ** 20);
