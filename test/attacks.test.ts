@@ -218,14 +218,37 @@ test('bodies nobody authenticated cannot take the slots: 1 030 idle admin POSTs 
 
     // One client (behind the proxy) starting 60 slow beacon bodies: it gets its share (768/16 = 48), no more.
     const slowHead = (ip: string, path = '/collect') => `POST ${path} HTTP/1.1\r\nHost: x\r\nContent-Type: text/plain\r\nX-Forwarded-For: ${ip}\r\nUser-Agent: ${IPHONE_UA}\r\nContent-Length: 100\r\n\r\n{`;
-    const slow = Array.from({ length: 60 }, () => rawRequest(server.port, slowHead('81.214.10.20'), sockets));
-    const early = await Promise.race([Promise.all(slow.slice(48)), new Promise<string[]>((r) => setTimeout(() => r([]), 3000))]);
-    assert.equal(early.filter((a) => a.startsWith('HTTP/1.1 503')).length, 12, 'the 49th and later are refused at once');
+    const slowRound = async () => {
+      const held: Socket[] = [];
+      const slow = Array.from({ length: 60 }, () => rawRequest(server.port, slowHead('81.214.10.20'), held));
+      const early = await Promise.race([Promise.all(slow.slice(48)), new Promise<string[]>((r) => setTimeout(() => r([]), 3000))]);
+      return { held, refused: early.filter((a) => a.startsWith('HTTP/1.1 503')).length };
+    };
+    const first = await slowRound();
+    sockets.push(...first.held);
+    assert.equal(first.refused, 12, 'the 49th and later are refused at once');
     // Everyone else is served: another visitor, a lead, the owner's login.
     assert.equal((await send(`${server.url}/collect`, { type: 'pageview', url: 'https://usta.example.com/' }, { 'X-Forwarded-For': '81.214.10.21' })).status, 204);
     assert.equal((await send(`${server.url}/lead`, { phone: '+905321234567' }, { 'Content-Type': 'application/json', 'X-Forwarded-For': '81.214.10.22' })).status, 201);
     const login = await fetch(`${server.url}/api/admin/session`, { method: 'POST', headers: { 'Content-Type': 'application/json', 'X-LC-CSRF': '1' }, body: JSON.stringify({ password: 'x' }) });
     assert.equal(login.status, 409, 'the login is read and answered (no password is set yet)');
+
+    // The client hangs up: its slots come back, and its share is counted right again, both while
+    // its count sits at 0 and after the once-a-second sweep has forgotten it.
+    for (const s of first.held) s.destroy();
+    const beacon = () => send(`${server.url}/collect`, { type: 'pageview', url: 'https://usta.example.com/' }, { 'X-Forwarded-For': '81.214.10.20' });
+    for (let tries = 0; (await beacon()).status !== 204; tries++) {
+      assert.ok(tries < 50, 'the slots were given back');
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    for (const pause of [0, 1500]) {
+      await new Promise((r) => setTimeout(r, pause));
+      const round = await slowRound();
+      sockets.push(...round.held);
+      assert.equal(round.refused, 12, `after a pause of ${pause} ms, 48 slots again and no more`);
+      for (const s of round.held) s.destroy();
+      await new Promise((r) => setTimeout(r, 200));
+    }
   } finally {
     for (const s of sockets) s.destroy();
     await server.stop();
