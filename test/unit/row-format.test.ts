@@ -64,6 +64,21 @@ test('rows journaled before a migration that adds a column still insert after it
     assert.deepEqual(stored, { event_id: event!.event_id, added_later: 'default' });
   }));
 
+test('a batch of several MiB is staged in pieces, and a smaller batch after it leaves nothing of the larger one behind', () =>
+  withEngine(async (clickhouse) => {
+    const [template] = fc.sample(row, { numRuns: 1, seed: 11 });
+    const batch = (n: number, width: number) =>
+      Array.from({ length: n }, (_, i) => ({ ...template!, event_id: crypto.randomUUID(), url: `https://usta.example.com/${'x'.repeat(1000)}?n=${i}`, screen_width: width }));
+    const large = Buffer.from(encodeRows(batch(4000, 1)));
+    assert.ok(large.length > 3.5 * 1024 * 1024, `${large.length} bytes: more than three pieces`);
+    await clickhouse.insert('events', large, 'large', 'TabSeparated', EVENT_COLUMNS);
+    await clickhouse.insert('events', Buffer.from(encodeRows(batch(10, 2))), 'small', 'TabSeparated', EVENT_COLUMNS);
+    const counts = await clickhouse.query<{ screen_width: number; rows: string; urls: string }>(
+      'SELECT screen_width, count() AS rows, uniqExact(url) AS urls FROM events GROUP BY screen_width ORDER BY screen_width',
+    );
+    assert.deepEqual(counts.map((c) => [c.screen_width, Number(c.rows), Number(c.urls)]), [[1, 4000, 4000], [2, 10, 10]]);
+  }));
+
 test('the embedded engine\'s threads give way to the event loop (SCHED_IDLE)', () =>
   withEngine(async () => {
     // the engine's pools are running now; the server looks again every few seconds
