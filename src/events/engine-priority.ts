@@ -1,9 +1,10 @@
 // On one core, the embedded engine's threads (inserts, merges) and the event loop take turns.
 // Requests come first: every thread but the main one runs under SCHED_IDLE, the Linux policy of
-// work that only runs when nothing else wants the core. The event loop pre-empts such a thread
-// the moment it wakes; a nice-19 thread kept the core until a scheduler tick took it back (every
-// 4 ms on this kernel): `perf` of scheduler switches at half peak showed merge and insert threads
-// holding core 0 4–6 ms past the event loop's wake-up in most of the stalls of 6 ms and more.
+// work that only runs when nothing else wants the core. The event loop mostly pre-empts such a
+// thread when it wakes (not inside a system call, nor always: docs/performance.md); a nice-19
+// thread kept the core until a scheduler tick took it back (every 4 ms on this kernel): `perf` of
+// scheduler switches at half peak showed merge and insert threads holding core 0 4–6 ms past the
+// event loop's wake-up in most of the stalls of 6 ms and more.
 // Under a burst the journal holds what ClickHouse has not taken yet; it catches up as soon as the
 // loop is idle, or at once on a second core.
 // Node has no call for a thread's policy: `chrt` (util-linux, in every Debian and its Docker
