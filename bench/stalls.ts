@@ -1,6 +1,7 @@
 // npm run bench:stalls: what the event loop's stalls at half the peak rate are made of on this
-// machine. The server (as it ships, on core 0) carries a 1 ms timer that reports each tick more
-// than 4 ms late (bench/late-ticks.mjs), while this process samples core 0's steal time every 2 ms:
+// machine. The server (as it ships, on core 0) carries a 1 ms timer that reports each gap longer
+// than 4 ms between its ticks (bench/late-ticks.mjs: the gap, as npm run bench's stall counts it),
+// while this process samples core 0's steal time every 2 ms:
 // the time the host gave this virtual machine's core to another guest, when nothing of ours runs.
 // The sequence is bench/ingest.ts's: a burst at full rate, the backlog drained, then half that
 // rate. For the stalls at half rate, the steal inside their windows is compared with the steal in
@@ -65,7 +66,7 @@ const stalls = server.output
   .slice(firstLine)
   .map((line) => /^LATE ([\d.]+) ([\d.]+) ([\d.]+)$/.exec(line))
   .filter((m) => m !== null)
-  .map((m) => ({ lateMs: Number(m[1]), from: Number(m[2]), to: Number(m[3]) }))
+  .map((m) => ({ gapMs: Number(m[1]), from: Number(m[2]), to: Number(m[3]) }))
   .filter((s) => s.from >= first && s.to <= last);
 
 function describe(label: string, group: typeof stalls): string {
@@ -79,7 +80,7 @@ function describe(label: string, group: typeof stalls): string {
   }
   // Of the time looked at: each window and the tick after it.
   const share = (ms: number) => `${((100 * ms) / (totalMs + group.length * TICK_MS)).toFixed(0)} %`;
-  return `${label}: ${group.length}, ${totalMs.toFixed(0)} ms in all, longest ${Math.max(...group.map((s) => s.lateMs)).toFixed(1)} ms; ` +
+  return `${label}: ${group.length}, ${totalMs.toFixed(0)} ms in all, longest ${Math.max(...group.map((s) => s.gapMs)).toFixed(1)} ms; ` +
     `core 0 stolen ${stolen.toFixed(0)} ms (${share(stolen)}) in them and the tick after each, ${moved.toFixed(0)} ms (${share(moved)}) in the same moved ±0.5–1.5 s`;
 }
 
@@ -87,7 +88,7 @@ const phaseStolen = (samples.at(-1)!.stolen - samples[0]!.stolen) / ((samples.at
 console.log(
   `bench stalls: at ${rate(paced).toFixed(0)}/s for ${SECONDS} s (half the peak of ${rate(peak).toFixed(0)}/s): p99 ${(paced.p99_us / 1000).toFixed(2)} ms, ` +
     `core 0 stolen by the host ${(phaseStolen * 100).toFixed(1)} % of the time (steal counted in ${TICK_MS} ms ticks)` +
-    ` | event-loop delays ≥ 10 ms — ${describe('count', stalls.filter((s) => s.lateMs >= 10))}` +
-    ` | 4–10 ms — ${describe('count', stalls.filter((s) => s.lateMs < 10))}`,
+    ` | event-loop stalls (gaps between 1 ms ticks) ≥ 10 ms — ${describe('count', stalls.filter((s) => s.gapMs >= 10))}` +
+    ` | 4–10 ms — ${describe('count', stalls.filter((s) => s.gapMs < 10))}`,
 );
 process.exit(0);
