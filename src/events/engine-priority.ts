@@ -14,11 +14,12 @@
 // libuv's pool is among them on purpose: chdb runs its queries there (at nice 0 or 19 those threads
 // took the core from the loop hundreds of times in 8 s, up to 10 ms). The price is a short wait on
 // the pool's lock now and then (journal.ts, READ_BYTES), kept small by giving the pool few jobs.
+// V8's own threads are not: see v8Threads.
 // Linux only (a thread's priority is set by its id); elsewhere this does nothing.
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { readdir, readFile } from 'node:fs/promises';
-import { setPriority } from 'node:os';
+import { availableParallelism, setPriority } from 'node:os';
 
 export const ENGINE_NICE = 19;
 export const SCHED_IDLE = 5;
@@ -44,17 +45,45 @@ export interface YieldState {
    * costs the event loop).
    */
   moved: Set<number>;
+  /** V8's platform threads, found on the first pass (v8Threads). */
+  v8?: Set<number>;
 }
 
 export const newYieldState = (): YieldState => ({ chrt: true, moved: new Set() });
 
-/** One pass: every thread but the main one to SCHED_IDLE (nice 19 where that cannot be done). */
+/**
+ * V8's platform threads: its delayed-task thread and its workers (`--v8-pool-size`, 4 by default),
+ * the first threads Node starts, before any JavaScript runs, so the lowest ids after the main
+ * thread's. They compile hot functions for the event loop, which hands them each job under a lock
+ * and a condition variable; under SCHED_IDLE the loop could wait there for one of them to get the
+ * core behind the engine's threads (perf at half peak: the loop 8.9 ms in pthread_cond_signal
+ * queueing a compile job while two other jobs took turns on the core, an 11 ms stall). They get
+ * nice 19: above the engine, far below the loop, which they seldom have work for once it is warm.
+ */
+export function v8Threads(tids: Iterable<number>, pid = process.pid, execArgv = process.execArgv): Set<number> {
+  const size = Number(/--v8-pool-size[= ](\d+)(?!.*--v8-pool-size)/.exec(execArgv.join(' '))?.[1] ?? 4);
+  const workers = size > 0 ? size : Math.max(1, availableParallelism() - 1); // 0: Node sizes it by the cores
+  return new Set([...tids].filter((tid) => tid > pid).sort((a, b) => a - b).slice(0, 1 + workers));
+}
+
+/** One pass: every thread but the main one and V8's to SCHED_IDLE (nice 19 where that cannot be done); V8's to nice 19. */
 export async function yieldOtherThreads(state = newYieldState()): Promise<void> {
   const tids = new Set((await readdir('/proc/self/task')).map(Number));
   for (const tid of state.moved) if (!tids.has(tid)) state.moved.delete(tid); // ended: its id may come back
+  // On the first pass only: later, a thread with a low id may be a new one (ids wrap around).
+  state.v8 ??= v8Threads(tids);
   const others: number[] = [];
   for (const tid of tids) {
     if (tid === process.pid || state.moved.has(tid)) continue;
+    if (state.v8.has(tid)) {
+      try {
+        setPriority(tid, ENGINE_NICE);
+        state.moved.add(tid);
+      } catch {
+        // the thread ended meanwhile
+      }
+      continue;
+    }
     if ((await policyOf(tid)) === SCHED_IDLE) {
       state.moved.add(tid);
       continue;
