@@ -1,6 +1,6 @@
 -- wrk script for bench/ingest.ts and bench/server-memory.ts: POSTs the tracker's pageview beacons
 -- (bench/beacons.ts) from a few client IPs (behind one trusted proxy hop) and, with DELAY_MS set,
--- paces each connection to a fixed request rate.
+-- paces each connection: it waits that long on average after each answer.
 -- done() prints one JSON line the benchmark reads.
 local bodies = {}
 local delay_ms = tonumber(os.getenv("DELAY_MS") or "0")
@@ -23,9 +23,18 @@ function request()
   return bodies[i]
 end
 
+-- PACING=exponential (the default): each wait is drawn from an exponential distribution of mean
+-- DELAY_MS, as independent visitors arrive (a Poisson stream). PACING=fixed: every wait is DELAY_MS;
+-- the connections then fall in step with a server that answers a turn's requests together.
 if delay_ms > 0 then
-  function delay()
-    return delay_ms
+  if os.getenv("PACING") == "fixed" then
+    function delay()
+      return delay_ms
+    end
+  else
+    function delay()
+      return math.floor(-delay_ms * math.log(1 - math.random()) + 0.5) -- wrk takes whole ms
+    end
   end
 end
 

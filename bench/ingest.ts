@@ -3,7 +3,8 @@
 // server that only answers 204, measured in the same run on this machine with the server on
 // core 0 and wrk on core 1: at saturation (the ratio), and at half the pipeline's peak with the
 // same paced load (latency: what wrk and this machine measure with nearly nothing to do on the
-// server). Prints one summary line.
+// server). Paced connections wait exponentially around 10 ms after each answer, as independent
+// visitors arrive; the half-peak phase is run once more with fixed waits. Prints one summary line.
 // Needs wrk and taskset (Debian: apt-get install -y wrk util-linux).
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -26,7 +27,7 @@ requireTools();
 const work = mkdtempSync(join(tmpdir(), 'lc-bench-'));
 process.on('exit', () => rmSync(work, { recursive: true, force: true }));
 const load = new Wrk(work);
-const wrk = (port: number, seconds: number, connections: number, delayMs = 0) => load.run({ port, seconds, connections, delayMs });
+const wrk = (port: number, seconds: number, connections: number, delayMs = 0, pacing: 'exponential' | 'fixed' = 'exponential') => load.run({ port, seconds, connections, delayMs, pacing });
 
 const start = (script: string, env: Record<string, string>, ready: RegExp) => startPinned('0', script, [], env, ready, work);
 
@@ -114,6 +115,9 @@ interface PipelineRun {
   /** Raw uWS under the same paced load, just before: what wrk and this machine measure with nearly nothing to do on the server. */
   rawPaced?: WrkResult;
   stallMs?: number;
+  /** The same rate with fixed waits (connections in step), and its longest stall. */
+  pacedFixed?: WrkResult;
+  stallFixedMs?: number;
   /** Rows waiting for ClickHouse when the peak ended, and how long until none did (undefined: still some after 60 s). */
   backlog?: { rows: number; clearedMs: number | undefined };
   rows: number;
@@ -144,6 +148,8 @@ async function pipeline(fsync: string, latency: boolean): Promise<PipelineRun> {
   let paced: WrkResult | undefined;
   let rawPaced: WrkResult | undefined;
   let stallMs: number | undefined;
+  let pacedFixed: WrkResult | undefined;
+  let stallFixedMs: number | undefined;
   let backlog: { rows: number; clearedMs: number | undefined } | undefined;
   if (latency) {
     // At peak the engine yields the core to the event loop and the journal holds what waits: how much, and how soon it lands once the burst ends.
@@ -156,6 +162,11 @@ async function pipeline(fsync: string, latency: boolean): Promise<PipelineRun> {
     // The longest stall while serving half the peak rate and flushing to ClickHouse. (At saturation
     // on one core, V8's and ClickHouse's own threads preempt the event loop.)
     stallMs = (await metric(full.port, 'lc_event_loop_delay_max_seconds')) * 1000;
+    // The same rate with every wait exactly PACED_DELAY_MS, as this bench paced until 2026-12-04: the
+    // answers of a turn leave together, so the connections come back together and fall in step.
+    pacedFixed = wrk(full.port, SECONDS, pacedConnections, PACED_DELAY_MS, 'fixed');
+    runs.push(pacedFixed);
+    stallFixedMs = (await metric(full.port, 'lc_event_loop_delay_max_seconds')) * 1000;
   }
   await new Promise((r) => setTimeout(r, 5000)); // let the last batch land, and memory settle
   const idleRssMb = rssMb(full.child.pid!);
@@ -183,6 +194,8 @@ async function pipeline(fsync: string, latency: boolean): Promise<PipelineRun> {
     paced,
     rawPaced,
     stallMs,
+    pacedFixed,
+    stallFixedMs,
     backlog,
     rows,
     accepted,
@@ -208,7 +221,8 @@ console.log(
   `bench ingest: ${rate(main.peak).toFixed(0)} beacons/s vs raw uWS ${rate(main.rawPeak).toFixed(0)}/s in the rounds between (ratio ${ratio(main)}, rounds ${spread(main)}; ${unstolenRatio(main)} per second core 0 was ours; JOURNAL_FSYNC=200)` +
     ` | fsync off ${rate(off.peak).toFixed(0)}/s (${ratio(off)}), always ${rate(always.peak).toFixed(0)}/s (${ratio(always)})` +
     ` | at ${rate(main.paced!).toFixed(0)}/s: p50 ${ms(main.paced!.p50_us)} ms, p99 ${ms(main.paced!.p99_us)} ms (raw uWS at the same pace: p50 ${ms(main.rawPaced!.p50_us)} ms, p99 ${ms(main.rawPaced!.p99_us)} ms)` +
-    ` | max event-loop stall ${main.stallMs!.toFixed(1)} ms | ${main.insertsPerSecond.toFixed(1)} inserts/s at peak, ${main.activeParts} active parts after` +
+    ` | max event-loop stall ${main.stallMs!.toFixed(1)} ms` +
+    ` | with fixed ${PACED_DELAY_MS} ms waits (connections in step) at ${rate(main.pacedFixed!).toFixed(0)}/s: p99 ${ms(main.pacedFixed!.p99_us)} ms, stall ${main.stallFixedMs!.toFixed(1)} ms | ${main.insertsPerSecond.toFixed(1)} inserts/s at peak, ${main.activeParts} active parts after` +
     ` | backlog after the peak ${main.backlog!.rows} rows, ${main.backlog!.clearedMs === undefined ? 'NOT all in ClickHouse 60 s later' : `in ClickHouse ${(main.backlog!.clearedMs / 1000).toFixed(1)} s later`}` +
     ` | stolen by the host, core 0 (server) / core 1 (wrk): peak ${stolen(main.peak)}, raw uWS ${stolen(main.rawPeak)}, half peak ${stolen(main.paced!)}, raw uWS at half peak ${stolen(main.rawPaced!)}` +
     ` | RSS peak ${main.peakRssMb.toFixed(0)} MB, idle ${main.idleRssMb.toFixed(0)} MB 5 s after the load, ${main.settledRssMb!.toFixed(0)} MB 30 s after | FLUSH_MAX_ROWS=${FLUSH_MAX_ROWS}` +

@@ -19,6 +19,8 @@ import { rate, requireTools, stolenMs, TICK_MS, WARMUP_SECONDS, Wrk } from './wr
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
 const CONNECTIONS = 64;
 const PACED_DELAY_MS = 10;
+// As npm run bench's main figure: exponential waits; BENCH_PACING=fixed for its second (bench/beacons.lua).
+const PACING = process.env.BENCH_PACING === 'fixed' ? 'fixed' : 'exponential';
 const MOVES_S = [-1.5, -1, -0.5, 0.5, 1, 1.5];
 
 requireTools();
@@ -41,7 +43,7 @@ const sample = () => samples.push({ at: clock(), stolen: stolenMs() });
 const firstLine = server.output.length;
 const sampler = setInterval(sample, 2);
 sample();
-const paced = await load.start({ port: server.port, seconds: SECONDS, connections: Math.max(1, Math.round(((rate(peak) / 2) * PACED_DELAY_MS) / 1000)), delayMs: PACED_DELAY_MS });
+const paced = await load.start({ port: server.port, seconds: SECONDS, connections: Math.max(1, Math.round(((rate(peak) / 2) * PACED_DELAY_MS) / 1000)), delayMs: PACED_DELAY_MS, pacing: PACING });
 await sleep(3 * TICK_MS); // steal is counted when the core is back: a tick after a window
 clearInterval(sampler);
 sample();
@@ -86,7 +88,7 @@ function describe(label: string, group: typeof stalls): string {
 
 const phaseStolen = (samples.at(-1)!.stolen - samples[0]!.stolen) / ((samples.at(-1)!.at - samples[0]!.at) * 1000);
 console.log(
-  `bench stalls: at ${rate(paced).toFixed(0)}/s for ${SECONDS} s (half the peak of ${rate(peak).toFixed(0)}/s): p99 ${(paced.p99_us / 1000).toFixed(2)} ms, ` +
+  `bench stalls: at ${rate(paced).toFixed(0)}/s for ${SECONDS} s (half the peak of ${rate(peak).toFixed(0)}/s, ${PACING} waits): p99 ${(paced.p99_us / 1000).toFixed(2)} ms, ` +
     `core 0 stolen by the host ${(phaseStolen * 100).toFixed(1)} % of the time (steal counted in ${TICK_MS} ms ticks)` +
     ` | event-loop stalls (gaps between 1 ms ticks) ≥ 10 ms — ${describe('count', stalls.filter((s) => s.gapMs >= 10))}` +
     ` | 4–10 ms — ${describe('count', stalls.filter((s) => s.gapMs < 10))}`,

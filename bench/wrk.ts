@@ -31,6 +31,11 @@ export interface WrkRun {
   connections: number;
   /** Each connection waits this long between requests (paced load); 0: as fast as the server answers. */
   delayMs?: number;
+  /**
+   * How the waits are drawn (bench/beacons.lua): exponentially around delayMs, as independent
+   * visitors arrive (the default), or all exactly delayMs, which puts the connections in step.
+   */
+  pacing?: 'exponential' | 'fixed';
 }
 
 // A fresh server runs at a third to half its speed for its first seconds while V8 compiles the hot
@@ -85,7 +90,7 @@ export class Wrk {
   }
 
   private envOf(r: WrkRun): NodeJS.ProcessEnv {
-    return { ...this.env, DELAY_MS: String(r.delayMs ?? 0) };
+    return { ...this.env, DELAY_MS: String(r.delayMs ?? 0), PACING: r.pacing ?? 'exponential' };
   }
 
   private result(stdout: string, stderr: string, stolenBefore: readonly [number, number]): WrkResult {
