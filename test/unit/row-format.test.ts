@@ -6,7 +6,7 @@ import { test } from 'node:test';
 import fc from 'fast-check';
 import type { ClickHouse } from '../../src/events/clickhouse.ts';
 import { openEmbedded } from '../../src/events/embedded.ts';
-import { SCHED_IDLE, yieldOtherThreads } from '../../src/events/engine-priority.ts';
+import { SCHED_IDLE, v8Threads, yieldOtherThreads } from '../../src/events/engine-priority.ts';
 import { encodeRows, EVENT_COLUMNS } from '../../src/events/row-format.ts';
 import { migrate, type EventRow } from '../../src/events/schema.ts';
 import { removeDir, tempDir } from '../support/harness.ts';
@@ -79,12 +79,15 @@ test('a batch of several MiB is staged in pieces, and a smaller batch after it l
     assert.deepEqual(counts.map((c) => [c.screen_width, Number(c.rows), Number(c.urls)]), [[1, 4000, 4000], [2, 10, 10]]);
   }));
 
-test('the embedded engine\'s threads give way to the event loop (SCHED_IDLE)', () =>
+test('the embedded engine\'s threads give way to the event loop (SCHED_IDLE), V8\'s compiler threads stay above them', () =>
   withEngine(async () => {
     // the engine's pools are running now; the server looks again every few seconds
     const policy = (tid: string) => (existsSync(`/proc/self/task/${tid}`) ? Number(readFileSync(`/proc/self/task/${tid}/stat`, 'utf8').split(') ')[1]!.split(' ')[38]) : SCHED_IDLE);
     await yieldOtherThreads();
     const others = readdirSync('/proc/self/task').filter((t) => t !== String(process.pid));
-    assert.ok(others.length > 3 && others.every((t) => policy(t) === SCHED_IDLE), `every other thread under SCHED_IDLE: ${others.map(policy).join(' ')}`);
+    const v8 = v8Threads(others.map(Number));
+    const engine = others.filter((t) => !v8.has(Number(t)));
+    assert.ok(engine.length > 3 && engine.every((t) => policy(t) === SCHED_IDLE), `every engine thread under SCHED_IDLE: ${engine.map(policy).join(' ')}`);
+    assert.deepEqual([...v8].map((t) => policy(String(t))), [0, 0, 0, 0, 0], "V8's delayed-task thread and 4 workers stay out of SCHED_IDLE (at nice 19)");
     assert.equal(policy(String(process.pid)), 0, 'the event loop keeps its policy');
   }));
