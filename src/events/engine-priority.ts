@@ -1,6 +1,6 @@
 // On one core, the embedded engine's threads (inserts, merges) and the event loop take turns.
-// Requests come first: every thread but the main one runs under SCHED_IDLE, the Linux policy of
-// work that only runs when nothing else wants the core. The event loop mostly pre-empts such a
+// Requests come first: every thread but the main one and V8's (v8Threads) runs under SCHED_IDLE,
+// the Linux policy of work that only runs when nothing else wants the core. The loop mostly pre-empts such a
 // thread when it wakes (not inside a system call, nor always: docs/performance.md); a nice-19
 // thread kept the core until a scheduler tick took it back (every 4 ms on this kernel): `perf` of
 // scheduler switches at half peak showed merge and insert threads holding core 0 4–6 ms past the
