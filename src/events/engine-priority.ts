@@ -61,7 +61,7 @@ export const newYieldState = (): YieldState => ({ chrt: true, moved: new Set() }
  * nice 19: above the engine, far below the loop, which they seldom have work for once it is warm.
  */
 export function v8Threads(tids: Iterable<number>, pid = process.pid, execArgv = process.execArgv): Set<number> {
-  const size = Number(/--v8-pool-size[= ](\d+)(?!.*--v8-pool-size)/.exec(execArgv.join(' '))?.[1] ?? 4);
+  const size = Number([...execArgv.join(' ').matchAll(/--v8-pool-size[= ](\d+)/g)].at(-1)?.[1] ?? 4); // the last one counts
   const workers = size > 0 ? size : Math.max(1, availableParallelism() - 1); // 0: Node sizes it by the cores
   return new Set([...tids].filter((tid) => tid > pid).sort((a, b) => a - b).slice(0, 1 + workers));
 }
@@ -75,25 +75,18 @@ export async function yieldOtherThreads(state = newYieldState()): Promise<void> 
   const others: number[] = [];
   for (const tid of tids) {
     if (tid === process.pid || state.moved.has(tid)) continue;
-    if (state.v8.has(tid)) {
-      try {
-        setPriority(tid, ENGINE_NICE);
-        state.moved.add(tid);
-      } catch {
-        // the thread ended meanwhile
-      }
-      continue;
-    }
-    if ((await policyOf(tid)) === SCHED_IDLE) {
+    const v8 = state.v8.has(tid);
+    if (!v8 && (await policyOf(tid)) === SCHED_IDLE) {
       state.moved.add(tid);
       continue;
     }
     try {
       setPriority(tid, ENGINE_NICE);
-      others.push(tid);
     } catch {
-      // the thread ended meanwhile
+      continue; // the thread ended meanwhile
     }
+    if (v8) state.moved.add(tid); // nice 19 is as far as V8's go
+    else others.push(tid);
   }
   if (others.length === 0) return;
   const idled = state.chrt ? await idle(others) : undefined;
