@@ -41,9 +41,8 @@ STOPSIGNAL SIGTERM
 ENTRYPOINT ["/usr/bin/tini", "--"]
 # --single-threaded-gc: V8 collects on the event loop's thread, never waiting on helper threads that
 # share the core with ClickHouse (longest stall at half peak 17–22 → 12–15 ms); --max-semi-space-size=8:
-# a young generation half V8's default, ~15 MB less resident when idle; --expose-gc: one full
-# collection when the server comes to rest after a burst, ~30 MB less (src/idle-memory.ts).
-CMD ["node", "--single-threaded-gc", "--max-semi-space-size=8", "--expose-gc", "scripts/start.mjs"]
+# a young generation half V8's default, ~15 MB less resident when idle.
+CMD ["node", "--single-threaded-gc", "--max-semi-space-size=8", "scripts/start.mjs"]
 
 # ---- for a ClickHouse server (CLICKHOUSE_URL), as in docker-compose.yml ------------------------
 FROM base AS server

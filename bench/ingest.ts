@@ -107,7 +107,7 @@ interface PipelineRun {
   roundRatios: number[];
   peakRssMb: number;
   idleRssMb: number;
-  /** 30 s after the load: the server has come to rest and given back what the load grew (src/idle-memory.ts: 5–10 s after it). */
+  /** 30 s after the load: what the server still holds at rest. */
   settledRssMb?: number;
   insertsPerSecond: number;
   activeParts: number;

@@ -9,7 +9,6 @@ import { openEvents } from './events/open.ts';
 import { listen, buildApp } from './http/server.ts';
 import { withRateLimits } from './http/rate-limit.ts';
 import { loadUws, UwsLoadError } from './http/uws.ts';
-import { collectWhenIdle } from './idle-memory.ts';
 import { createLogger } from './log.ts';
 import { createMetrics } from './metrics.ts';
 import { applyEventRetention } from './privacy/retention.ts';
@@ -37,7 +36,6 @@ async function main(): Promise<void> {
   const server = await listen(app, uws.uws, config.host, config.port);
   log.info({ host: config.host, port: server.port }, 'listening');
   metrics.loopDelay.reset(); // opening the stores blocks once at start; measure stalls from here
-  collectWhenIdle(log);
   parts.started(config.publicOrigin ?? `http://${config.host === '0.0.0.0' ? 'localhost' : config.host}:${server.port}`, terminal);
 
   let stopping = false;

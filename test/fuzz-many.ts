@@ -33,7 +33,7 @@ if (import.meta.url === `file://${process.argv[1]}`) {
     const after = await processFigures(server.url).catch(() => ({ rssMb: NaN, maxLoopDelayMs: NaN }));
     if ((await fetch(`${server.url}/healthz`).then((r) => r.status, () => 0)) !== 200) crashes++;
     const flow = await ingestStillFlows(server).catch((err: Error) => ({ error: err.message }));
-    // At rest the server gives back what the run grew (src/idle-memory.ts); what stays is what it kept.
+    // What the run grew and the server still holds once it rests.
     await new Promise((r) => setTimeout(r, AT_REST_MS));
     const rested = await processFigures(server.url).catch(() => ({ rssMb: NaN }));
     const classes = Object.entries(stats.byClass).sort().map(([c, n]) => `${c} ${n}`).join(', ');
